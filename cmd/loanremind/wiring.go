@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loanremind/loanremind/config"
+	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/pii"
+	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/jobs/render"
+)
+
+// devHMACKey keys contact hashes when no key is configured: fine for demos
+// and tests, useless as protection, and the job says so at start.
+const devHMACKey = "loanremind-development-key-do-not-use-in-production"
+
+// setup is what most commands need: the configuration, the jobs config
+// built from it, the logger and the database.
+type setup struct {
+	cfg  *config.Config
+	jobs jobs.Config
+	log  *logrus.Logger
+}
+
+// loadSetup loads and validates the configuration and everything derived
+// from it (policy, templates) before any database write: every error here
+// is a configuration error (exit 2).
+func loadSetup(e *env, configPath string) (*setup, error) {
+	cfg, err := config.Load(configPath, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	log, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		return nil, err
+	}
+	jc, err := jobsConfig(cfg, configPath)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range jc.Renderer.Warnings() {
+		log.Warn("template: " + w)
+	}
+	if cfg.Audit.HMACKey == "" {
+		log.Warn("no audit HMAC key configured (LOANREMIND_AUDIT_HMAC_KEY or audit.hmac_key_file): contact hashes use the built-in development key")
+	}
+	return &setup{cfg: cfg, jobs: jc, log: log}, nil
+}
+
+// jobsConfig turns the configuration into the pipeline's own config.
+func jobsConfig(cfg *config.Config, configPath string) (jobs.Config, error) {
+	pc, err := policyConfig(cfg)
+	if err != nil {
+		return jobs.Config{}, err
+	}
+	engine, err := newRenderer(cfg, pc.Stages)
+	if err != nil {
+		return jobs.Config{}, err
+	}
+	key := cfg.Audit.HMACKey
+	if key == "" {
+		key = devHMACKey
+	}
+	host, _ := os.Hostname()
+	return jobs.Config{
+		Policy:             pc,
+		Renderer:           engine,
+		Hasher:             pii.NewHasher([]byte(key)),
+		BatchSize:          cfg.BatchSize,
+		DefaultPhoneRegion: cfg.DefaultPhoneRegion,
+		LockTimeout:        cfg.LockTimeout.Std(),
+		StatementTimeout:   cfg.StatementTimeout.Std(),
+		GracePeriod:        cfg.Serve.GracePeriod.Std(),
+		ConfigSHA256:       cfg.SHA256(),
+		PolicySHA256:       cfg.PolicySHA256(engine.SHA256()),
+		TemplatesSHA256:    engine.SHA256(),
+		Version:            buildVersion(),
+		Host:               host,
+		Samples:            5,
+	}, nil
+}
+
+// policyConfig converts the policy keys. The configuration was validated;
+// the policy validates its own invariants once more.
+func policyConfig(cfg *config.Config) (policy.Config, error) {
+	bz, err := time.LoadLocation(cfg.BusinessTimeZone)
+	if err != nil {
+		return policy.Config{}, configErrorf("business_time_zone: %v", err)
+	}
+	dz, err := time.LoadLocation(cfg.DefaultTimeZone)
+	if err != nil {
+		return policy.Config{}, configErrorf("default_time_zone: %v", err)
+	}
+	pc := policy.Config{
+		BusinessZone:  bz,
+		DefaultZone:   dz,
+		Allowed:       windows(cfg.ContactWindows),
+		Regions:       map[string]policy.Region{},
+		MinSendWindow: cfg.MinSendWindow.Std(),
+		MaxPhoneZones: cfg.MaxPhoneZones,
+		LateValidity:  cfg.LateValidity.Std(),
+	}
+	for _, s := range cfg.Stages {
+		st := policy.Stage{
+			Name: s.Name, DaysFromDue: s.DaysFromDue, Fallback: policy.Channel(s.Fallback),
+			ExpiresAfter: s.ExpiresAfter.Std(), CapExempt: s.CapExempt,
+		}
+		for _, ch := range s.Channels {
+			st.Channels = append(st.Channels, policy.Channel(ch))
+		}
+		pc.Stages = append(pc.Stages, st)
+	}
+	for code, r := range cfg.Regions {
+		rg := policy.Region{Zones: r.TimeZones, Allowed: windows(r.ContactWindows)}
+		for _, h := range r.Holidays {
+			d, err := civil.ParseDate(h)
+			if err != nil {
+				return policy.Config{}, configErrorf("regions[%q].holidays: %v", code, err)
+			}
+			rg.Holidays = append(rg.Holidays, d)
+		}
+		pc.Regions[code] = rg
+	}
+	for _, c := range cfg.FrequencyCaps {
+		cp := policy.Cap{Max: c.Max, Per: c.Per.Std()}
+		for _, ch := range c.Channels {
+			cp.Channels = append(cp.Channels, policy.Channel(ch))
+		}
+		pc.Caps = append(pc.Caps, cp)
+	}
+	if err := pc.Validate(); err != nil {
+		return policy.Config{}, configErrorf("%v", err)
+	}
+	return pc, nil
+}
+
+func windows(ws []config.Window) []policy.Window {
+	if ws == nil {
+		return nil
+	}
+	out := make([]policy.Window, len(ws))
+	for i, w := range ws {
+		out[i] = policy.Window{Days: policy.Weekdays(w.Days), From: policy.Clock(w.From), To: policy.Clock(w.To)}
+	}
+	return out
+}
+
+// newRenderer loads and checks the templates: every stage, channel and
+// locale renders once against sample data, so a broken template fails here.
+func newRenderer(cfg *config.Config, stages policy.Stages) (*render.Engine, error) {
+	var fsys fs.FS = config.DefaultTemplates()
+	if cfg.Templates.Dir != "" {
+		fsys = os.DirFS(cfg.Templates.Dir)
+	}
+	opts := render.Options{
+		DefaultLocale:  cfg.Templates.DefaultLocale,
+		Signature:      cfg.Signature,
+		OptOut:         map[string]map[string]string{"sms": cfg.Channels.SMS.OptOut, "email": cfg.Channels.Email.OptOut},
+		MaxSMSSegments: cfg.Channels.SMS.MaxSegments,
+		AllowLinks:     cfg.Templates.AllowLinks,
+		Approved:       cfg.Templates.Approved,
+	}
+	used := map[string]bool{}
+	for _, s := range stages {
+		opts.Stages = append(opts.Stages, s.Name)
+		for _, ch := range append(append([]policy.Channel(nil), s.Channels...), s.Fallback) {
+			if ch != "" && !used[string(ch)] {
+				used[string(ch)] = true
+				opts.Channels = append(opts.Channels, string(ch))
+			}
+		}
+	}
+	for loc := range cfg.Signature {
+		opts.Locales = append(opts.Locales, loc)
+	}
+	engine, err := render.New(fsys, opts)
+	if err != nil {
+		return nil, configErrorf("templates: %v", err)
+	}
+	return engine, nil
+}
+
+func configErrorf(format string, args ...any) error {
+	return &config.Error{Problems: []string{fmt.Sprintf(format, args...)}}
+}
+
+// newRunner connects the pipeline to the database.
+func (s *setup) newRunner(ctx context.Context, dbURL string) (*jobs.Runner, func(), error) {
+	db, err := openDB(ctx, dbURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &jobs.Runner{DB: db, Log: logrus.NewEntry(s.log), Config: s.jobs, Now: time.Now}
+	return r, func() { db.Close() }, nil
+}

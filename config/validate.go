@@ -1,0 +1,247 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// ParseSchedule parses a cron schedule: five fields, or six with seconds
+// first, or a descriptor such as @hourly; a CRON_TZ= or TZ= prefix sets its
+// zone.
+func ParseSchedule(s string) (cron.Schedule, error) {
+	return cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor).Parse(s)
+}
+
+// Validate checks every key and reports every problem at once, each naming
+// the field and the value.
+func (c *Config) Validate() error {
+	v := newValidator()
+	v.zone("business_time_zone", c.BusinessTimeZone)
+	v.zone("default_time_zone", c.DefaultTimeZone)
+	if !v.country.MatchString(c.DefaultPhoneRegion) {
+		v.addf("default_phone_region: %q is not an ISO 3166-1 alpha-2 code such as CN or US", c.DefaultPhoneRegion)
+	}
+	if c.MaxPhoneZones < 1 {
+		v.addf("max_phone_zones: %d must be at least 1", c.MaxPhoneZones)
+	}
+	if _, err := ParseSchedule(c.Schedule); err != nil {
+		v.addf("schedule: %q: %v", c.Schedule, err)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 100000 {
+		v.addf("batch_size: %d must be between 1 and 100000", c.BatchSize)
+	}
+	v.positive("lock_timeout", c.LockTimeout)
+	v.positive("statement_timeout", c.StatementTimeout)
+	v.positive("late_validity", c.LateValidity)
+	if c.MinSendWindow < 0 {
+		v.addf("min_send_window: %s must not be negative", c.MinSendWindow)
+	}
+	c.validateStages(v)
+	v.windows("contact_windows", c.ContactWindows, true)
+	c.validateRegions(v)
+	for i, cp := range c.FrequencyCaps {
+		f := fmt.Sprintf("frequency_caps[%d]", i)
+		if cp.Max < 1 {
+			v.addf("%s.max: %d must be at least 1", f, cp.Max)
+		}
+		v.positive(f+".per", cp.Per)
+		for j, ch := range cp.Channels {
+			v.channel(fmt.Sprintf("%s.channels[%d]", f, j), ch)
+		}
+	}
+	c.validateMessages(v)
+	v.positive("audit.retention", c.Audit.Retention)
+	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {
+		v.addf("serve.listen: %q is not host:port (e.g. :9090)", c.Serve.Listen)
+	}
+	v.positive("serve.grace_period", c.Serve.GracePeriod)
+	if p := c.Metrics.Pushgateway; p != "" {
+		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.addf("metrics.pushgateway: %q is not an http(s) URL", p)
+		}
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		v.addf("log.format: %q must be auto, json or text", c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		v.addf("log.level: %q must be debug, info, warn or error", c.Log.Level)
+	}
+	if len(v.problems) > 0 {
+		return &Error{Problems: v.problems}
+	}
+	return nil
+}
+
+func (c *Config) validateStages(v *validator) {
+	if len(c.Stages) == 0 {
+		v.addf("stages: at least one stage is needed")
+		return
+	}
+	seen := map[string]int{}
+	for i, s := range c.Stages {
+		f := fmt.Sprintf("stages[%d]", i)
+		if !v.stageName.MatchString(s.Name) {
+			v.addf("%s.name: %q must be lower-case letters, digits and _ (it names template files)", f, s.Name)
+		}
+		if j, dup := seen[s.Name]; dup {
+			v.addf("%s.name: %q is also the name of stages[%d]", f, s.Name, j)
+		}
+		seen[s.Name] = i
+		if i > 0 && s.DaysFromDue <= c.Stages[i-1].DaysFromDue {
+			v.addf("%s.days_from_due: %d must be after stages[%d].days_from_due (%d): stages are ordered and do not overlap",
+				f, s.DaysFromDue, i-1, c.Stages[i-1].DaysFromDue)
+		}
+		if len(s.Channels) == 0 {
+			v.addf("%s.channels: at least one channel (sms or email) is needed", f)
+		}
+		chans := map[string]bool{}
+		for j, ch := range s.Channels {
+			v.channel(fmt.Sprintf("%s.channels[%d]", f, j), ch)
+			if chans[ch] {
+				v.addf("%s.channels[%d]: %q is listed twice", f, j, ch)
+			}
+			chans[ch] = true
+		}
+		if s.Fallback != "" {
+			v.channel(f+".fallback", s.Fallback)
+			if chans[s.Fallback] {
+				v.addf("%s.fallback: %q is already one of the stage's channels", f, s.Fallback)
+			}
+		}
+		if s.ExpiresAfter < 0 {
+			v.addf("%s.expires_after: %s must not be negative", f, s.ExpiresAfter)
+		}
+		if i == len(c.Stages)-1 && s.ExpiresAfter <= 0 {
+			v.addf("%s.expires_after: the last stage needs one (e.g. 30d), or it would never end", f)
+		}
+	}
+}
+
+func (c *Config) validateRegions(v *validator) {
+	codes := make([]string, 0, len(c.Regions))
+	for code := range c.Regions {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range codes {
+		r := c.Regions[code]
+		f := fmt.Sprintf("regions[%q]", code)
+		if !v.region.MatchString(code) {
+			v.addf("%s: not an ISO 3166-2 code (US-FL) or country (CN)", f)
+		}
+		for i, z := range r.TimeZones {
+			v.zone(fmt.Sprintf("%s.time_zones[%d]", f, i), z)
+		}
+		if r.ContactWindows != nil {
+			v.windows(f+".contact_windows", r.ContactWindows, true)
+		}
+		for i, d := range r.Holidays {
+			if _, err := time.Parse(time.DateOnly, d); err != nil {
+				v.addf("%s.holidays[%d]: %q is not a date (YYYY-MM-DD)", f, i, d)
+			}
+		}
+	}
+}
+
+func (c *Config) validateMessages(v *validator) {
+	loc := c.Templates.DefaultLocale
+	if loc == "" {
+		v.addf("templates.default_locale: must be set (e.g. zh-CN)")
+	}
+	if d := c.Templates.Dir; d != "" {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			v.addf("templates.dir: %q is not a directory", d)
+		}
+	}
+	names := make([]string, 0, len(c.Templates.Approved))
+	for name := range c.Templates.Approved {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !v.sha256.MatchString(c.Templates.Approved[name]) {
+			v.addf("templates.approved[%q]: %q is not a lower-case hex SHA-256", name, c.Templates.Approved[name])
+		}
+	}
+	if c.Signature[loc] == "" {
+		v.addf("signature[%q]: the default locale needs a sender signature", loc)
+	}
+	if c.Channels.SMS.OptOut[loc] == "" {
+		v.addf("channels.sms.opt_out[%q]: the default locale needs an opt-out line (Reg F 1006.6(e))", loc)
+	}
+	if c.Channels.Email.OptOut[loc] == "" {
+		v.addf("channels.email.opt_out[%q]: the default locale needs an opt-out line (Reg F 1006.6(e))", loc)
+	}
+	if c.Channels.SMS.MaxSegments < 0 {
+		v.addf("channels.sms.max_segments: %d must not be negative", c.Channels.SMS.MaxSegments)
+	}
+}
+
+type validator struct {
+	problems                           []string
+	stageName, region, country, sha256 *regexp.Regexp
+}
+
+func newValidator() *validator {
+	return &validator{
+		stageName: regexp.MustCompile(`^[a-z][a-z0-9_]*$`),
+		region:    regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`),
+		country:   regexp.MustCompile(`^[A-Z]{2}$`),
+		sha256:    regexp.MustCompile(`^[0-9a-f]{64}$`),
+	}
+}
+
+func (v *validator) addf(format string, args ...any) {
+	v.problems = append(v.problems, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) zone(field, name string) {
+	if name == "" {
+		v.addf("%s: must be an IANA time zone such as Asia/Shanghai", field)
+		return
+	}
+	if _, err := time.LoadLocation(name); err != nil || name == "Local" {
+		v.addf("%s: unknown time zone %q", field, name)
+	}
+}
+
+func (v *validator) positive(field string, d Duration) {
+	if d <= 0 {
+		v.addf("%s: %s must be positive", field, d)
+	}
+}
+
+func (v *validator) channel(field, ch string) {
+	if ch != "sms" && ch != "email" {
+		v.addf("%s: unknown channel %q (sms or email)", field, ch)
+	}
+}
+
+func (v *validator) windows(field string, ws []Window, required bool) {
+	if required && len(ws) == 0 {
+		v.addf("%s: at least one window is needed, or contact would never be allowed", field)
+	}
+	for i, w := range ws {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if w.Days&AllDays == 0 {
+			v.addf("%s.days: no day given: the window never opens", f)
+		}
+		if w.From == w.To {
+			v.addf("%s: from %s equals to %s: the window never opens", f, w.From, w.To)
+		}
+		if w.From > 24*3600 || w.To > 24*3600 || w.From < 0 || w.To < 0 {
+			v.addf("%s: times must lie between 00:00 and 24:00", f)
+		}
+	}
+}

@@ -1,0 +1,325 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/queries"
+)
+
+// pipeline is the state of one run.
+type pipeline struct {
+	runner    *Runner
+	req       Request
+	policy    *policy.Policy
+	bd        civil.Date
+	notBefore time.Time // earliest send instant: as_of, or now in a backfill
+	capsSince time.Time // sends after this count for frequency caps
+	log       *logrus.Entry
+	res       *Result
+
+	// Owned by the writer goroutine.
+	header  *audit.RunHeader
+	head    string // hash of the last audit row written, or the header's
+	counts  queries.BatchCounts
+	reasons map[reasonKey]int64
+	batches int
+}
+
+// borrowerInput is one borrower's candidate items, as selected.
+type borrowerInput struct {
+	b           policy.Borrower
+	name        string
+	locale      string
+	items       []policy.Item
+	refs        []string // account reference of each item's loan
+	stages      []string // stage of each item, as selected
+	phoneRegion string
+	phoneKnown  bool // parsed (from the cache or in this run)
+}
+
+// batch is a group of whole borrowers, written in one transaction.
+type batch struct {
+	seq       int
+	borrowers []borrowerInput
+	ids       []int64
+	stripes   []int32
+	items     int64
+	newPhones []queries.PhoneParse
+	existing  int64 // countable sends the batch was planned with
+	plan      batchPlan
+}
+
+// execute streams the candidates and runs them through the stages: a reader
+// groups rows into batches of whole borrowers, a planner decides and renders
+// them, and a writer commits each batch in its own transaction. A stop
+// request (ctx done) lets the open batch commit within the grace period and
+// ends the run with ErrInterrupted.
+func (p *pipeline) execute(ctx context.Context) error {
+	cfg := &p.runner.Config
+	dueDates, stageNames := p.selection()
+	p.capsSince = p.req.AsOf.Add(-maxCapWindow(cfg.Policy.Caps))
+	if len(dueDates) == 0 {
+		return nil
+	}
+	work, stopWork := graceful(ctx, cfg.GracePeriod)
+	defer stopWork()
+
+	// The candidate query holds a connection (and a read-only transaction,
+	// for one consistent snapshot) of its own.
+	stream, cancelStream := context.WithCancel(work)
+	defer cancelStream()
+	tx, err := p.runner.DB.BeginTxx(stream, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin selection: %w", err)
+	}
+	defer tx.Rollback()
+	if err := setTimeouts(stream, tx, cfg); err != nil {
+		return err
+	}
+	rows, err := queries.StreamCandidates(stream, tx, queries.CandidateParams{
+		DueDates: dueDates, Stages: stageNames, ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count,
+		DefaultPhoneRegion: cfg.DefaultPhoneRegion,
+	})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+
+	g, gctx := errgroup.WithContext(work)
+	raw := make(chan *batch, 1)
+	planned := make(chan *batch, 1)
+	interrupted := false
+	g.Go(func() error {
+		defer close(raw)
+		err := p.read(ctx, gctx, rows, raw)
+		if errors.Is(err, errStopped) {
+			interrupted = true
+			cancelStream()
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		defer close(planned)
+		for b := range raw {
+			if err := p.prepare(gctx, b); err != nil {
+				return err
+			}
+			select {
+			case planned <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		progress := newProgress(p)
+		for b := range planned {
+			if err := p.write(gctx, b); err != nil {
+				return err
+			}
+			progress.batch(b)
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ErrInterrupted, err)
+		}
+		return err
+	}
+	if interrupted {
+		return ErrInterrupted
+	}
+	return nil
+}
+
+var errStopped = errors.New("stop requested")
+
+// read groups the streamed rows into batches of whole borrowers.
+func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, out chan<- *batch) error {
+	size := p.runner.Config.BatchSize
+	seq := 0
+	b := &batch{seq: seq}
+	send := func() error {
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop.Done():
+			return errStopped
+		}
+		seq++
+		b = &batch{seq: seq}
+		return nil
+	}
+	var c queries.Candidate
+	var cur *borrowerInput
+	for rows.Next(&c) {
+		if stop.Err() != nil {
+			return errStopped
+		}
+		if cur == nil || cur.b.ID != c.BorrowerID {
+			if len(b.borrowers) == size {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+			b.borrowers = append(b.borrowers, p.newBorrower(&c))
+			b.ids = append(b.ids, c.BorrowerID)
+			cur = &b.borrowers[len(b.borrowers)-1]
+		}
+		cur.items = append(cur.items, policy.Item{
+			InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
+			AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
+			LoanStatus: c.LoanStatus,
+		})
+		cur.refs = append(cur.refs, c.AccountRef)
+		cur.stages = append(cur.stages, c.Stage)
+		b.items++
+	}
+	if err := rows.Err(); err != nil {
+		if stop.Err() != nil {
+			return errStopped
+		}
+		return err
+	}
+	if len(b.borrowers) > 0 {
+		return send()
+	}
+	return nil
+}
+
+func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
+	in := borrowerInput{
+		b: policy.Borrower{
+			ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
+			SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
+		},
+		name:        c.FullName,
+		locale:      c.Locale,
+		phoneRegion: phoneRegion(c.Region, p.runner.Config.DefaultPhoneRegion),
+	}
+	in.b.Phone.Raw = c.Phone
+	if c.Phone == "" || c.PhoneCached {
+		in.b.Phone = policyPhone(c.Phone, c.PhoneValid, c.PhoneE164, c.PhoneZones)
+		in.phoneKnown = true
+	}
+	return in
+}
+
+// selection lists the due dates that put an installment in a stage on the
+// business date, with that stage: the candidate query joins them.
+func (p *pipeline) selection() ([]time.Time, []string) {
+	stages := p.runner.Config.Policy.Stages
+	lo, hi := stages.Span()
+	var dates []time.Time
+	var names []string
+	for days := lo; days <= hi; days++ {
+		due := p.bd.AddDays(-days)
+		if idx, ok := stages.At(due, p.bd); ok {
+			dates = append(dates, due.UTC())
+			names = append(names, stages[idx].Name)
+		}
+	}
+	return dates, names
+}
+
+// prepare parses the batch's new phone numbers, loads what the policy needs
+// from the database (existing sends, quiet windows) and plans the batch.
+func (p *pipeline) prepare(ctx context.Context, b *batch) error {
+	p.parsePhones(b)
+	for _, id := range b.ids {
+		b.stripes = append(b.stripes, stripeOf(id))
+	}
+	return p.load(ctx, b, p.runner.DB)
+}
+
+// load reads the batch's existing sends and quiet windows through db and
+// plans it.
+func (p *pipeline) load(ctx context.Context, b *batch, db queries.DBTX) error {
+	if p.req.DryRun {
+		tx, err := p.runner.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		db = tx
+	}
+	sends, err := queries.ExistingSends(ctx, db, b.ids, p.capsSince)
+	if err != nil {
+		return err
+	}
+	quiet, err := queries.QuietWindows(ctx, db, b.ids)
+	if err != nil {
+		return err
+	}
+	b.existing = int64(len(sends))
+	p.planBatch(b, sends, quiet)
+	return nil
+}
+
+// graceful returns a context for work in progress: it ends grace after ctx
+// does (or when stop is called), so that a stop request lets the open batch
+// commit or roll back cleanly.
+func graceful(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	work, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			t := time.NewTimer(grace)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				cancel()
+			case <-done:
+			}
+		case <-done:
+		}
+	}()
+	return work, func() { close(done); cancel() }
+}
+
+// setTimeouts applies the configured lock and statement timeouts to a
+// transaction.
+func setTimeouts(ctx context.Context, tx queries.DBTX, cfg *Config) error {
+	return queries.SetLocalTimeouts(ctx, tx, cfg.LockTimeout, cfg.StatementTimeout)
+}
+
+func maxCapWindow(caps []policy.Cap) time.Duration {
+	var d time.Duration
+	for _, c := range caps {
+		d = max(d, c.Per)
+	}
+	return d
+}
+
+// progress logs batch progress at most every few seconds.
+type progress struct {
+	p    *pipeline
+	last time.Time
+}
+
+func newProgress(p *pipeline) *progress { return &progress{p: p, last: p.runner.Now()} }
+
+func (pr *progress) batch(b *batch) {
+	now := pr.p.runner.Now()
+	if now.Sub(pr.last) < 5*time.Second {
+		return
+	}
+	pr.last = now
+	pr.p.log.WithFields(logrus.Fields{FieldBatch: b.seq, "candidates": pr.p.counts.Candidates,
+		"messages": pr.p.counts.Messages}).Info("progress")
+}

@@ -1,0 +1,361 @@
+package jobs
+
+import (
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/pii"
+	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/jobs/render"
+	"github.com/loanremind/loanremind/queries"
+)
+
+// batchPlan is what a batch will write. Send ids are not known until the
+// write: SendItem.SendID and AuditRow.SendID hold a message index + 1.
+type batchPlan struct {
+	sends     []queries.Send
+	items     []queries.SendItem
+	decisions []queries.Decision
+	audit     []queries.AuditRow
+	counts    queries.BatchCounts
+	samples   []Sample
+}
+
+// parsePhones parses the batch's numbers that the cache did not know, on
+// all cores, once per distinct number.
+func (p *pipeline) parsePhones(b *batch) {
+	type key struct{ raw, region string }
+	index := map[key]int{}
+	var todo []queries.PhoneParse
+	for i := range b.borrowers {
+		in := &b.borrowers[i]
+		if in.phoneKnown {
+			continue
+		}
+		k := key{in.b.Phone.Raw, in.phoneRegion}
+		if _, ok := index[k]; !ok {
+			index[k] = len(todo)
+			todo = append(todo, queries.PhoneParse{Raw: k.raw, Region: k.region})
+		}
+	}
+	if len(todo) == 0 {
+		return
+	}
+	workers := min(runtime.GOMAXPROCS(0), (len(todo)+63)/64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(todo); i += workers {
+				todo[i] = parsePhone(todo[i].Raw, todo[i].Region)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range b.borrowers {
+		in := &b.borrowers[i]
+		if in.phoneKnown {
+			continue
+		}
+		ph := todo[index[key{in.b.Phone.Raw, in.phoneRegion}]]
+		in.b.Phone = policyPhone(ph.Raw, ph.Valid, ph.E164, ph.Zones)
+		in.phoneKnown = true
+	}
+	b.newPhones = todo
+}
+
+// planBatch decides and renders every borrower of the batch. Borrowers are
+// split among the cores; their output is joined in borrower order.
+func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []queries.QuietWindow) {
+	contacts := map[int64][]policy.Contact{}
+	for _, s := range sends {
+		contacts[s.BorrowerID] = append(contacts[s.BorrowerID], policy.Contact{At: s.ScheduledFor, Channel: policy.Channel(s.Channel)})
+	}
+	quietOf := map[int64][]policy.QuietWindow{}
+	for _, q := range quiet {
+		quietOf[q.BorrowerID] = append(quietOf[q.BorrowerID], quietWindow(q))
+	}
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(b.borrowers)/500))
+	plans := make([]batchPlan, parts)
+	var wg sync.WaitGroup
+	for part := range parts {
+		lo, hi := part*len(b.borrowers)/parts, (part+1)*len(b.borrowers)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pl := planner{p: p, out: &plans[part]}
+			for i := lo; i < hi; i++ {
+				in := &b.borrowers[i]
+				in.b.Quiet = quietOf[in.b.ID]
+				pl.borrower(in, contacts[in.b.ID])
+			}
+		}()
+	}
+	wg.Wait()
+	b.plan = plans[0]
+	for _, pl := range plans[1:] {
+		base := int64(len(b.plan.sends))
+		for _, it := range pl.items {
+			it.SendID += base
+			b.plan.items = append(b.plan.items, it)
+		}
+		for _, a := range pl.audit {
+			if a.SendID != 0 {
+				a.SendID += base
+			}
+			b.plan.audit = append(b.plan.audit, a)
+		}
+		b.plan.sends = append(b.plan.sends, pl.sends...)
+		b.plan.decisions = append(b.plan.decisions, pl.decisions...)
+		b.plan.counts.Add(pl.counts)
+		b.plan.samples = append(b.plan.samples, pl.samples...)
+	}
+	b.plan.counts.Candidates = b.items
+}
+
+// quietWindow converts a borrower_quiet_windows row.
+func quietWindow(q queries.QuietWindow) policy.QuietWindow {
+	w := policy.QuietWindow{From: policy.Clock(q.StartsAt), To: policy.Clock(q.EndsAt),
+		NotBefore: civil.Date(q.ValidFrom), NotAfter: civil.Date(q.ValidTo), Days: policy.AllDays}
+	if q.EndsAt == 0 {
+		w.To = 24 * 3600 // 00:00 as an end is midnight at the end of the day
+	}
+	if q.Weekdays != "" {
+		w.Days = 0
+		for _, d := range strings.Split(q.Weekdays, ",") {
+			if n, err := strconv.Atoi(d); err == nil && n >= 0 && n < 7 {
+				w.Days |= 1 << n
+			}
+		}
+	}
+	return w
+}
+
+// planner plans borrowers into one batchPlan; each goroutine has its own.
+type planner struct {
+	p    *pipeline
+	out  *batchPlan
+	plan policy.Plan
+	req  policy.Request
+	msg  render.Message
+}
+
+// borrower decides, groups, schedules and renders one borrower's items.
+func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
+	p, out := pl.p, pl.out
+	cfg := &p.runner.Config
+	stages := cfg.Policy.Stages
+	pl.req = policy.Request{
+		AsOf: p.req.AsOf, NotBefore: p.notBefore, Borrower: &in.b, Items: in.items, Existing: existing,
+		Options: policy.Options{SendLate: p.req.SendLate},
+	}
+	p.policy.Decide(&pl.req, &pl.plan)
+	plan := &pl.plan
+	zones := zonesJSON(plan.Zones)
+
+	// Messages first: their indexes become send ids at write time.
+	firstSend := len(out.sends)
+	msgDecision := make([]string, len(plan.Messages))
+	for mi := range plan.Messages {
+		m := &plan.Messages[mi]
+		rendered, err := pl.render(in, m)
+		if err != nil {
+			// A message that cannot be rendered is not sent: its items
+			// are skipped with the reason, below.
+			msgDecision[mi] = "render_error"
+			continue
+		}
+		s := queries.Send{
+			BorrowerID: in.b.ID, Channel: string(m.Channel), Recipient: m.Recipient, Locale: rendered.Locale,
+			Template: rendered.Template, TemplateSHA256: rendered.TemplateSHA256, Subject: rendered.Subject,
+			Body: rendered.Body, Segments: rendered.Segments, Stage: stages[m.Stage].Name,
+			ScheduledFor: m.At, ValidUntil: m.ValidUntil,
+		}
+		s.Currency, s.TotalDueMinor = total(in.items, m.Items)
+		out.sends = append(out.sends, s)
+		out.counts.Messages++
+		if len(out.samples) < cfg.Samples && p.req.DryRun {
+			out.samples = append(out.samples, sample(in, m, &rendered, stages[m.Stage].Name))
+		}
+	}
+	// Which send each message became: index + 1 (messages that failed to
+	// render have none).
+	sendOf := make([]int64, len(plan.Messages))
+	next := int64(firstSend)
+	for mi := range plan.Messages {
+		if msgDecision[mi] == "" {
+			next++
+			sendOf[mi] = next
+		}
+	}
+
+	contact := map[policy.Channel]string{}
+	for _, o := range plan.Outcomes {
+		it := &in.items[o.Item]
+		stage := ""
+		if o.Stage >= 0 {
+			stage = stages[o.Stage].Name
+		}
+		row := queries.AuditRow{
+			BorrowerID: in.b.ID, LoanID: it.LoanID, InstallmentID: it.InstallmentID, Stage: stage,
+			Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason,
+			TimeZones: zones, PolicySHA256: cfg.PolicySHA256,
+		}
+		var capExempt bool
+		if o.Message >= 0 {
+			m := &plan.Messages[o.Message]
+			if msgDecision[o.Message] != "" {
+				row.Decision, row.Reason = string(policy.Skipped), msgDecision[o.Message]
+			} else {
+				row.SendID = sendOf[o.Message]
+				row.ScheduledFor, row.ValidUntil = m.At, m.ValidUntil
+				capExempt = m.CapExempt
+			}
+		}
+		if _, ok := contact[o.Channel]; !ok {
+			contact[o.Channel] = contactHash(cfg.Hasher, o.Channel, &in.b)
+		}
+		row.Details = details(it, p.bd, contact[o.Channel], capExempt, plan.Notes)
+		out.audit = append(out.audit, row)
+		out.counts.AuditRows++
+		switch policy.Decision(row.Decision) {
+		case policy.Queued:
+			out.counts.Queued++
+		case policy.Deferred:
+			out.counts.Deferred++
+		case policy.Suppressed:
+			out.counts.Suppressed++
+		case policy.Skipped:
+			out.counts.Skipped++
+		case policy.Expired:
+			out.counts.Expired++
+		}
+		if row.SendID != 0 {
+			out.items = append(out.items, queries.SendItem{
+				SendID: row.SendID, InstallmentID: it.InstallmentID, LoanID: it.LoanID, Stage: stage,
+				Channel: row.Channel, AmountMinor: it.AmountDueMinor - it.AmountPaidMinor,
+			})
+		} else if stage != "" {
+			out.decisions = append(out.decisions, queries.Decision{
+				InstallmentID: it.InstallmentID, Stage: stage, Channel: row.Channel, Decision: row.Decision, Reason: row.Reason,
+			})
+		}
+	}
+}
+
+// render renders one message.
+func (pl *planner) render(in *borrowerInput, m *policy.Message) (render.Rendered, error) {
+	p := pl.p
+	stages := p.runner.Config.Policy.Stages
+	msg := &pl.msg
+	*msg = render.Message{
+		Channel: string(m.Channel), Stage: stages[m.Stage].Name, Locale: in.locale, Name: in.name,
+		BusinessDate: p.bd, Items: msg.Items[:0],
+	}
+	for _, ii := range m.Items {
+		it := &in.items[ii]
+		msg.Items = append(msg.Items, render.Item{
+			AccountRef: in.refs[ii], Seq: it.Seq, DueDate: it.DueDate,
+			AmountMinor: it.AmountDueMinor - it.AmountPaidMinor, Currency: it.Currency,
+			Stage: in.stages[ii], DaysPastDue: int(p.bd - it.DueDate),
+		})
+	}
+	return p.runner.Config.Renderer.Render(msg)
+}
+
+// total is the message's total due when its items share one currency; ""
+// when they do not (the body then gives a total per currency).
+func total(items []policy.Item, in []int) (string, int64) {
+	cur := items[in[0]].Currency
+	var sum int64
+	for _, i := range in {
+		if items[i].Currency != cur {
+			return "", 0
+		}
+		sum += items[i].AmountDueMinor - items[i].AmountPaidMinor
+	}
+	return cur, sum
+}
+
+// zonesJSON is the audit's time_zones: each zone the window was evaluated
+// in, and where it came from.
+func zonesJSON(zones []policy.ZoneUse) string {
+	objs := make([]*audit.Object, len(zones))
+	for i, z := range zones {
+		objs[i] = (&audit.Object{}).String("zone", z.Name).String("source", z.Source)
+	}
+	return string(audit.AppendArray(nil, objs))
+}
+
+// details is the audit row's details: the amounts and dates decided on, and
+// a keyed hash of the contact address instead of the address.
+func details(it *policy.Item, bd civil.Date, contact string, capExempt bool, notes []string) string {
+	o := &audit.Object{}
+	o.Int("seq", int64(it.Seq)).
+		String("due_date", it.DueDate.String()).
+		Int("days_past_due", int64(bd-it.DueDate)).
+		Int("amount_due_minor", it.AmountDueMinor).
+		Int("amount_paid_minor", it.AmountPaidMinor).
+		String("currency", it.Currency)
+	if contact != "" {
+		o.String("contact_hmac", contact)
+	}
+	if capExempt {
+		o.Bool("cap_exempt", true)
+	}
+	if len(notes) > 0 {
+		o.Strings("notes", notes)
+	}
+	return o.Text()
+}
+
+// contactHash is the keyed hash of the address a channel would use.
+func contactHash(h *pii.Hasher, ch policy.Channel, b *policy.Borrower) string {
+	switch ch {
+	case policy.SMS:
+		addr := b.Phone.E164
+		if addr == "" {
+			addr = b.Phone.Raw
+		}
+		if addr == "" {
+			return ""
+		}
+		return h.Contact("sms", addr)
+	case policy.Email:
+		if b.Email == "" {
+			return ""
+		}
+		return h.Contact("email", b.Email)
+	}
+	return ""
+}
+
+// sample is a dry run's view of a message: personal data masked.
+func sample(in *borrowerInput, m *policy.Message, r *render.Rendered, stage string) Sample {
+	recipient := pii.MaskPhone(m.Recipient)
+	if m.Channel == policy.Email {
+		recipient = pii.MaskEmail(m.Recipient)
+	}
+	body, subject := r.Body, r.Subject
+	if in.name != "" {
+		masked := maskName(in.name)
+		body = strings.ReplaceAll(body, in.name, masked)
+		subject = strings.ReplaceAll(subject, in.name, masked)
+	}
+	return Sample{
+		BorrowerID: in.b.ID, Channel: string(m.Channel), Recipient: recipient, Stage: stage, Locale: r.Locale,
+		Template: r.Template, ScheduledFor: m.At, ValidUntil: m.ValidUntil, Decision: string(m.Decision),
+		Segments: r.Segments, Subject: subject, Body: body,
+	}
+}
+
+// maskName keeps a name's first letter.
+func maskName(name string) string {
+	r := []rune(name)
+	return string(r[:1]) + "**"
+}

@@ -1,0 +1,228 @@
+package jobs
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/queries"
+)
+
+// lockClass is the first key of every loanremind advisory lock ("LRLK").
+const lockClass int32 = 0x4c524c4b
+
+// laneKey is the second key of the lane lock: runs of a lane (scheduled and
+// manual runs share one, backfills have their own, so that a long backfill
+// never holds up the hourly job) and shard never overlap.
+func laneKey(backfill bool, s Shard) int32 {
+	lane := int32(0)
+	if backfill {
+		lane = 1
+	}
+	return lane<<24 | int32(s.Count&0xfff)<<12 | int32(s.Index&0xfff)
+}
+
+// runRecorded performs a real run: the lane lock, the run record from start
+// to end, and the pipeline between.
+func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result, error) {
+	r, req, res := p.runner, p.req, p.res
+	backfill := req.Mode == ModeBackfill
+	// The lock is session-level: it needs a connection of its own, held
+	// for the whole run.
+	conn, err := r.DB.Connx(ctx)
+	if err != nil {
+		return p.failEarly(fmt.Errorf("connect: %w", err))
+	}
+	defer conn.Close()
+	key := laneKey(backfill, req.Shard)
+	ok, err := queries.TryLaneLock(ctx, conn, lockClass, key)
+	if err != nil {
+		return p.failEarly(fmt.Errorf("take run lock: %w", err))
+	}
+	if !ok {
+		return p.recordSkipped(ctx, started)
+	}
+	defer queries.LaneUnlock(context.WithoutCancel(ctx), conn, lockClass, key)
+
+	if err := p.closeAbandoned(ctx); err != nil {
+		return p.failEarly(err)
+	}
+	runID, err := queries.NextRunID(ctx, r.DB)
+	if err != nil {
+		return p.failEarly(fmt.Errorf("reserve run id: %w", err))
+	}
+	prevID, prevHead, err := queries.PreviousRun(ctx, r.DB, req.Shard.Index, req.Shard.Count, backfill, runID)
+	if err != nil {
+		return p.failEarly(fmt.Errorf("previous run: %w", err))
+	}
+	p.header = p.newHeader(runID, started, prevID, prevHead)
+	p.head = p.header.Hash()
+	rec := &queries.Run{
+		ID: runID, Mode: req.Mode, AsOf: req.AsOf, BusinessDate: p.bd.String(),
+		ShardIndex: req.Shard.Index, ShardCount: req.Shard.Count, Actor: req.Actor, Reason: req.Reason,
+		Host: r.Config.Host, StartedAt: p.header.StartedAt, Status: StatusRunning, SendLate: req.SendLate,
+		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
+		TemplatesSHA256: r.Config.TemplatesSHA256, Version: r.Config.Version,
+		AuditHead: p.head, PrevRunID: prevID, PrevRunHead: prevHead,
+	}
+	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
+		return p.failEarly(fmt.Errorf("record run: %w", err))
+	}
+	res.RunID = runID
+	p.log = p.log.WithField(FieldRunID, runID)
+	p.log.Info("run started")
+
+	runErr := p.execute(ctx)
+	p.finishResult()
+	status := StatusSucceeded
+	if runErr != nil {
+		status = StatusFailed
+		res.Error = runErr.Error()
+	}
+	res.Status = status
+	if err := p.finish(ctx, status, res.Error); err != nil {
+		p.log.WithError(err).Error("could not record the end of the run: the next run of this shard marks it failed")
+		if runErr == nil {
+			runErr = err
+			res.Status = StatusFailed
+		}
+	}
+	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
+		"duration_ms": r.Now().Sub(started).Milliseconds()}
+	for d, n := range res.Decisions {
+		fields[d] = n
+	}
+	if runErr != nil {
+		p.log.WithFields(fields).WithError(runErr).Error("run failed")
+	} else {
+		p.log.WithFields(fields).Info("run finished")
+	}
+	return res, runErr
+}
+
+func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevHead string) *audit.RunHeader {
+	r, req := p.runner, p.req
+	return &audit.RunHeader{
+		ID: runID, Mode: req.Mode, AsOf: req.AsOf, BusinessDate: p.bd.String(),
+		ShardIndex: req.Shard.Index, ShardCount: req.Shard.Count, Actor: req.Actor, Reason: req.Reason,
+		Host: r.Config.Host, StartedAt: started.Truncate(time.Microsecond).Round(0), SendLate: req.SendLate,
+		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
+		TemplatesSHA256: r.Config.TemplatesSHA256, Version: r.Config.Version,
+		PrevRunID: prevID, PrevRunHead: prevHead,
+	}
+}
+
+// finish records the run's end with its seal. The database may have gone
+// away: it tries a few times on fresh connections.
+func (p *pipeline) finish(ctx context.Context, status, errText string) error {
+	res := p.res
+	totals := audit.RunTotals{
+		Status: status, FinishedAt: p.runner.Now().Truncate(time.Microsecond).Round(0), Error: errText,
+		Candidates: p.counts.Candidates, Messages: p.counts.Messages, Queued: p.counts.Queued,
+		Deferred: p.counts.Deferred, Suppressed: p.counts.Suppressed, Skipped: p.counts.Skipped,
+		Expired: p.counts.Expired, AuditRows: p.counts.AuditRows, AuditHead: p.head,
+	}
+	seal := totals.Seal(p.header.Hash())
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+		}
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var ok bool
+		ok, err = queries.FinishRun(fctx, p.runner.DB, res.RunID, status, totals.FinishedAt, errText, seal)
+		cancel()
+		if err == nil {
+			if !ok {
+				return errors.New("run record was no longer running")
+			}
+			return nil
+		}
+	}
+	return err
+}
+
+// recordSkipped records a run that found another run of its lane and shard
+// holding the lock: it does nothing and exits 0.
+func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Result, error) {
+	r, res := p.runner, p.res
+	runID, err := queries.NextRunID(ctx, r.DB)
+	if err != nil {
+		return p.failEarly(fmt.Errorf("reserve run id: %w", err))
+	}
+	p.header = p.newHeader(runID, started, 0, "")
+	p.head = p.header.Hash()
+	const why = "another run of this lane and shard holds the lock"
+	finished := r.Now().Truncate(time.Microsecond).Round(0)
+	totals := audit.RunTotals{Status: StatusSkipped, FinishedAt: finished, Error: why, AuditHead: p.head}
+	rec := &queries.Run{
+		ID: runID, Mode: p.req.Mode, AsOf: p.req.AsOf, BusinessDate: p.bd.String(),
+		ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count, Actor: p.req.Actor, Reason: p.req.Reason,
+		Host: r.Config.Host, StartedAt: p.header.StartedAt, Status: StatusSkipped, SendLate: p.req.SendLate,
+		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
+		TemplatesSHA256: r.Config.TemplatesSHA256, Version: r.Config.Version, AuditHead: p.head,
+		FinishedAt: sql.NullTime{Time: finished, Valid: true}, Error: why, Seal: totals.Seal(p.head),
+	}
+	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
+		return p.failEarly(fmt.Errorf("record skipped run: %w", err))
+	}
+	res.RunID = runID
+	res.Status = StatusSkipped
+	res.Error = why
+	p.log.WithField(FieldRunID, runID).Warn("run skipped: " + why)
+	return res, nil
+}
+
+// closeAbandoned marks failed the runs of this lane and shard that are
+// still marked running: holding the lock proves they are dead.
+func (p *pipeline) closeAbandoned(ctx context.Context) error {
+	db := p.runner.DB
+	ids, err := queries.RunningRuns(ctx, db, p.req.Shard.Index, p.req.Shard.Count, p.req.Mode == ModeBackfill)
+	if err != nil {
+		return fmt.Errorf("abandoned runs: %w", err)
+	}
+	for _, id := range ids {
+		run, err := queries.SelectRun(ctx, db, id)
+		if err != nil {
+			return fmt.Errorf("abandoned run %d: %w", id, err)
+		}
+		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
+		totals := audit.RunTotals{
+			Status: StatusFailed, FinishedAt: p.runner.Now().Truncate(time.Microsecond).Round(0), Error: why,
+			Candidates: run.Candidates, Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred,
+			Suppressed: run.Suppressed, Skipped: run.Skipped, Expired: run.Expired,
+			AuditRows: run.AuditRows, AuditHead: run.AuditHead,
+		}
+		seal := totals.Seal(HeaderOf(run).Hash())
+		if _, err := queries.FinishRun(ctx, db, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
+			return fmt.Errorf("close abandoned run %d: %w", id, err)
+		}
+		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
+	}
+	return nil
+}
+
+// HeaderOf rebuilds a run's header from its record.
+func HeaderOf(run *queries.Run) *audit.RunHeader {
+	return &audit.RunHeader{
+		ID: run.ID, Mode: run.Mode, AsOf: run.AsOf, BusinessDate: run.BusinessDate,
+		ShardIndex: run.ShardIndex, ShardCount: run.ShardCount, Actor: run.Actor, Reason: run.Reason,
+		Host: run.Host, StartedAt: run.StartedAt, SendLate: run.SendLate, ConfigSHA256: run.ConfigSHA256,
+		PolicySHA256: run.PolicySHA256, TemplatesSHA256: run.TemplatesSHA256, Version: run.Version,
+		PrevRunID: run.PrevRunID, PrevRunHead: run.PrevRunHead,
+	}
+}
+
+// failEarly ends a run that could not start.
+func (p *pipeline) failEarly(err error) (*Result, error) {
+	p.res.Status = StatusFailed
+	p.res.Error = err.Error()
+	p.log.WithError(err).Error("run failed")
+	return p.res, err
+}

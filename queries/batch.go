@@ -1,0 +1,251 @@
+package queries
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Send is a reminder_sends row: one message.
+type Send struct {
+	ID             int64
+	RunID          int64
+	BorrowerID     int64
+	Channel        string
+	Recipient      string
+	Locale         string
+	Template       string
+	TemplateSHA256 string
+	Subject        string // email only; "" is stored as null
+	Body           string
+	Segments       int
+	Stage          string
+	Currency       string // "" when the items are in several currencies: both columns null
+	TotalDueMinor  int64
+	ScheduledFor   time.Time
+	ValidUntil     time.Time
+	CreatedAt      time.Time
+}
+
+// SendItem is a reminder_send_items row: a ledger entry.
+type SendItem struct {
+	SendID        int64
+	InstallmentID int64
+	LoanID        int64
+	Stage         string
+	Channel       string
+	AmountMinor   int64
+}
+
+// Decision is a final decision that produced no message.
+type Decision struct {
+	InstallmentID int64
+	Stage         string
+	Channel       string
+	Decision      string
+	Reason        string
+}
+
+// AuditRow is a reminder_audit row as written.
+type AuditRow struct {
+	RunID         int64
+	At            time.Time
+	BorrowerID    int64
+	LoanID        int64
+	InstallmentID int64
+	Stage         string
+	Channel       string
+	Decision      string
+	Reason        string
+	SendID        int64 // 0: null
+	ScheduledFor  time.Time
+	ValidUntil    time.Time
+	TimeZones     string
+	PolicySHA256  string
+	Details       string
+	PrevHash      string
+	Hash          string
+}
+
+// PhoneParse is a parsed phone number for the cache.
+type PhoneParse struct {
+	Raw    string
+	Region string
+	E164   string
+	Valid  bool
+	Zones  string // comma-separated
+}
+
+// LockStripes takes the transaction-level locks of the given stripes.
+func LockStripes(ctx context.Context, tx *sql.Tx, stripes []int32) error {
+	rows, err := tx.QueryContext(ctx, stmt("LockStripes"), pq.Array(stripes))
+	if err != nil {
+		return fmt.Errorf("lock stripes: %w", err)
+	}
+	return rows.Close()
+}
+
+// ReserveSendIDs returns n fresh send ids.
+func ReserveSendIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) {
+	ids := make([]int64, 0, n)
+	if n == 0 {
+		return ids, nil
+	}
+	rows, err := tx.QueryContext(ctx, stmt("ReserveSendIDs"), n)
+	if err != nil {
+		return nil, fmt.Errorf("reserve send ids: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("reserve send ids: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// InsertSendItems inserts ledger rows, one array per column, and returns how
+// many were new.
+func InsertSendItems(ctx context.Context, tx *sql.Tx, items []SendItem) (int64, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	sendIDs := make([]int64, len(items))
+	inst := make([]int64, len(items))
+	loans := make([]int64, len(items))
+	stages := make([]string, len(items))
+	channels := make([]string, len(items))
+	amounts := make([]int64, len(items))
+	for i, it := range items {
+		sendIDs[i], inst[i], loans[i], stages[i], channels[i], amounts[i] =
+			it.SendID, it.InstallmentID, it.LoanID, it.Stage, it.Channel, it.AmountMinor
+	}
+	res, err := tx.ExecContext(ctx, stmt("InsertSendItems"), pq.Array(sendIDs), pq.Array(inst), pq.Array(loans),
+		pq.Array(stages), pq.Array(channels), pq.Array(amounts))
+	if err != nil {
+		return 0, fmt.Errorf("insert send items: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// InsertDecisions records final decisions and returns how many were new.
+func InsertDecisions(ctx context.Context, tx *sql.Tx, runID int64, at time.Time, ds []Decision) (int64, error) {
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	inst := make([]int64, len(ds))
+	stages := make([]string, len(ds))
+	channels := make([]string, len(ds))
+	decisions := make([]string, len(ds))
+	reasons := make([]string, len(ds))
+	for i, d := range ds {
+		inst[i], stages[i], channels[i], decisions[i], reasons[i] = d.InstallmentID, d.Stage, d.Channel, d.Decision, d.Reason
+	}
+	res, err := tx.ExecContext(ctx, stmt("InsertDecisions"), pq.Array(inst), pq.Array(stages), pq.Array(channels),
+		runID, pq.Array(decisions), pq.Array(reasons), at)
+	if err != nil {
+		return 0, fmt.Errorf("insert decisions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// CachePhones stores parsed phone numbers; numbers already cached are kept.
+func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	raw := make([]string, len(ps))
+	regions := make([]string, len(ps))
+	e164 := make([]string, len(ps))
+	valid := make([]bool, len(ps))
+	zones := make([]string, len(ps))
+	for i, p := range ps {
+		raw[i], regions[i], e164[i], valid[i], zones[i] = p.Raw, p.Region, p.E164, p.Valid, p.Zones
+	}
+	_, err := tx.ExecContext(ctx, stmt("CachePhones"), pq.Array(raw), pq.Array(regions), pq.Array(e164),
+		pq.Array(valid), pq.Array(zones))
+	if err != nil {
+		return fmt.Errorf("cache phones: %w", err)
+	}
+	return nil
+}
+
+var sendColumns = []string{"id", "run_id", "borrower_id", "channel", "recipient", "locale", "template",
+	"template_sha256", "subject", "body", "segments", "stage", "currency", "total_due_minor",
+	"scheduled_for", "valid_until", "status", "created_at"}
+
+// CopySends writes messages with COPY.
+func CopySends(ctx context.Context, tx *sql.Tx, sends []Send) error {
+	i := 0
+	_, err := CopyFrom(ctx, tx, "reminder_sends", sendColumns, func(row []any) bool {
+		if i == len(sends) {
+			return false
+		}
+		s := &sends[i]
+		i++
+		var subject, currency, total any
+		if s.Subject != "" {
+			subject = s.Subject
+		}
+		if s.Currency != "" {
+			currency, total = s.Currency, s.TotalDueMinor
+		}
+		row[0], row[1], row[2], row[3], row[4], row[5], row[6] = s.ID, s.RunID, s.BorrowerID, s.Channel, s.Recipient, s.Locale, s.Template
+		row[7], row[8], row[9], row[10], row[11], row[12], row[13] = s.TemplateSHA256, subject, s.Body, s.Segments, s.Stage, currency, total
+		row[14], row[15], row[16], row[17] = s.ScheduledFor, s.ValidUntil, "pending", s.CreatedAt
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("copy sends: %w", err)
+	}
+	return nil
+}
+
+var auditColumns = []string{"run_id", "at", "borrower_id", "loan_id", "installment_id", "stage", "channel",
+	"decision", "reason", "send_id", "scheduled_for", "valid_until", "time_zones", "policy_sha256", "details",
+	"prev_hash", "hash"}
+
+// CopyAudit appends audit rows with COPY, in order: the database assigns
+// their ids in that order, which is the order of the chain.
+func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
+	i := 0
+	_, err := CopyFrom(ctx, tx, "reminder_audit", auditColumns, func(row []any) bool {
+		if i == len(rows) {
+			return false
+		}
+		a := &rows[i]
+		i++
+		var sendID, scheduled, valid any
+		if a.SendID != 0 {
+			sendID = a.SendID
+		}
+		if !a.ScheduledFor.IsZero() {
+			scheduled = a.ScheduledFor
+		}
+		if !a.ValidUntil.IsZero() {
+			valid = a.ValidUntil
+		}
+		row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] = a.RunID, a.At, a.BorrowerID, a.LoanID, a.InstallmentID, a.Stage, a.Channel, a.Decision, a.Reason
+		row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16] = sendID, scheduled, valid, a.TimeZones, a.PolicySHA256, a.Details, a.PrevHash, a.Hash
+		return true
+	})
+	if err != nil {
+		return fmt.Errorf("copy audit: %w", err)
+	}
+	return nil
+}
+
+// SetLocalTimeouts sets the lock and statement timeouts of the current
+// transaction.
+func SetLocalTimeouts(ctx context.Context, tx DBTX, lock, statement time.Duration) error {
+	_, err := tx.ExecContext(ctx, stmt("SetLocalTimeouts"), fmt.Sprint(lock.Milliseconds()), fmt.Sprint(statement.Milliseconds()))
+	if err != nil {
+		return fmt.Errorf("set timeouts: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,37 @@
+-- The write path of one batch of borrowers. All of it runs in one
+-- transaction: the ledger rows, the sends, the audit rows and the run's
+-- counters commit together or not at all.
+
+-- name: LockStripes
+-- Serializes writers of the same borrowers (a backfill beside a scheduled
+-- run), so that frequency caps see each other's sends. Borrowers fall into
+-- 64 stripes by the same hash as shards, so the shards of a sharded run
+-- never wait for each other.
+SELECT pg_advisory_xact_lock(1280462675, s) FROM unnest($1::int4[]) AS s ORDER BY s;
+
+-- name: ReserveSendIDs
+SELECT nextval('reminder_sends_id_seq') FROM generate_series(1, $1);
+
+-- name: InsertSendItems
+-- The idempotency ledger. A row that is already there (another run decided
+-- the same installment, stage and channel since this batch was selected) is
+-- not inserted: the caller compares the count and redoes the batch.
+INSERT INTO reminder_send_items (send_id, installment_id, loan_id, stage, channel, amount_minor)
+SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
+ON CONFLICT (installment_id, stage, channel) DO NOTHING;
+
+-- name: InsertDecisions
+INSERT INTO reminder_decisions (installment_id, stage, channel, run_id, decision, reason, decided_at)
+SELECT i, s, c, $4, d, r, $7
+FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[], $6::text[]) AS t (i, s, c, d, r)
+ON CONFLICT (installment_id, stage, channel) DO NOTHING;
+
+-- name: CachePhones
+INSERT INTO reminder_phone_cache (raw, region, e164, valid, time_zones)
+SELECT raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[]) AS t (raw, region, e164, valid, zones)
+ON CONFLICT (raw, region) DO NOTHING;
+
+-- name: SetLocalTimeouts
+-- Timeouts for the rest of the transaction ($1, $2: milliseconds).
+SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true);

@@ -1,0 +1,209 @@
+package queries
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// Candidate is one row of the selection: an open installment in a stage,
+// with its loan, its borrower and the borrower's cached phone parse.
+type Candidate struct {
+	BorrowerID      int64
+	FullName        string
+	Phone           string
+	Email           string
+	Locale          string
+	TimeZone        string
+	Region          string
+	SMSOptOut       bool
+	EmailOptOut     bool
+	DoNotContact    bool
+	LoanID          int64
+	AccountRef      string
+	Currency        string
+	LoanStatus      string
+	InstallmentID   int64
+	Seq             int
+	DueDay          int32 // days since 1970-01-01
+	AmountDueMinor  int64
+	AmountPaidMinor int64
+	Stage           string
+	PhoneCached     bool
+	PhoneValid      bool
+	PhoneE164       string
+	PhoneZones      string // comma-separated
+}
+
+// CandidateParams select a run's candidates.
+type CandidateParams struct {
+	DueDates           []time.Time // the due dates in a stage on the business date
+	Stages             []string    // the stage of each due date
+	ShardIndex         int
+	ShardCount         int
+	DefaultPhoneRegion string
+}
+
+// CandidateRows streams the selection row by row: lib/pq reads each row
+// off the connection as Next asks for it, so memory does not grow with the
+// number of candidates.
+type CandidateRows struct {
+	rows *sql.Rows
+}
+
+// StreamCandidates starts the candidate query on db (give it a connection
+// or transaction of its own: the rows hold it until Close).
+func StreamCandidates(ctx context.Context, db DBTX, p CandidateParams) (*CandidateRows, error) {
+	if len(p.DueDates) != len(p.Stages) {
+		return nil, fmt.Errorf("stream candidates: %d due dates for %d stages", len(p.DueDates), len(p.Stages))
+	}
+	dates := make([]string, len(p.DueDates))
+	for i, d := range p.DueDates {
+		dates[i] = d.Format(time.DateOnly)
+	}
+	rows, err := db.QueryContext(ctx, stmt("StreamCandidates"), pq.Array(dates), pq.Array(p.Stages),
+		p.ShardIndex, p.ShardCount, p.DefaultPhoneRegion)
+	if err != nil {
+		return nil, fmt.Errorf("select candidates: %w", err)
+	}
+	return &CandidateRows{rows: rows}, nil
+}
+
+// Next reads the next row into c; false at the end or on error (see Err).
+func (r *CandidateRows) Next(c *Candidate) bool {
+	if !r.rows.Next() {
+		return false
+	}
+	err := r.rows.Scan(&c.BorrowerID, &c.FullName, &c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region,
+		&c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact, &c.LoanID, &c.AccountRef, &c.Currency, &c.LoanStatus,
+		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
+		&c.PhoneCached, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones)
+	if err != nil {
+		r.rows.Close()
+		return false
+	}
+	return true
+}
+
+// Err returns the error that ended the stream, if any.
+func (r *CandidateRows) Err() error {
+	if err := r.rows.Err(); err != nil {
+		return fmt.Errorf("read candidates: %w", err)
+	}
+	return nil
+}
+
+// Close ends the stream.
+func (r *CandidateRows) Close() error { return r.rows.Close() }
+
+// ExistingSend is a send that frequency caps count.
+type ExistingSend struct {
+	BorrowerID   int64     `db:"borrower_id"`
+	Channel      string    `db:"channel"`
+	ScheduledFor time.Time `db:"scheduled_for"`
+}
+
+// ExistingSends returns the borrowers' countable sends scheduled after since.
+func ExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time) ([]ExistingSend, error) {
+	rows, err := db.QueryContext(ctx, stmt("ExistingSends"), pq.Array(borrowers), since)
+	if err != nil {
+		return nil, fmt.Errorf("existing sends: %w", err)
+	}
+	defer rows.Close()
+	var out []ExistingSend
+	for rows.Next() {
+		var s ExistingSend
+		if err := rows.Scan(&s.BorrowerID, &s.Channel, &s.ScheduledFor); err != nil {
+			return nil, fmt.Errorf("existing sends: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// CountExistingSends counts what ExistingSends would return.
+func CountExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, stmt("CountExistingSends"), pq.Array(borrowers), since).Scan(&n)
+	return n, err
+}
+
+// QuietWindow is a borrower_quiet_windows row.
+type QuietWindow struct {
+	BorrowerID int64
+	Weekdays   string // comma-separated 0-6, empty: every day
+	StartsAt   int32  // seconds since midnight
+	EndsAt     int32
+	ValidFrom  int32 // days since 1970-01-01, 0: open
+	ValidTo    int32
+}
+
+// QuietWindows returns the borrowers' quiet windows.
+func QuietWindows(ctx context.Context, db DBTX, borrowers []int64) ([]QuietWindow, error) {
+	rows, err := db.QueryContext(ctx, stmt("QuietWindows"), pq.Array(borrowers))
+	if err != nil {
+		return nil, fmt.Errorf("quiet windows: %w", err)
+	}
+	defer rows.Close()
+	var out []QuietWindow
+	for rows.Next() {
+		var q QuietWindow
+		if err := rows.Scan(&q.BorrowerID, &q.Weekdays, &q.StartsAt, &q.EndsAt, &q.ValidFrom, &q.ValidTo); err != nil {
+			return nil, fmt.Errorf("quiet windows: %w", err)
+		}
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// Holiday is a holidays row.
+type Holiday struct {
+	Region string
+	Day    int32 // days since 1970-01-01
+}
+
+// Holidays returns the holidays between two dates, inclusive.
+func Holidays(ctx context.Context, db DBTX, from, to time.Time) ([]Holiday, error) {
+	rows, err := db.QueryContext(ctx, stmt("Holidays"), from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return nil, fmt.Errorf("holidays: %w", err)
+	}
+	defer rows.Close()
+	var out []Holiday
+	for rows.Next() {
+		var h Holiday
+		if err := rows.Scan(&h.Region, &h.Day); err != nil {
+			return nil, fmt.Errorf("holidays: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// ClaimedKey is an installment and stage already decided.
+type ClaimedKey struct {
+	InstallmentID int64
+	Stage         string
+}
+
+// ClaimedKeys returns which of the installments already have a send item or
+// a final decision, with the stage.
+func ClaimedKeys(ctx context.Context, db DBTX, installments []int64) ([]ClaimedKey, error) {
+	rows, err := db.QueryContext(ctx, stmt("ClaimedKeys"), pq.Array(installments))
+	if err != nil {
+		return nil, fmt.Errorf("claimed keys: %w", err)
+	}
+	defer rows.Close()
+	var out []ClaimedKey
+	for rows.Next() {
+		var k ClaimedKey
+		if err := rows.Scan(&k.InstallmentID, &k.Stage); err != nil {
+			return nil, fmt.Errorf("claimed keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}

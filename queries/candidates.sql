@@ -1,0 +1,92 @@
+-- The selection: the candidate installments of one run.
+
+-- name: StreamCandidates
+-- Every open installment whose due date puts it in a stage on the run's
+-- business date ($1: due dates, $2: the stage of each), in borrower order,
+-- without what the ledger already holds for that stage. $3, $4: the
+-- shard index and count (borrowers partitioned by a stable hash of their
+-- id). $5: the phone region of borrowers without a region. The amount
+-- predicate is the one of installments_open_due_date_idx; rows with negative
+-- amounts come through so that the job can report them.
+SELECT b.id,
+       coalesce(b.full_name, '') AS full_name,
+       coalesce(b.phone, '') AS phone,
+       coalesce(b.email, '') AS email,
+       coalesce(b.locale, '') AS locale,
+       coalesce(b.time_zone, '') AS time_zone,
+       coalesce(b.region, '') AS region,
+       coalesce(b.sms_opt_out, false) AS sms_opt_out,
+       coalesce(b.email_opt_out, false) AS email_opt_out,
+       coalesce(b.do_not_contact, false) AS do_not_contact,
+       l.id AS loan_id,
+       coalesce(l.account_ref, '') AS account_ref,
+       coalesce(l.currency, '') AS currency,
+       coalesce(l.status, '') AS status,
+       i.id AS installment_id,
+       i.seq,
+       (i.due_date - DATE '1970-01-01') AS due_day,
+       i.amount_due_minor,
+       i.amount_paid_minor,
+       st.stage,
+       pc.valid IS NOT NULL AS phone_cached,
+       coalesce(pc.valid, false) AS phone_valid,
+       coalesce(pc.e164, '') AS phone_e164,
+       coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones
+FROM unnest($1::date[], $2::text[]) AS st (due_date, stage)
+JOIN installments i ON i.due_date = st.due_date
+JOIN loans l ON l.id = i.loan_id
+JOIN borrowers b ON b.id = l.borrower_id
+LEFT JOIN reminder_phone_cache pc
+       ON pc.raw = b.phone
+      AND pc.region = CASE WHEN b.region ~ '^[A-Za-z]{2}(-|$)' THEN upper(left(b.region, 2)) ELSE $5 END
+WHERE (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
+  AND ($4 = 1 OR ('x' || left(md5(b.id::text), 7))::bit(28)::int % $4 = $3)
+  AND NOT EXISTS (SELECT 1 FROM reminder_send_items s WHERE s.installment_id = i.id AND s.stage = st.stage)
+  AND NOT EXISTS (SELECT 1 FROM reminder_decisions d WHERE d.installment_id = i.id AND d.stage = st.stage)
+ORDER BY b.id, l.id, i.seq, i.id;
+
+-- name: ExistingSends
+-- The borrowers' sends that frequency caps count: those that may still be
+-- delivered or were, scheduled after $2.
+SELECT borrower_id, channel, scheduled_for
+FROM reminder_sends
+WHERE borrower_id = ANY($1::bigint[])
+  AND scheduled_for > $2
+  AND status IN ('pending', 'sending', 'sent', 'delivered');
+
+-- name: CountExistingSends
+-- The same set, counted: the write transaction compares it with what the
+-- batch was planned with, to notice a concurrent run's sends.
+SELECT count(*)
+FROM reminder_sends
+WHERE borrower_id = ANY($1::bigint[])
+  AND scheduled_for > $2
+  AND status IN ('pending', 'sending', 'sent', 'delivered');
+
+-- name: QuietWindows
+SELECT borrower_id,
+       coalesce(array_to_string(weekdays, ','), '') AS weekdays,
+       extract(epoch FROM starts_at)::int AS starts_at,
+       extract(epoch FROM ends_at)::int AS ends_at,
+       coalesce(valid_from - DATE '1970-01-01', 0) AS valid_from,
+       coalesce(valid_to - DATE '1970-01-01', 0) AS valid_to
+FROM borrower_quiet_windows
+WHERE borrower_id = ANY($1::bigint[])
+ORDER BY borrower_id, id;
+
+-- name: Holidays
+SELECT region, (date - DATE '1970-01-01') AS day
+FROM holidays
+WHERE date BETWEEN $1 AND $2
+ORDER BY region, date;
+
+-- name: ClaimedKeys
+-- Which of these installments already have a decision for their stage:
+-- written by a concurrent run after this run's selection.
+SELECT installment_id, stage
+FROM reminder_send_items
+WHERE installment_id = ANY($1::bigint[])
+UNION
+SELECT installment_id, stage
+FROM reminder_decisions
+WHERE installment_id = ANY($1::bigint[]);

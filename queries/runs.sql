@@ -1,0 +1,62 @@
+-- Run records: one row per run or backfill day.
+
+-- name: NextRunID
+SELECT nextval('reminder_runs_id_seq');
+
+-- name: PreviousRun
+-- The latest run of the same lane and shard that held the lock: its audit
+-- head is final, since runs of a lane and shard never overlap.
+SELECT id, coalesce(audit_head, '') AS audit_head
+FROM reminder_runs
+WHERE shard_index = $1 AND shard_count = $2 AND (mode = 'backfill') = $3
+  AND status <> 'skipped' AND id < $4
+ORDER BY id DESC
+LIMIT 1;
+
+-- name: InsertRun
+INSERT INTO reminder_runs (
+    id, mode, as_of, business_date, shard_index, shard_count, actor, reason, host, started_at,
+    status, send_late, config_sha256, policy_sha256, templates_sha256, version,
+    audit_rows, audit_head, prev_run_id, prev_run_head, finished_at, error, seal)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0, $17, nullif($18, 0), nullif($19, ''),
+        $20, nullif($21, ''), nullif($22, ''));
+
+-- name: AddBatchToRun
+UPDATE reminder_runs SET
+    candidates = candidates + $2,
+    messages   = messages + $3,
+    queued     = queued + $4,
+    deferred   = deferred + $5,
+    suppressed = suppressed + $6,
+    skipped    = skipped + $7,
+    expired    = expired + $8,
+    audit_rows = audit_rows + $9,
+    audit_head = $10
+WHERE id = $1 AND audit_head = $11;
+
+-- name: SelectRun
+SELECT id, mode, as_of, business_date::text AS business_date, shard_index, shard_count, actor, reason, host,
+       started_at, finished_at, status, send_late, config_sha256, policy_sha256, templates_sha256, version,
+       candidates, messages, queued, deferred, suppressed, skipped, expired, coalesce(error, '') AS error,
+       audit_rows, coalesce(audit_head, '') AS audit_head, coalesce(prev_run_id, 0) AS prev_run_id,
+       coalesce(prev_run_head, '') AS prev_run_head, coalesce(seal, '') AS seal
+FROM reminder_runs
+WHERE id = $1;
+
+-- name: FinishRun
+UPDATE reminder_runs SET status = $2, finished_at = $3, error = nullif($4, ''), seal = $5
+WHERE id = $1 AND status = 'running';
+
+-- name: RunningRuns
+-- Runs of this lane and shard still marked running: once the lane's lock is
+-- held, they are known to have died (killed, or their database connection
+-- lost) and are marked failed.
+SELECT id FROM reminder_runs
+WHERE shard_index = $1 AND shard_count = $2 AND (mode = 'backfill') = $3 AND status = 'running'
+ORDER BY id;
+
+-- name: TryLaneLock
+SELECT pg_try_advisory_lock($1::int4, $2::int4);
+
+-- name: LaneUnlock
+SELECT pg_advisory_unlock($1::int4, $2::int4);
