@@ -199,24 +199,13 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 			Suppressed: run.Suppressed, Skipped: run.Skipped, Expired: run.Expired,
 			AuditRows: run.AuditRows, AuditHead: run.AuditHead,
 		}
-		seal := totals.Seal(HeaderOf(run).Hash())
+		seal := totals.Seal(audit.HeaderOf(run).Hash())
 		if _, err := queries.FinishRun(ctx, db, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)
 		}
 		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
 	}
 	return nil
-}
-
-// HeaderOf rebuilds a run's header from its record.
-func HeaderOf(run *queries.Run) *audit.RunHeader {
-	return &audit.RunHeader{
-		ID: run.ID, Mode: run.Mode, AsOf: run.AsOf, BusinessDate: run.BusinessDate,
-		ShardIndex: run.ShardIndex, ShardCount: run.ShardCount, Actor: run.Actor, Reason: run.Reason,
-		Host: run.Host, StartedAt: run.StartedAt, SendLate: run.SendLate, ConfigSHA256: run.ConfigSHA256,
-		PolicySHA256: run.PolicySHA256, TemplatesSHA256: run.TemplatesSHA256, Version: run.Version,
-		PrevRunID: run.PrevRunID, PrevRunHead: run.PrevRunHead,
-	}
 }
 
 // failEarly ends a run that could not start.

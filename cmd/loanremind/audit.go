@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/loanremind/loanremind/config"
+	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/queries"
+)
+
+func runAudit(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageErrorf("audit: want a subcommand: export, verify or prune")
+	}
+	switch args[0] {
+	case "verify":
+		return runAuditVerify(ctx, e, args[1:])
+	case "export":
+		return runAuditExport(ctx, e, args[1:])
+	case "prune":
+		return runAuditPrune(ctx, e, args[1:])
+	}
+	return usageErrorf("audit: unknown subcommand %q: want export, verify or prune", args[0])
+}
+
+// errAuditBroken makes verify exit 1.
+type errAuditBroken struct{ n int }
+
+func (e errAuditBroken) Error() string {
+	return fmt.Sprintf("audit trail verification failed: %d problem(s)", e.n)
+}
+
+func runAuditVerify(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID]")
+	dbURL := addDatabaseFlag(fs, e)
+	from := fs.String("from", "", "first business `date` of the runs to verify")
+	to := fs.String("to", "", "last business `date` of the runs to verify")
+	runID := fs.Int64("run", 0, "verify only this run `id`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, d := range []*string{from, to} {
+		if *d != "" {
+			if _, err := civil.ParseDate(*d); err != nil {
+				return usageErrorf("audit verify: %v", err)
+			}
+		}
+	}
+	db, err := openDB(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	start := time.Now()
+	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	rate := float64(rep.Rows) / max(elapsed.Seconds(), 1e-9)
+	if rep.OK() {
+		fmt.Fprintf(e.stdout, "audit trail intact: %d runs, %d audit rows, %d events verified in %s (%.0f rows/s)\n",
+			rep.Runs, rep.Rows, rep.Events, elapsed.Round(time.Millisecond), rate)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "AUDIT TRAIL BROKEN: %d problem(s) in %d runs, %d audit rows, %d events\n", len(rep.Problems), rep.Runs, rep.Rows, rep.Events)
+	for _, p := range rep.Problems {
+		fmt.Fprintf(e.stdout, "  %s\n", p)
+	}
+	return errAuditBroken{len(rep.Problems)}
+}
+
+func runAuditExport(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "audit export", "audit export --from DATE --to DATE [--borrower ID] [--loan ID] [--installment ID] [--run ID] [--decision D] --format csv|json [--unmasked --actor NAME]")
+	cf := addConfigFlag(fs, e)
+	dbURL := addDatabaseFlag(fs, e)
+	from := fs.String("from", "", "first `date` of the decisions (business time zone)")
+	to := fs.String("to", "", "last `date` of the decisions, inclusive")
+	var f queries.ExportFilter
+	fs.Int64Var(&f.BorrowerID, "borrower", 0, "only this borrower `id`")
+	fs.Int64Var(&f.LoanID, "loan", 0, "only this loan `id`")
+	fs.Int64Var(&f.InstallmentID, "installment", 0, "only this installment `id`")
+	fs.Int64Var(&f.RunID, "run", 0, "only this run `id`")
+	fs.StringVar(&f.Decision, "decision", "", "only this decision (queued, deferred, suppressed, skipped, expired)")
+	format := fs.String("format", "csv", "csv or json (one object per line)")
+	unmasked := fs.Bool("unmasked", false, "full phone numbers, emails and account references (recorded as an audit event)")
+	actor := fs.String("actor", "", "who exports (required with --unmasked)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *from == "" || *to == "" {
+		return usageErrorf("audit export needs --from and --to")
+	}
+	if *format != "csv" && *format != "json" {
+		return usageErrorf("--format %q: want csv or json", *format)
+	}
+	switch f.Decision {
+	case "", "queued", "deferred", "suppressed", "skipped", "expired":
+	default:
+		return usageErrorf("--decision %q: want queued, deferred, suppressed, skipped or expired", f.Decision)
+	}
+	if *unmasked && *actor == "" {
+		return usageErrorf("--unmasked needs --actor: an unmasked export is recorded with who made it")
+	}
+	cfg, err := config.Load(*cf, e.getenv)
+	if err != nil {
+		return err
+	}
+	bz, _ := time.LoadLocation(cfg.BusinessTimeZone)
+	fd, err := civil.ParseDate(*from)
+	if err != nil {
+		return usageErrorf("--from: %v", err)
+	}
+	td, err := civil.ParseDate(*to)
+	if err != nil {
+		return usageErrorf("--to: %v", err)
+	}
+	f.From, f.To = fd.Time(bz), td.AddDays(1).Time(bz)
+	db, err := openDB(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *unmasked {
+		details := (&audit.Object{}).String("from", *from).String("to", *to).String("format", *format).
+			Int("borrower", f.BorrowerID).Int("loan", f.LoanID).Int("installment", f.InstallmentID).
+			Int("run", f.RunID).String("decision", f.Decision)
+		if err := audit.RecordEvent(ctx, db.DB, time.Now(), *actor, audit.EventUnmaskedExport, details); err != nil {
+			return fmt.Errorf("record the unmasked export: %w", err)
+		}
+	}
+	_, err = audit.Export(ctx, db, f, *format, *unmasked, e.stdout)
+	return err
+}
+
+func runAuditPrune(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "audit prune", "audit prune --before DATE --actor NAME --reason TEXT")
+	cf := addConfigFlag(fs, e)
+	dbURL := addDatabaseFlag(fs, e)
+	before := fs.String("before", "", "delete whole runs with a business `date` before this one")
+	actor := fs.String("actor", "", "who prunes (required)")
+	reason := fs.String("reason", "", "why (required), e.g. the retention policy")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *before == "" || *actor == "" || *reason == "" {
+		return usageErrorf("audit prune needs --before, --actor and --reason")
+	}
+	cutoff, err := civil.ParseDate(*before)
+	if err != nil {
+		return usageErrorf("--before: %v", err)
+	}
+	cfg, err := config.Load(*cf, e.getenv)
+	if err != nil {
+		return err
+	}
+	bz, _ := time.LoadLocation(cfg.BusinessTimeZone)
+	now := time.Now()
+	latest := civil.DateIn(now.Add(-cfg.Audit.Retention.Std()), bz)
+	if cutoff > latest {
+		return usageErrorf("--before %s would delete runs younger than the retention of %s: the latest allowed is %s", cutoff, cfg.Audit.Retention, latest)
+	}
+	db, err := openDB(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := audit.Prune(ctx, db.DB, cutoff.UTC(), now, *actor, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pruned %d runs and %d audit rows before %s; recorded as an audit event\n", res.Runs, res.AuditRows, cutoff)
+	return nil
+}

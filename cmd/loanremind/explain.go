@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func runExplain(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "explain", "explain --installment ID [--as-of RFC3339]")
+	cf := addConfigFlag(fs, e)
+	dbURL := addDatabaseFlag(fs, e)
+	id := fs.Int64("installment", 0, "the installment `id`")
+	asOfFlag := fs.String("as-of", "", "evaluate as of this `instant` (RFC 3339; default: as its latest recorded decision saw it)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *id == 0 {
+		return usageErrorf("explain needs --installment ID")
+	}
+	var asOf time.Time
+	if *asOfFlag != "" {
+		t, err := time.Parse(time.RFC3339Nano, *asOfFlag)
+		if err != nil {
+			return usageErrorf("--as-of %q: want RFC 3339", *asOfFlag)
+		}
+		asOf = t
+	}
+	s, err := loadSetup(e, *cf)
+	if err != nil {
+		return err
+	}
+	runner, closeDB, err := s.newRunner(ctx, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	ex, err := runner.Explain(ctx, *id, asOf)
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "Why installment %d was or was not reminded\n", ex.InstallmentID)
+	fmt.Fprintf(w, "Evaluated %s.\n\n", ex.Basis)
+	fmt.Fprintln(w, "The facts:")
+	for _, f := range ex.Facts {
+		fmt.Fprintf(w, "  - %s\n", f)
+	}
+	fmt.Fprintln(w, "\nThe policy, step by step:")
+	for _, t := range ex.Trace {
+		fmt.Fprintf(w, "  - %s\n", t)
+	}
+	fmt.Fprintln(w, "\nThe outcome:")
+	for _, o := range ex.Outcomes {
+		reason := ""
+		if o.Reason != "" {
+			reason = " (" + o.Reason + ")"
+		}
+		fmt.Fprintf(w, "  - stage %s, %s: %s%s", orDash(o.Stage), o.Channel, o.Decision, reason)
+		if !o.ScheduledFor.IsZero() {
+			fmt.Fprintf(w, ", to be sent from %s until %s", o.ScheduledFor.UTC().Format(time.RFC3339), o.ValidUntil.UTC().Format(time.RFC3339))
+			for _, l := range o.Local {
+				fmt.Fprintf(w, "\n      local time: %s", l)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "\nAudit history (every recorded decision about this installment):")
+	if len(ex.History) == 0 {
+		fmt.Fprintln(w, "  none: no run has decided it yet")
+	}
+	for _, h := range ex.History {
+		fmt.Fprintf(w, "  - %s run %d (%s by %s, as of %s): stage %s, %s: %s",
+			h.At.UTC().Format(time.RFC3339), h.RunID, h.Mode, h.Actor, h.AsOf.UTC().Format(time.RFC3339), h.Stage, h.Channel, h.Decision)
+		if h.Reason != "" {
+			fmt.Fprintf(w, " (%s)", h.Reason)
+		}
+		if h.ScheduledFor.Valid {
+			fmt.Fprintf(w, ", message %d scheduled for %s, valid until %s", h.SendID,
+				h.ScheduledFor.Time.UTC().Format(time.RFC3339), h.ValidUntil.Time.UTC().Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "; zones %s\n", h.TimeZones)
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

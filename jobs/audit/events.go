@@ -1,0 +1,107 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/loanremind/loanremind/queries"
+)
+
+// Administrative events.
+const (
+	EventPrune          = "prune"
+	EventUnmaskedExport = "unmasked_export"
+)
+
+// RecordEvent appends an administrative event (who did what, when) to the
+// events chain.
+func RecordEvent(ctx context.Context, db *sql.DB, at time.Time, actor, event string, details *Object) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := appendEvent(ctx, tx, at, actor, event, details); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func appendEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, event string, details *Object) error {
+	e := &queries.AuditEvent{At: at.Truncate(time.Microsecond).Round(0), Actor: actor, Event: event, Details: details.Text()}
+	return queries.AppendAuditEvent(ctx, tx, e, EventsGenesis, func(prev string) string {
+		ev := Event{At: e.At, Actor: e.Actor, Event: e.Event, Details: e.Details, PrevHash: prev}
+		return ev.Hash()
+	})
+}
+
+// PruneResult says what a prune removed.
+type PruneResult struct {
+	Runs      int
+	AuditRows int64
+}
+
+// Prune deletes whole runs with a business date before `before`, and all
+// they wrote, in one transaction that also records a prune event naming the
+// actor, the reason and the heads of the pruned runs that remaining runs link
+// to, so that verification still passes for what remains. Only the owner of
+// the audit table may do this: it lifts the append-only trigger for its own
+// transaction.
+func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, actor, reason string) (PruneResult, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return PruneResult{}, err
+	}
+	defer tx.Rollback()
+	runs, err := queries.RunsToPrune(ctx, tx, before)
+	if err != nil {
+		return PruneResult{}, fmt.Errorf("runs to prune: %w", err)
+	}
+	ids := make([]int64, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	var bounds []queries.Boundary
+	var auditRows int64
+	if len(ids) > 0 {
+		if bounds, auditRows, err = queries.PruneRuns(ctx, tx, ids); err != nil {
+			return PruneResult{}, err
+		}
+	}
+	links := make([]*Object, len(bounds))
+	for i, b := range bounds {
+		links[i] = (&Object{}).Int("run", b.RunID).Int("prev_run_id", b.PrevRunID).String("prev_run_head", b.PrevRunHead)
+	}
+	details := (&Object{}).String("before", before.Format(time.DateOnly)).String("reason", reason).
+		Int("runs", int64(len(ids))).Int("audit_rows", auditRows).Objects("boundaries", links)
+	if len(ids) > 0 {
+		details.Int("first_run", ids[0]).Int("last_run", ids[len(ids)-1])
+	}
+	if err := appendEvent(ctx, tx, at, actor, EventPrune, details); err != nil {
+		return PruneResult{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return PruneResult{}, err
+	}
+	return PruneResult{Runs: len(ids), AuditRows: auditRows}, nil
+}
+
+// parseBoundaries reads the links a prune event recorded.
+func parseBoundaries(details string) map[int64]string {
+	var d struct {
+		Boundaries []struct {
+			Run         int64  `json:"run"`
+			PrevRunHead string `json:"prev_run_head"`
+		} `json:"boundaries"`
+	}
+	out := map[int64]string{}
+	if json.Unmarshal([]byte(details), &d) == nil {
+		for _, b := range d.Boundaries {
+			out[b.Run] = b.PrevRunHead
+		}
+	}
+	return out
+}

@@ -1,0 +1,238 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/loanremind/loanremind/queries"
+)
+
+// Problem is one break in the trail, naming the row or run.
+type Problem struct {
+	RunID int64 // 0 for the events chain
+	RowID int64 // 0 when the problem is the run record itself
+	What  string
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.RunID == 0 && p.RowID != 0:
+		return fmt.Sprintf("audit event %d: %s", p.RowID, p.What)
+	case p.RowID != 0:
+		return fmt.Sprintf("run %d, audit row %d: %s", p.RunID, p.RowID, p.What)
+	default:
+		return fmt.Sprintf("run %d: %s", p.RunID, p.What)
+	}
+}
+
+// VerifyFilter selects what to verify: one run, a range of business dates
+// (YYYY-MM-DD, either end open), or everything.
+type VerifyFilter struct {
+	RunID    int64
+	From, To string
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	Runs     int64
+	Rows     int64
+	Events   int64
+	Problems []Problem
+}
+
+// OK reports whether the trail verified clean.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// maxProblems bounds the report: the first breaks are the ones that matter.
+const maxProblems = 100
+
+// Verify walks the chains of the selected runs, row by row in constant
+// memory, and the administrative events chain, and reports every break:
+// an edited row (its hash no longer matches its content), a deleted or
+// inserted row (the links around it break), a run whose record does not
+// match its rows (count, head, counters, seal), and a run that links to a
+// previous run that is missing or changed, unless a recorded prune removed
+// it.
+func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, error) {
+	rep := &Report{}
+	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "")
+	if err != nil {
+		return nil, err
+	}
+	runs, err := queries.RunsForVerify(ctx, db, f.RunID, f.From, f.To)
+	if err != nil {
+		return nil, fmt.Errorf("verify: read runs: %w", err)
+	}
+	defer runs.Close()
+	for runs.Next() {
+		var run queries.Run
+		if err := queries.ScanRun(runs, &run); err != nil {
+			return nil, fmt.Errorf("verify: read run: %w", err)
+		}
+		rep.Runs++
+		if err := verifyRun(ctx, db, &run, pruned, rep); err != nil {
+			return nil, err
+		}
+		if len(rep.Problems) >= maxProblems {
+			break
+		}
+	}
+	if err := runs.Err(); err != nil {
+		return nil, fmt.Errorf("verify: read runs: %w", err)
+	}
+	if f.RunID != 0 && rep.Runs == 0 {
+		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
+	}
+	return rep, nil
+}
+
+func (rep *Report) add(p Problem) {
+	if len(rep.Problems) < maxProblems {
+		rep.Problems = append(rep.Problems, p)
+	}
+}
+
+// verifyRun walks one run's chain. It needs a second connection: the runs
+// are being streamed on the first.
+func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned map[int64]string, rep *Report) error {
+	header := headerOf(run)
+	genesis := header.Hash()
+	if run.PrevRunID != 0 {
+		head, found, err := queries.RunHead(ctx, db, run.PrevRunID)
+		if err != nil {
+			return fmt.Errorf("verify run %d: %w", run.ID, err)
+		}
+		switch {
+		case found && head != run.PrevRunHead:
+			rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d with head %.12s…, but that run's head is now %.12s…: run %d was changed", run.PrevRunID, run.PrevRunHead, head, run.PrevRunID)})
+		case !found:
+			if h, ok := pruned[run.ID]; !ok || h != run.PrevRunHead {
+				rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d, which is missing and no recorded prune removed it: run %d was deleted", run.PrevRunID, run.PrevRunID)})
+			}
+		}
+	}
+	rows, err := queries.AuditChain(ctx, db, run.ID)
+	if err != nil {
+		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	}
+	defer rows.Close()
+	var (
+		r               queries.ChainRow
+		prev, prevPrev  = genesis, ""
+		prevID          int64
+		n               int64
+		counts          = map[string]int64{}
+		brokenLinkShown bool
+	)
+	for rows.Next() {
+		if err := queries.ScanChainRow(rows, &r); err != nil {
+			return fmt.Errorf("verify run %d: %w", run.ID, err)
+		}
+		n++
+		counts[r.Decision]++
+		row := Row{
+			RunID: run.ID, At: r.At, BorrowerID: r.BorrowerID, LoanID: r.LoanID, InstallmentID: r.InstallmentID,
+			Stage: r.Stage, Channel: r.Channel, Decision: r.Decision, Reason: r.Reason, SendID: r.SendID,
+			ScheduledFor: r.ScheduledFor, ValidUntil: r.ValidUntil, TimeZones: r.TimeZones,
+			PolicySHA256: r.PolicySHA256, Details: r.Details, PrevHash: r.PrevHash,
+		}
+		if got := row.Hash(); got != r.Hash {
+			rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})
+		}
+		if r.PrevHash != prev && !brokenLinkShown {
+			switch {
+			case prevID != 0 && r.PrevHash == prevPrev:
+				rep.add(Problem{RunID: run.ID, RowID: prevID, What: "is not part of the chain (the next row links past it): the row was inserted"})
+			case prevID == 0:
+				rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "the first row does not link to the run's header: rows before it were deleted, or the run record was edited"})
+			default:
+				rep.add(Problem{RunID: run.ID, RowID: r.ID, What: fmt.Sprintf("does not link to row %d before it: rows between them were deleted, or this row was inserted", prevID)})
+			}
+			brokenLinkShown = true // one break makes every later comparison moot
+		}
+		prevPrev, prev, prevID = prev, r.Hash, r.ID
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	}
+	rep.Rows += n
+	if n != run.AuditRows {
+		what := fmt.Sprintf("the run record says %d audit rows, the trail holds %d", run.AuditRows, n)
+		if n < run.AuditRows {
+			what += ": rows were deleted"
+		} else {
+			what += ": rows were inserted"
+		}
+		rep.add(Problem{RunID: run.ID, What: what})
+	} else if run.AuditHead != prev {
+		rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("the chain ends at %.12s…, the run record says %.12s…", prev, run.AuditHead)})
+	}
+	for _, c := range []struct {
+		name string
+		n    int64
+	}{{"queued", run.Queued}, {"deferred", run.Deferred}, {"suppressed", run.Suppressed}, {"skipped", run.Skipped}, {"expired", run.Expired}} {
+		if counts[c.name] != c.n {
+			rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("the run record counts %d %s decisions, the trail holds %d", c.n, c.name, counts[c.name])})
+		}
+	}
+	if run.Status != "running" {
+		totals := RunTotals{
+			Status: run.Status, FinishedAt: run.FinishedAt.Time, Error: run.Error, Candidates: run.Candidates,
+			Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred, Suppressed: run.Suppressed,
+			Skipped: run.Skipped, Expired: run.Expired, AuditRows: run.AuditRows, AuditHead: run.AuditHead,
+		}
+		if run.Seal != totals.Seal(genesis) {
+			rep.add(Problem{RunID: run.ID, What: "the run record does not match its seal: its header, status, counts or error were edited"})
+		}
+	}
+	return nil
+}
+
+// verifyEvents walks the administrative events chain and returns, from the
+// prune events, the recorded heads of pruned runs that remaining runs link
+// to (run id → the pruned previous run's head).
+func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool) (map[int64]string, error) {
+	rows, err := queries.AuditEvents(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("verify events: %w", err)
+	}
+	defer rows.Close()
+	pruned := map[int64]string{}
+	prev := EventsGenesis
+	var e queries.AuditEvent
+	for rows.Next() {
+		if err := queries.ScanAuditEvent(rows, &e); err != nil {
+			return nil, fmt.Errorf("verify events: %w", err)
+		}
+		if check {
+			rep.Events++
+			ev := Event{At: e.At, Actor: e.Actor, Event: e.Event, Details: e.Details, PrevHash: e.PrevHash}
+			if ev.Hash() != e.Hash {
+				rep.add(Problem{RowID: e.ID, What: "its content does not match its hash: the event was edited"})
+			}
+			if e.PrevHash != prev {
+				rep.add(Problem{RowID: e.ID, What: "does not link to the event before it: events were deleted or inserted"})
+			}
+		}
+		prev = e.Hash
+		if e.Event == EventPrune {
+			for run, head := range parseBoundaries(e.Details) {
+				pruned[run] = head
+			}
+		}
+	}
+	return pruned, rows.Err()
+}
+
+func headerOf(run *queries.Run) *RunHeader {
+	return &RunHeader{
+		ID: run.ID, Mode: run.Mode, AsOf: run.AsOf, BusinessDate: run.BusinessDate,
+		ShardIndex: run.ShardIndex, ShardCount: run.ShardCount, Actor: run.Actor, Reason: run.Reason,
+		Host: run.Host, StartedAt: run.StartedAt, SendLate: run.SendLate, ConfigSHA256: run.ConfigSHA256,
+		PolicySHA256: run.PolicySHA256, TemplatesSHA256: run.TemplatesSHA256, Version: run.Version,
+		PrevRunID: run.PrevRunID, PrevRunHead: run.PrevRunHead,
+	}
+}
+
+// HeaderOf rebuilds a run's header from its record.
+func HeaderOf(run *queries.Run) *RunHeader { return headerOf(run) }

@@ -1,0 +1,279 @@
+package queries
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+)
+
+// RunsForVerify streams the runs to verify: all, one (runID), or those of a
+// range of business dates ("" for an open end).
+func RunsForVerify(ctx context.Context, db DBTX, runID int64, from, to string) (*sql.Rows, error) {
+	return db.QueryContext(ctx, stmt("RunsForVerify"), runID, nullString(from), nullString(to))
+}
+
+// ScanRun reads a run from a row of RunsForVerify.
+func ScanRun(rows *sql.Rows, r *Run) error {
+	return rows.Scan(&r.ID, &r.Mode, &r.AsOf, &r.BusinessDate, &r.ShardIndex, &r.ShardCount, &r.Actor, &r.Reason,
+		&r.Host, &r.StartedAt, &r.FinishedAt, &r.Status, &r.SendLate, &r.ConfigSHA256, &r.PolicySHA256,
+		&r.TemplatesSHA256, &r.Version, &r.Candidates, &r.Messages, &r.Queued, &r.Deferred, &r.Suppressed,
+		&r.Skipped, &r.Expired, &r.Error, &r.AuditRows, &r.AuditHead, &r.PrevRunID, &r.PrevRunHead, &r.Seal)
+}
+
+// RunHead returns a run's audit head; found is false when the run does not
+// exist.
+func RunHead(ctx context.Context, db DBTX, id int64) (head string, found bool, err error) {
+	err = db.QueryRowContext(ctx, stmt("RunHead"), id).Scan(&head)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	return head, err == nil, err
+}
+
+// ChainRow is an audit row as verification reads it.
+type ChainRow struct {
+	ID int64
+	AuditRow
+}
+
+// AuditChain streams one run's audit rows in chain order.
+func AuditChain(ctx context.Context, db DBTX, runID int64) (*sql.Rows, error) {
+	return db.QueryContext(ctx, stmt("AuditChain"), runID)
+}
+
+// ScanChainRow reads a row of AuditChain.
+func ScanChainRow(rows *sql.Rows, r *ChainRow) error {
+	var scheduled, valid sql.NullTime
+	err := rows.Scan(&r.ID, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage, &r.Channel, &r.Decision,
+		&r.Reason, &r.SendID, &scheduled, &valid, &r.TimeZones, &r.PolicySHA256, &r.Details, &r.PrevHash, &r.Hash)
+	r.ScheduledFor, r.ValidUntil = scheduled.Time, valid.Time
+	return err
+}
+
+// AuditEvent is a reminder_audit_events row.
+type AuditEvent struct {
+	ID       int64
+	At       time.Time
+	Actor    string
+	Event    string
+	Details  string
+	PrevHash string
+	Hash     string
+}
+
+// AuditEvents streams the administrative events in chain order.
+func AuditEvents(ctx context.Context, db DBTX) (*sql.Rows, error) {
+	return db.QueryContext(ctx, stmt("AuditEvents"))
+}
+
+// ScanAuditEvent reads a row of AuditEvents.
+func ScanAuditEvent(rows *sql.Rows, e *AuditEvent) error {
+	return rows.Scan(&e.ID, &e.At, &e.Actor, &e.Event, &e.Details, &e.PrevHash, &e.Hash)
+}
+
+// AppendAuditEvent adds an event to the events chain inside tx: hash is
+// called with the chain's current head and returns the new event's hash.
+func AppendAuditEvent(ctx context.Context, tx *sql.Tx, e *AuditEvent, genesis string, hash func(prev string) string) error {
+	if _, err := tx.ExecContext(ctx, stmt("LockAuditEvents")); err != nil {
+		return fmt.Errorf("lock audit events: %w", err)
+	}
+	var prev string
+	if err := tx.QueryRowContext(ctx, stmt("LastAuditEvent")).Scan(&prev); err != nil {
+		return fmt.Errorf("last audit event: %w", err)
+	}
+	if prev == "" {
+		prev = genesis
+	}
+	e.PrevHash = prev
+	e.Hash = hash(prev)
+	if _, err := tx.ExecContext(ctx, stmt("InsertAuditEvent"), e.At, e.Actor, e.Event, e.Details, e.PrevHash, e.Hash); err != nil {
+		return fmt.Errorf("insert audit event: %w", err)
+	}
+	return nil
+}
+
+// ExportFilter selects audit rows to export.
+type ExportFilter struct {
+	From, To      time.Time // decision time, [From, To)
+	BorrowerID    int64
+	LoanID        int64
+	RunID         int64
+	InstallmentID int64
+	Decision      string
+}
+
+// ExportRow is one exported decision.
+type ExportRow struct {
+	ID, RunID                           int64
+	Mode, Actor                         string
+	At                                  time.Time
+	BorrowerID, LoanID, InstallmentID   int64
+	Stage, Channel, Decision, Reason    string
+	TimeZones                           string
+	ScheduledFor, ValidUntil            sql.NullTime
+	SendID                              int64
+	PolicySHA256, Recipient, AccountRef string
+}
+
+// ExportAudit streams the matching decisions in chain order.
+func ExportAudit(ctx context.Context, db DBTX, f ExportFilter) (*sql.Rows, error) {
+	return db.QueryContext(ctx, stmt("ExportAudit"), f.From, f.To, f.BorrowerID, f.LoanID, f.RunID, f.Decision, f.InstallmentID)
+}
+
+// ScanExportRow reads a row of ExportAudit.
+func ScanExportRow(rows *sql.Rows, r *ExportRow) error {
+	return rows.Scan(&r.ID, &r.RunID, &r.Mode, &r.Actor, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage,
+		&r.Channel, &r.Decision, &r.Reason, &r.TimeZones, &r.ScheduledFor, &r.ValidUntil, &r.SendID,
+		&r.PolicySHA256, &r.Recipient, &r.AccountRef)
+}
+
+// PrunedRun is a run to prune.
+type PrunedRun struct {
+	ID        int64
+	AuditHead string
+}
+
+// RunsToPrune lists the finished runs with a business date before the
+// cutoff.
+func RunsToPrune(ctx context.Context, db DBTX, before time.Time) ([]PrunedRun, error) {
+	rows, err := db.QueryContext(ctx, stmt("RunsToPrune"), before.Format(time.DateOnly))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PrunedRun
+	for rows.Next() {
+		var r PrunedRun
+		if err := rows.Scan(&r.ID, &r.AuditHead); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Boundary is a run that stays but links to a pruned run.
+type Boundary struct {
+	RunID, PrevRunID int64
+	PrevRunHead      string
+}
+
+// PruneRuns deletes the runs and everything they wrote, inside tx, lifting
+// the append-only trigger for this transaction only (the table owner may;
+// the job's role may not). It returns the runs that link to pruned ones.
+func PruneRuns(ctx context.Context, tx *sql.Tx, ids []int64) ([]Boundary, int64, error) {
+	rows, err := tx.QueryContext(ctx, stmt("PruneBoundary"), pq.Array(ids))
+	if err != nil {
+		return nil, 0, fmt.Errorf("prune boundary: %w", err)
+	}
+	var bounds []Boundary
+	for rows.Next() {
+		var b Boundary
+		if err := rows.Scan(&b.RunID, &b.PrevRunID, &b.PrevRunHead); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		bounds = append(bounds, b)
+	}
+	rows.Close()
+	if _, err := tx.ExecContext(ctx, stmt("DisableAuditTriggers")); err != nil {
+		return nil, 0, fmt.Errorf("lift the append-only trigger (only the table owner may prune): %w", err)
+	}
+	res, err := tx.ExecContext(ctx, stmt("PruneAudit"), pq.Array(ids))
+	if err != nil {
+		return nil, 0, fmt.Errorf("prune audit: %w", err)
+	}
+	auditRows, _ := res.RowsAffected()
+	for _, name := range []string{"EnableAuditTriggers", "PruneDecisions", "PruneSends", "PruneRuns"} {
+		var args []any
+		if name != "EnableAuditTriggers" {
+			args = append(args, pq.Array(ids))
+		}
+		if _, err := tx.ExecContext(ctx, stmt(name), args...); err != nil {
+			return nil, 0, fmt.Errorf("prune: %s: %w", name, err)
+		}
+	}
+	return bounds, auditRows, nil
+}
+
+// LoadInstallment reads one installment with its loan and borrower;
+// sql.ErrNoRows when there is none.
+func LoadInstallment(ctx context.Context, db DBTX, id int64) (*Candidate, error) {
+	var c Candidate
+	err := db.QueryRowContext(ctx, stmt("InstallmentFacts"), id).Scan(&c.InstallmentID, &c.LoanID, &c.Seq, &c.DueDay,
+		&c.AmountDueMinor, &c.AmountPaidMinor, &c.AccountRef, &c.Currency, &c.LoanStatus, &c.BorrowerID, &c.FullName,
+		&c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region, &c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact)
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// InstallmentDecision is one audit row about an installment, with its run.
+type InstallmentDecision struct {
+	ID, RunID                        int64
+	Mode, Actor                      string
+	AsOf, StartedAt                  time.Time
+	RunPolicySHA256                  string
+	At                               time.Time
+	Stage, Channel, Decision, Reason string
+	TimeZones                        string
+	ScheduledFor, ValidUntil         sql.NullTime
+	SendID                           int64
+}
+
+// InstallmentAudit returns every decision about an installment, oldest
+// first.
+func InstallmentAudit(ctx context.Context, db DBTX, id int64) ([]InstallmentDecision, error) {
+	rows, err := db.QueryContext(ctx, stmt("InstallmentAudit"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []InstallmentDecision
+	for rows.Next() {
+		var d InstallmentDecision
+		if err := rows.Scan(&d.ID, &d.RunID, &d.Mode, &d.Actor, &d.AsOf, &d.StartedAt, &d.RunPolicySHA256, &d.At,
+			&d.Stage, &d.Channel, &d.Decision, &d.Reason, &d.TimeZones, &d.ScheduledFor, &d.ValidUntil, &d.SendID); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SendBefore is a send that existed before an instant.
+type SendBefore struct {
+	Channel      string
+	ScheduledFor time.Time
+	CreatedAt    time.Time
+}
+
+// SendsBefore returns a borrower's countable sends scheduled after since and
+// created before createdBefore.
+func SendsBefore(ctx context.Context, db DBTX, borrowerID int64, since, createdBefore time.Time) ([]SendBefore, error) {
+	rows, err := db.QueryContext(ctx, stmt("SendsBefore"), borrowerID, since, createdBefore)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SendBefore
+	for rows.Next() {
+		var s SendBefore
+		if err := rows.Scan(&s.Channel, &s.ScheduledFor, &s.CreatedAt); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+-- The audit trail, for compliance staff: verification, export, pruning and
+-- explanations.
+
+-- name: RunsForVerify
+-- The runs to verify, oldest first: all ($1 = 0 and no dates), one run, or
+-- those of a range of business dates.
+SELECT id, mode, as_of, business_date::text AS business_date, shard_index, shard_count, actor, reason, host,
+       started_at, finished_at, status, send_late, config_sha256, policy_sha256, templates_sha256, version,
+       candidates, messages, queued, deferred, suppressed, skipped, expired, coalesce(error, '') AS error,
+       audit_rows, coalesce(audit_head, '') AS audit_head, coalesce(prev_run_id, 0) AS prev_run_id,
+       coalesce(prev_run_head, '') AS prev_run_head, coalesce(seal, '') AS seal
+FROM reminder_runs
+WHERE ($1::bigint = 0 OR id = $1::bigint)
+  AND ($2::date IS NULL OR business_date >= $2)
+  AND ($3::date IS NULL OR business_date <= $3)
+ORDER BY id;
+
+-- name: RunHead
+SELECT coalesce(audit_head, '') FROM reminder_runs WHERE id = $1;
+
+-- name: AuditChain
+-- One run's audit rows in chain order, with exactly the text that was
+-- hashed.
+SELECT id, at, borrower_id, loan_id, installment_id, stage, channel, decision, reason,
+       coalesce(send_id, 0), scheduled_for, valid_until, time_zones::text, policy_sha256, details::text,
+       prev_hash, hash
+FROM reminder_audit
+WHERE run_id = $1
+ORDER BY id;
+
+-- name: AuditEvents
+SELECT id, at, actor, event, details::text, prev_hash, hash
+FROM reminder_audit_events
+ORDER BY id;
+
+-- name: LastAuditEvent
+SELECT coalesce((SELECT hash FROM reminder_audit_events ORDER BY id DESC LIMIT 1), '');
+
+-- name: InsertAuditEvent
+INSERT INTO reminder_audit_events (at, actor, event, details, prev_hash, hash)
+VALUES ($1, $2, $3, $4::jsonb, $5, $6);
+
+-- name: LockAuditEvents
+-- Serializes writers of the event chain.
+SELECT pg_advisory_xact_lock(1280462675, 1000);
+
+-- name: ExportAudit
+-- One row per decision in a window of decision times, filtered, in chain
+-- order, with the run's actor, the address actually used (from the send) or
+-- the borrower's, and the loan's account reference.
+SELECT a.id, a.run_id, r.mode, r.actor, a.at, a.borrower_id, a.loan_id, a.installment_id, a.stage, a.channel,
+       a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0),
+       a.policy_sha256,
+       coalesce(s.recipient, CASE a.channel WHEN 'sms' THEN b.phone ELSE b.email END, '') AS recipient,
+       coalesce(l.account_ref, '') AS account_ref
+FROM reminder_audit a
+JOIN reminder_runs r ON r.id = a.run_id
+LEFT JOIN reminder_sends s ON s.id = a.send_id
+LEFT JOIN borrowers b ON b.id = a.borrower_id
+LEFT JOIN loans l ON l.id = a.loan_id
+WHERE a.at >= $1 AND a.at < $2
+  AND ($3::bigint = 0 OR a.borrower_id = $3::bigint)
+  AND ($4::bigint = 0 OR a.loan_id = $4::bigint)
+  AND ($5::bigint = 0 OR a.run_id = $5::bigint)
+  AND ($6::text = '' OR a.decision = $6::text)
+  AND ($7::bigint = 0 OR a.installment_id = $7::bigint)
+ORDER BY a.id;
+
+-- name: RunsToPrune
+SELECT id, coalesce(audit_head, '') AS audit_head
+FROM reminder_runs
+WHERE business_date < $1 AND status <> 'running'
+ORDER BY id;
+
+-- name: PruneBoundary
+-- Runs that stay but link to a run that goes.
+SELECT id, prev_run_id, coalesce(prev_run_head, '')
+FROM reminder_runs
+WHERE prev_run_id = ANY($1::bigint[]) AND NOT (id = ANY($1::bigint[]));
+
+-- name: DisableAuditTriggers
+ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only;
+
+-- name: EnableAuditTriggers
+ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only;
+
+-- name: PruneAudit
+DELETE FROM reminder_audit WHERE run_id = ANY($1::bigint[]);
+
+-- name: PruneDecisions
+DELETE FROM reminder_decisions WHERE run_id = ANY($1::bigint[]);
+
+-- name: PruneSends
+-- Their ledger items go with them (ON DELETE CASCADE).
+DELETE FROM reminder_sends WHERE run_id = ANY($1::bigint[]);
+
+-- name: PruneRuns
+DELETE FROM reminder_runs WHERE id = ANY($1::bigint[]);
+
+-- name: InstallmentFacts
+-- Everything explain needs about one installment.
+SELECT i.id, i.loan_id, i.seq, (i.due_date - DATE '1970-01-01') AS due_day, i.amount_due_minor, i.amount_paid_minor,
+       coalesce(l.account_ref, ''), coalesce(l.currency, ''), coalesce(l.status, ''),
+       b.id, coalesce(b.full_name, ''), coalesce(b.phone, ''), coalesce(b.email, ''), coalesce(b.locale, ''),
+       coalesce(b.time_zone, ''), coalesce(b.region, ''), coalesce(b.sms_opt_out, false),
+       coalesce(b.email_opt_out, false), coalesce(b.do_not_contact, false)
+FROM installments i
+JOIN loans l ON l.id = i.loan_id
+JOIN borrowers b ON b.id = l.borrower_id
+WHERE i.id = $1;
+
+-- name: InstallmentAudit
+SELECT a.id, a.run_id, r.mode, r.actor, r.as_of, r.started_at, r.policy_sha256, a.at, a.stage, a.channel,
+       a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0)
+FROM reminder_audit a
+JOIN reminder_runs r ON r.id = a.run_id
+WHERE a.installment_id = $1
+ORDER BY a.id;
+
+-- name: SendsBefore
+-- A borrower's countable sends that existed before an instant: what a run
+-- starting then counted for its frequency caps.
+SELECT channel, scheduled_for, created_at
+FROM reminder_sends
+WHERE borrower_id = $1 AND scheduled_for > $2 AND created_at < $3
+  AND status IN ('pending', 'sending', 'sent', 'delivered')
+ORDER BY scheduled_for;
