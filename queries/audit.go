@@ -277,3 +277,31 @@ func nullString(s string) any {
 	}
 	return s
 }
+
+// SampleSend is a message shown in a report.
+type SampleSend struct {
+	ID, BorrowerID                              int64
+	Channel, Recipient, Locale, Stage, Template string
+	Segments                                    int
+	Subject, Body                               string
+	ScheduledFor, ValidUntil                    time.Time
+}
+
+// SampleSends returns one message of the run per channel and locale.
+func SampleSends(ctx context.Context, db DBTX, runID int64) ([]SampleSend, error) {
+	rows, err := db.QueryContext(ctx, stmt("SampleSends"), runID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SampleSend
+	for rows.Next() {
+		var s SampleSend
+		if err := rows.Scan(&s.ID, &s.BorrowerID, &s.Channel, &s.Recipient, &s.Locale, &s.Stage, &s.Template,
+			&s.Segments, &s.Subject, &s.Body, &s.ScheduledFor, &s.ValidUntil); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -125,3 +125,11 @@ FROM reminder_sends
 WHERE borrower_id = $1 AND scheduled_for > $2 AND created_at < $3
   AND status IN ('pending', 'sending', 'sent', 'delivered')
 ORDER BY scheduled_for;
+
+-- name: SampleSends
+-- A few messages of a run for a report: one per channel and locale.
+SELECT DISTINCT ON (channel, locale) id, borrower_id, channel, recipient, locale, stage, template, segments,
+       coalesce(subject, ''), body, scheduled_for, valid_until
+FROM reminder_sends
+WHERE run_id = $1
+ORDER BY channel, locale, id;

@@ -41,8 +41,8 @@ func commands() []command {
 		{"explain", "why an installment was or was not reminded, in plain words", runExplain},
 		{"templates", "templates preview: render every message template for review", runTemplates},
 		{"config", "print the effective configuration", runConfig},
-		// TODO {"seed", "write deterministic synthetic data", runSeed},
-		// TODO {"demo", "start a throwaway database, seed, run and report", runDemo},
+		{"seed", "write deterministic synthetic data", runSeed},
+		{"demo", "start a throwaway database, seed, run and report", runDemo},
 		{"version", "print the version", runVersion},
 	}
 }
