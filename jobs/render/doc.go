@@ -1,0 +1,45 @@
+// Package render turns reminder messages into the exact texts borrowers
+// receive: it picks the template for (channel, stage, locale), formats
+// amounts from integer minor units, dates and masked account references for
+// the locale, adds the sender signature and the opt-out line, and counts SMS
+// segments.
+//
+// It is a pure stage of the pipeline: no database, clock, logger or mutable
+// package state. An Engine is built once per run with New, which validates
+// every template before anything is written (a broken, unapproved or
+// non-compliant template fails the run at start, naming the file), and is
+// then used concurrently by the workers.
+//
+// # Templates
+//
+// Templates are Go text/template files named <channel>/<stage>.<locale>.tmpl
+// in an fs.FS (config.DefaultTemplates holds the built-in ones). Their data is
+// a View; see View and ItemView for every field. An email template defines its
+// subject:
+//
+//	{{define "subject"}}{{.Signature}}: Your loan payment is due today{{end -}}
+//	Dear {{.Name}}, …
+//
+// Compliance rules checked on every sample rendering in New, and again on
+// every message by Render:
+//   - the text carries the signature and the opt-out line configured for the
+//     locale and channel (Reg F 1006.6(e); Chinese SMS signature rules);
+//   - no link, URL or domain name unless Options.AllowLinks (anti-phishing);
+//   - the account reference is only ever shown masked (last 4 characters);
+//   - when Options.Approved is set, each template's SHA-256 matches the
+//     reviewed one.
+//
+// The pipeline records Rendered.Template and Rendered.TemplateSHA256 with
+// each send, and Engine.SHA256 with each run.
+//
+// # Speed
+//
+// A run renders ~200k messages. Render takes its working memory from a pool,
+// formats all strings of a message into one buffer, and runs each template as
+// a small program compiled from its parse tree instead of reflection-based
+// text/template execution, when the template uses only the common constructs
+// (fields, if/else with eq/ne/lt/le/gt/ge/not, range over .Items and
+// .Totals); text/template remains the reference, and New checks that both give
+// identical texts. A 1-2 item SMS renders in ~1-3 µs with 2 allocations
+// (the body and the view's strings); run BenchmarkRender to measure.
+package render

@@ -1,0 +1,352 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"text/template"
+	"unicode/utf8"
+
+	"github.com/loanremind/loanremind/jobs/civil"
+)
+
+// Item is one installment in a message.
+type Item struct {
+	AccountRef  string     // full reference; templates only ever see it masked (last 4)
+	Seq         int        // installment number
+	DueDate     civil.Date // due date
+	AmountMinor int64      // amount left to pay, integer minor units (> 0)
+	Currency    string     // ISO 4217
+	Stage       string     // the item's stage
+	DaysPastDue int        // business date - due date; negative = days until due
+}
+
+// Message is one reminder to one borrower on one channel.
+type Message struct {
+	Channel, Stage, Locale string     // Stage = the most severe stage among the items
+	Name                   string     // borrower's full name (may be used in email greetings)
+	BusinessDate           civil.Date // DaysPastDue of every item = BusinessDate - DueDate
+	Items                  []Item     // caller orders them (overdue first)
+}
+
+// Rendered is a rendered message.
+type Rendered struct {
+	Template       string // name used, e.g. "sms/overdue_7d.zh-CN.tmpl"
+	TemplateSHA256 string // sha256 hex of the template source
+	Locale         string // locale actually used after fallback
+	Subject        string // email only
+	Body           string
+	Segments       int    // SMS parts (GSM-7 160/153, UCS-2 70/67); 0 for email
+	Encoding       string // "GSM-7" or "UCS-2" for sms, "" for email
+}
+
+// Render renders m with the template for (m.Channel, m.Stage, m.Locale),
+// falling back as New describes. It checks the data (see ErrBadMessage),
+// formats amounts, dates and masked account references for the template's
+// locale, and checks the result again (signature, opt-out line, no link).
+// It is safe for concurrent use.
+func (e *Engine) Render(m *Message) (Rendered, error) {
+	if m == nil {
+		return Rendered{}, fmt.Errorf("render: %w: nil message", ErrBadMessage)
+	}
+	t := e.lookup(m.Channel, m.Stage, m.Locale)
+	if t == nil {
+		return Rendered{}, fmt.Errorf("render: %w for channel %q, stage %q", ErrNoTemplate, m.Channel, m.Stage)
+	}
+	r, err := e.render(t, m, true)
+	if err != nil {
+		return Rendered{}, fmt.Errorf("render %s: %w", t.name, err)
+	}
+	return r, nil
+}
+
+// lookup returns the template for a message, or nil for an unknown channel
+// or stage. An empty or malformed locale gets the default locale.
+func (e *Engine) lookup(channel, stage, locale string) *tmpl {
+	if t := e.resolved[tmplKey{channel, stage, locale}]; t != nil {
+		return t
+	}
+	if l, ok := canonicalLocale(strings.TrimSpace(locale)); ok {
+		if t := e.resolved[tmplKey{channel, stage, l}]; t != nil {
+			return t
+		}
+		if t := e.byLanguage[tmplKey{channel, stage, language(l)}]; t != nil {
+			return t
+		}
+	}
+	return e.resolved[tmplKey{channel, stage, e.defaultLocale}]
+}
+
+// scratch is the per-call working memory of render, pooled.
+type scratch struct {
+	view   View
+	items  []ItemView
+	totals []string
+	sums   []currencySum
+	offs   []int  // end offsets of the formatted strings in text
+	text   []byte // every formatted string of the view, back to back
+	out    bytes.Buffer
+	frame  frame
+}
+
+// exec runs a template on sc.view into sc.out: the compiled program when
+// there is one and fast is set, else text/template.
+func (sc *scratch) exec(p program, tt *template.Template, fast bool) error {
+	sc.out.Reset()
+	if fast && p != nil {
+		sc.frame.view = &sc.view
+		sc.frame.run(p, &sc.out)
+		return nil
+	}
+	return tt.Execute(&sc.out, &sc.view)
+}
+
+type currencySum struct {
+	info  currencyInfo
+	total int64
+}
+
+// render renders m with t; fast selects the compiled program (New also
+// renders with text/template to check it).
+func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
+	if len(m.Items) == 0 {
+		return Rendered{}, fmt.Errorf("%w: no items", ErrBadMessage)
+	}
+	sc := e.pool.Get().(*scratch)
+	defer e.putScratch(sc)
+	if err := sc.build(t, m); err != nil {
+		return Rendered{}, err
+	}
+
+	r := Rendered{Template: t.name, TemplateSHA256: t.sha256, Locale: t.locale}
+	if err := sc.exec(t.fastMain, t.main, fast); err != nil {
+		return Rendered{}, fmt.Errorf("%w: %v", ErrTemplate, err)
+	}
+	body := bytes.TrimSpace(sc.out.Bytes())
+	if len(body) == 0 {
+		return Rendered{}, fmt.Errorf("%w: empty body", ErrTemplate)
+	}
+	r.Body = string(body)
+	if t.subject != nil {
+		if err := sc.exec(t.fastSubject, t.subject, fast); err != nil {
+			return Rendered{}, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
+		}
+		sc.text = appendFolded(sc.text[:0], sc.out.Bytes())
+		r.Subject = string(sc.text)
+		if r.Subject == "" {
+			return Rendered{}, fmt.Errorf("%w: empty subject", ErrTemplate)
+		}
+	}
+	if !strings.Contains(r.Body, t.signature) {
+		return Rendered{}, fmt.Errorf("%w: rendered text lacks the signature %q", ErrTemplate, t.signature)
+	}
+	if !strings.Contains(r.Body, t.optOut) {
+		return Rendered{}, fmt.Errorf("%w: rendered text lacks the opt-out line %q", ErrTemplate, t.optOut)
+	}
+	if !e.allowLinks {
+		if l := findLink(r.Body); l != "" {
+			return Rendered{}, fmt.Errorf("%w: rendered text contains a link %q (links are not allowed)", linkErr(m, l), l)
+		}
+		if l := findLink(r.Subject); l != "" {
+			return Rendered{}, fmt.Errorf("%w: subject contains a link %q (links are not allowed)", linkErr(m, l), l)
+		}
+	}
+	if t.sms {
+		r.Segments, r.Encoding = Segments(r.Body)
+	}
+	return r, nil
+}
+
+// appendFolded appends b with every run of white space (line breaks
+// included) replaced by one space and leading and trailing space dropped.
+func appendFolded(dst, b []byte) []byte {
+	space := false
+	for _, c := range bytes.TrimSpace(b) {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f' {
+			space = true
+			continue
+		}
+		if space {
+			dst = append(dst, ' ')
+			space = false
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// linkErr classifies a link found in rendered text: one that comes from the
+// borrower's name is bad data, any other a template problem.
+func linkErr(m *Message, link string) Error {
+	if strings.Contains(m.Name, link) {
+		return ErrBadMessage
+	}
+	return ErrTemplate
+}
+
+func (e *Engine) putScratch(sc *scratch) {
+	clear(sc.items)
+	clear(sc.totals)
+	sc.view = View{}
+	sc.frame = frame{}
+	if sc.out.Cap() > 64<<10 { // do not keep a huge buffer around
+		sc.out = bytes.Buffer{}
+	}
+	e.pool.Put(sc)
+}
+
+// build fills sc.view for m formatted for template t. All formatted strings
+// are appended to one buffer and converted to a string once.
+func (sc *scratch) build(t *tmpl, m *Message) error {
+	sc.text, sc.offs, sc.sums = sc.text[:0], sc.offs[:0], sc.sums[:0]
+	for i := range m.Items {
+		it := &m.Items[i]
+		info, ok := lookupCurrency(it.Currency)
+		if !ok {
+			return fmt.Errorf("%w: item %d: invalid currency %q", ErrBadMessage, i+1, it.Currency)
+		}
+		if it.AmountMinor <= 0 {
+			return fmt.Errorf("%w: item %d: amount %d is not positive", ErrBadMessage, i+1, it.AmountMinor)
+		}
+		if days := int(m.BusinessDate - it.DueDate); days != it.DaysPastDue {
+			return fmt.Errorf("%w: item %d: DaysPastDue %d but business date %s - due date %s = %d",
+				ErrBadMessage, i+1, it.DaysPastDue, m.BusinessDate, it.DueDate, days)
+		}
+		j := 0
+		for j < len(sc.sums) && sc.sums[j].info.code != info.code {
+			j++
+		}
+		if j == len(sc.sums) {
+			sc.sums = append(sc.sums, currencySum{info: info})
+		}
+		if sc.sums[j].total > math.MaxInt64-it.AmountMinor {
+			return fmt.Errorf("%w: total in %s overflows", ErrBadMessage, info.code)
+		}
+		sc.sums[j].total += it.AmountMinor
+
+		sc.text = appendAccount(sc.text, it.AccountRef, t.zh)
+		sc.offs = append(sc.offs, len(sc.text))
+		sc.text = appendItemDate(sc.text, it.DueDate, m.BusinessDate, t)
+		sc.offs = append(sc.offs, len(sc.text))
+		sc.text = appendMoney(sc.text, it.AmountMinor, info, t.zh)
+		sc.offs = append(sc.offs, len(sc.text))
+	}
+	for _, s := range sc.sums {
+		sc.text = appendMoney(sc.text, s.total, s.info, t.zh)
+		sc.offs = append(sc.offs, len(sc.text))
+	}
+	all := string(sc.text)
+	start, k := 0, 0
+	next := func() string {
+		s := all[start:sc.offs[k]]
+		start = sc.offs[k]
+		k++
+		return s
+	}
+
+	sc.items = sc.items[:0]
+	for i := range m.Items {
+		it := &m.Items[i]
+		v := ItemView{Seq: it.Seq, Stage: it.Stage}
+		v.Account, v.DueDate, v.Amount = next(), next(), next()
+		switch d := it.DaysPastDue; {
+		case d > 0:
+			v.DaysOverdue, v.Overdue = d, true
+		case d < 0:
+			v.DaysUntilDue = -d
+		default:
+			v.DueToday = true
+		}
+		sc.items = append(sc.items, v)
+	}
+	sc.totals = sc.totals[:0]
+	for range sc.sums {
+		sc.totals = append(sc.totals, next())
+	}
+	sc.view = View{
+		Signature:     t.signature,
+		OptOut:        t.optOut,
+		Name:          cleanName(m.Name),
+		Count:         len(sc.items),
+		Items:         sc.items,
+		Totals:        sc.totals,
+		MultiCurrency: len(sc.totals) > 1,
+	}
+	if len(sc.totals) == 1 {
+		sc.view.Total = sc.totals[0]
+	}
+	return nil
+}
+
+// appendItemDate appends an item's due date as templates see it: FormatDate,
+// except that Chinese drops the year when it is the business date's year
+// ("11月21日"), as Chinese reminders do: a UCS-2 SMS part holds only 67
+// characters. English keeps "Nov 21, 2026".
+func appendItemDate(dst []byte, due, biz civil.Date, t *tmpl) []byte {
+	if t.zh {
+		y, m, d := due.YMD()
+		if by, _, _ := biz.YMD(); by == y {
+			dst = strconv.AppendInt(dst, int64(m), 10)
+			dst = append(dst, "月"...)
+			dst = strconv.AppendInt(dst, int64(d), 10)
+			return append(dst, "日"...)
+		}
+	}
+	return appendDate(dst, due, t.locale)
+}
+
+// appendAccount appends the masked account reference: the last 4 characters
+// after "****" ("****2345"), or after "尾号" for Chinese ("尾号2345"); a
+// reference of 4 characters or fewer is all masked. Same rule as
+// pii.MaskAccount.
+func appendAccount(dst []byte, ref string, zh bool) []byte {
+	if zh {
+		dst = append(dst, "尾号"...)
+	} else {
+		dst = append(dst, "****"...)
+	}
+	ref = strings.TrimSpace(ref)
+	n := utf8.RuneCountInString(ref)
+	if n <= 4 {
+		if zh {
+			dst = append(dst, "****"...)
+		}
+		return dst
+	}
+	i := len(ref)
+	for range 4 {
+		_, size := utf8.DecodeLastRuneInString(ref[:i])
+		i -= size
+	}
+	return append(dst, ref[i:]...)
+}
+
+// cleanName returns the name with control, line-separator and bidi-override
+// characters replaced by spaces and surrounding space trimmed, so that a
+// name can neither break a subject line nor reorder text. It allocates only
+// when the name needs cleaning.
+func cleanName(name string) string {
+	clean := true
+	for _, r := range name {
+		if badNameRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return strings.TrimSpace(name)
+	}
+	return strings.TrimSpace(strings.Map(func(r rune) rune {
+		if badNameRune(r) {
+			return ' '
+		}
+		return r
+	}, name))
+}
+
+func badNameRune(r rune) bool {
+	return r < 0x20 || r == 0x7F || r >= 0x80 && r < 0xA0 || r == utf8.RuneError ||
+		r == 0x2028 || r == 0x2029 || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+}

@@ -1,0 +1,53 @@
+package render
+
+// View is the data a template sees as its dot. Every string in it is already
+// formatted for the template's locale; a template never sees a full account
+// reference, a raw amount or a raw date.
+//
+//	{{.Signature}}      sender signature for the locale, e.g. "【安心金融】", "Anxin Finance"
+//	{{.OptOut}}         opt-out line for the channel and locale, e.g. "回复TD退订"
+//	{{.Name}}           borrower's full name, control characters removed (email greetings;
+//	                    SMS templates should not use it: a phone can be shared)
+//	{{.Count}}          number of items (1 or more)
+//	{{.Items}}          the items, in the caller's order (overdue first), see ItemView
+//	{{.Totals}}         formatted total per currency, in order of first appearance
+//	{{.Total}}          the formatted total when all items share one currency, else ""
+//	{{.MultiCurrency}}  true when the items are in several currencies
+//
+// Templates test .Count with `{{if eq .Count 1}}` and join totals with
+// `{{range $i, $t := .Totals}}{{if $i}} + {{end}}{{$t}}{{end}}`.
+type View struct {
+	Signature     string
+	OptOut        string
+	Name          string
+	Count         int
+	Items         []ItemView
+	Totals        []string
+	Total         string
+	MultiCurrency bool
+}
+
+// ItemView is one installment as a template sees it (an element of
+// View.Items).
+//
+//	{{.Account}}       masked account reference: "****2345", for Chinese "尾号2345"
+//	{{.Seq}}           installment number
+//	{{.DueDate}}       due date for the locale: "Nov 21, 2026"; Chinese "11月21日", with the
+//	                   year ("2026年11月21日") only when it differs from the business date's
+//	{{.Amount}}        amount left to pay: "¥1,234.56", "$1,234.56"
+//	{{.DaysOverdue}}   days past the due date, > 0 only when overdue
+//	{{.DaysUntilDue}}  days before the due date, > 0 only before it
+//	{{.Stage}}         the item's stage name ("overdue_7d")
+//	{{.Overdue}}       DaysOverdue > 0
+//	{{.DueToday}}      due on the business date
+type ItemView struct {
+	Account      string
+	Seq          int
+	DueDate      string
+	Amount       string
+	DaysOverdue  int
+	DaysUntilDue int
+	Stage        string
+	Overdue      bool
+	DueToday     bool
+}
