@@ -222,13 +222,18 @@ func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
 // selection lists the due dates that put an installment in a stage on the
 // business date, with that stage: the candidate query joins them.
 func (p *pipeline) selection() ([]time.Time, []string) {
-	stages := p.runner.Config.Policy.Stages
+	return Selection(p.runner.Config.Policy.Stages, p.bd)
+}
+
+// Selection lists the due dates that put an installment in a stage on
+// business date bd, and the stage of each.
+func Selection(stages policy.Stages, bd civil.Date) ([]time.Time, []string) {
 	lo, hi := stages.Span()
 	var dates []time.Time
 	var names []string
 	for days := lo; days <= hi; days++ {
-		due := p.bd.AddDays(-days)
-		if idx, ok := stages.At(due, p.bd); ok {
+		due := bd.AddDays(-days)
+		if idx, ok := stages.At(due, bd); ok {
 			dates = append(dates, due.UTC())
 			names = append(names, stages[idx].Name)
 		}
@@ -243,20 +248,21 @@ func (p *pipeline) prepare(ctx context.Context, b *batch) error {
 	for _, id := range b.ids {
 		b.stripes = append(b.stripes, stripeOf(id))
 	}
-	return p.load(ctx, b, p.runner.DB)
+	return p.load(ctx, b)
 }
 
-// load reads the batch's existing sends and quiet windows through db and
-// plans it.
-func (p *pipeline) load(ctx context.Context, b *batch, db queries.DBTX) error {
-	if p.req.DryRun {
-		tx, err := p.runner.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		db = tx
+// load reads the batch's existing sends and quiet windows, in a read-only
+// transaction, and plans the batch.
+func (p *pipeline) load(ctx context.Context, b *batch) error {
+	tx, err := p.runner.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
 	}
+	defer tx.Rollback()
+	if err := setTimeouts(ctx, tx, &p.runner.Config); err != nil {
+		return err
+	}
+	db := tx
 	sends, err := queries.ExistingSends(ctx, db, b.ids, p.capsSince)
 	if err != nil {
 		return err
@@ -292,10 +298,10 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, func()
 	return work, func() { close(done); cancel() }
 }
 
-// setTimeouts applies the configured lock and statement timeouts to a
-// transaction.
+// setTimeouts applies the configured lock and statement timeouts (and the
+// planner settings of every job transaction) to a transaction.
 func setTimeouts(ctx context.Context, tx queries.DBTX, cfg *Config) error {
-	return queries.SetLocalTimeouts(ctx, tx, cfg.LockTimeout, cfg.StatementTimeout)
+	return queries.SetLocalSettings(ctx, tx, cfg.LockTimeout, cfg.StatementTimeout)
 }
 
 func maxCapWindow(caps []policy.Cap) time.Duration {

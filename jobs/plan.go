@@ -23,6 +23,7 @@ type batchPlan struct {
 	audit     []queries.AuditRow
 	counts    queries.BatchCounts
 	samples   []Sample
+	longSMS   int64
 }
 
 // parsePhones parses the batch's numbers that the cache did not know, on
@@ -114,6 +115,7 @@ func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []que
 		b.plan.decisions = append(b.plan.decisions, pl.decisions...)
 		b.plan.counts.Add(pl.counts)
 		b.plan.samples = append(b.plan.samples, pl.samples...)
+		b.plan.longSMS += pl.longSMS
 	}
 	b.plan.counts.Candidates = b.items
 }
@@ -179,6 +181,9 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 		s.Currency, s.TotalDueMinor = total(in.items, m.Items)
 		out.sends = append(out.sends, s)
 		out.counts.Messages++
+		if m.Channel == policy.SMS && cfg.MaxSMSSegments > 0 && rendered.Segments > cfg.MaxSMSSegments {
+			out.longSMS++
+		}
 		if len(out.samples) < cfg.Samples && p.req.DryRun {
 			out.samples = append(out.samples, sample(in, m, &rendered, stages[m.Stage].Name))
 		}

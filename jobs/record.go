@@ -97,6 +97,9 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	for d, n := range res.Decisions {
 		fields[d] = n
 	}
+	if res.LongSMS > 0 {
+		p.log.WithField("messages", res.LongSMS).Warnf("SMS messages longer than %d parts: shorten the templates or raise channels.sms.max_segments", r.Config.MaxSMSSegments)
+	}
 	if runErr != nil {
 		p.log.WithFields(fields).WithError(runErr).Error("run failed")
 	} else {

@@ -68,6 +68,7 @@ type Config struct {
 	Version            string
 	Host               string
 	Samples            int // sample messages a dry run prints
+	MaxSMSSegments     int // an SMS longer than this many parts is counted and warned about (0: no limit)
 }
 
 // Request is one run.
@@ -94,6 +95,7 @@ type Result struct {
 	Decisions    map[string]int64 // by decision
 	Reasons      []ReasonCount    // by stage, decision and reason
 	Samples      []Sample         // dry run: a few messages, personal data masked
+	LongSMS      int64            // SMS messages over the configured maximum of parts
 	Duration     time.Duration
 }
 

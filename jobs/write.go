@@ -168,7 +168,7 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 		}
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
-	return p.load(ctx, b, p.runner.DB)
+	return p.load(ctx, b)
 }
 
 // tally adds a written batch to the run's totals.
@@ -178,6 +178,7 @@ func (p *pipeline) tally(b *batch) {
 	p.batches++
 	res := p.res
 	res.Candidates += pl.counts.Candidates
+	res.LongSMS += pl.longSMS
 	res.Messages += pl.counts.Messages
 	for _, a := range pl.audit {
 		res.Decisions[a.Decision]++

@@ -240,12 +240,12 @@ func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
 	return nil
 }
 
-// SetLocalTimeouts sets the lock and statement timeouts of the current
-// transaction.
-func SetLocalTimeouts(ctx context.Context, tx DBTX, lock, statement time.Duration) error {
-	_, err := tx.ExecContext(ctx, stmt("SetLocalTimeouts"), fmt.Sprint(lock.Milliseconds()), fmt.Sprint(statement.Milliseconds()))
+// SetLocalSettings sets the lock and statement timeouts of the current
+// transaction and keeps its planner on indexes (see batch.sql).
+func SetLocalSettings(ctx context.Context, tx DBTX, lock, statement time.Duration) error {
+	_, err := tx.ExecContext(ctx, stmt("SetLocalSettings"), fmt.Sprint(lock.Milliseconds()), fmt.Sprint(statement.Milliseconds()))
 	if err != nil {
-		return fmt.Errorf("set timeouts: %w", err)
+		return fmt.Errorf("set transaction settings: %w", err)
 	}
 	return nil
 }

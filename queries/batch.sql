@@ -32,6 +32,12 @@ SELECT raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE str
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[]) AS t (raw, region, e164, valid, zones)
 ON CONFLICT (raw, region) DO NOTHING;
 
--- name: SetLocalTimeouts
--- Timeouts for the rest of the transaction ($1, $2: milliseconds).
-SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true);
+-- name: SetLocalSettings
+-- Settings for the rest of a job transaction: the lock and statement
+-- timeouts ($1, $2: milliseconds), and no sequential scans. The job's own
+-- tables grow from empty during a run while their statistics still say
+-- empty; a planner that believes them, and scans reminder_send_items for
+-- every candidate, turns a run of seconds into hours. Every query of the
+-- job has an index to use.
+SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true),
+       set_config('enable_seqscan', 'off', true);

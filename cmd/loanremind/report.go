@@ -29,6 +29,9 @@ func printResult(w io.Writer, res *jobs.Result) {
 		return
 	}
 	fmt.Fprintf(w, "  %s\n", res.Summary())
+	if res.LongSMS > 0 {
+		fmt.Fprintf(w, "  warning: %d SMS messages are longer than the configured maximum of parts\n", res.LongSMS)
+	}
 	if len(res.Reasons) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)

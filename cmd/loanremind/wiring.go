@@ -84,6 +84,7 @@ func jobsConfig(cfg *config.Config, configPath string) (jobs.Config, error) {
 		Version:            buildVersion(),
 		Host:               host,
 		Samples:            5,
+		MaxSMSSegments:     cfg.Channels.SMS.MaxSegments,
 	}, nil
 }
 

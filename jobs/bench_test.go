@@ -1,0 +1,141 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/queries"
+	"github.com/loanremind/loanremind/queries/pgtest"
+)
+
+// benchAsOf is when the benchmark runs the job: Saturday 10:00 in Shanghai.
+const (
+	benchDay  = "2026-11-28"
+	benchAsOf = "2026-11-28T10:00:00+08:00"
+)
+
+// BenchmarkFullRun is `make bench`: it seeds 1,000,000 borrowers, runs the
+// built binary as of the seed date, times a server-side reference that writes
+// the same grouped messages and audit rows with INSERT ... SELECT, and prints
+// the figures; it also runs 250,000 borrowers to show that peak memory does
+// not grow with the number of candidates. It needs LOANREMIND_BIN.
+func BenchmarkFullRun(b *testing.B) {
+	bin := os.Getenv("LOANREMIND_BIN")
+	if bin == "" {
+		b.Skip("set LOANREMIND_BIN to a built loanremind binary (make bench does)")
+	}
+	for range b.N {
+		small := benchRun(b, bin, 250_000, false)
+		large := benchRun(b, bin, 1_000_000, true)
+		fmt.Printf("\nloanremind benchmark (this machine: %d cores)\n", coreCount())
+		fmt.Printf("%-12s %10s %10s %10s %9s %11s %9s %9s %10s %7s\n",
+			"borrowers", "candidates", "messages", "audit", "job", "items/s", "peak RSS", "seed", "reference", "ratio")
+		for _, m := range []benchFigures{small, large} {
+			ref, ratio := "-", "-"
+			if m.reference > 0 {
+				ref = m.reference.Round(10 * time.Millisecond).String()
+				ratio = fmt.Sprintf("%.2f", m.wall.Seconds()/m.reference.Seconds())
+			}
+			fmt.Printf("%-12d %10d %10d %10d %9s %11.0f %8.1fM %9s %10s %7s\n",
+				m.borrowers, m.candidates, m.messages, m.audit, m.wall.Round(10*time.Millisecond),
+				float64(m.candidates)/m.wall.Seconds(), m.peakMiB, m.seed.Round(time.Second), ref, ratio)
+		}
+		fmt.Printf("reference wrote %d messages and %d audit rows (the job: %d and %d)\n",
+			large.refSends, large.refAudit, large.messages, large.audit)
+		fmt.Printf("peak RSS with %.1fx the candidates: %+.1f%%\n",
+			float64(large.candidates)/float64(small.candidates), 100*(large.peakMiB/small.peakMiB-1))
+		fmt.Printf("targets: >= 40000 items/s: %v; job <= 1.5x reference: %v; peak < 150 MiB: %v; growth <= 10%%: %v\n",
+			float64(large.candidates)/large.wall.Seconds() >= 40000, large.wall.Seconds() <= 1.5*large.reference.Seconds(),
+			large.peakMiB < 150, large.peakMiB <= 1.1*small.peakMiB)
+		b.ReportMetric(float64(large.candidates)/large.wall.Seconds(), "items/s")
+		b.ReportMetric(large.peakMiB, "peakMiB")
+		b.ReportMetric(large.wall.Seconds()/large.reference.Seconds(), "job/ref")
+	}
+}
+
+type benchFigures struct {
+	borrowers             int
+	candidates, messages  int64
+	audit                 int64
+	wall, seed, reference time.Duration
+	peakMiB               float64
+	refSends, refAudit    int64
+}
+
+func benchRun(b *testing.B, bin string, borrowers int, reference bool) benchFigures {
+	b.Helper()
+	ctx := context.Background()
+	url, db := pgtest.New(b)
+	env := append(os.Environ(), "DATABASE_URL="+url, "LOANREMIND_LOG_FORMAT=json", "LOANREMIND_AUDIT_HMAC_KEY=bench")
+	f := benchFigures{borrowers: borrowers}
+
+	start := time.Now()
+	if out, err := command(env, bin, "seed", "--borrowers", fmt.Sprint(borrowers), "--seed", "1", "--as-of", benchDay); err != nil {
+		b.Fatalf("seed: %v\n%s", err, out)
+	}
+	f.seed = time.Since(start)
+	for _, q := range []string{`VACUUM ANALYZE`, `CHECKPOINT`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+
+	cmd := exec.Command(bin, "run", "--as-of", benchAsOf)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start = time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("run: %v\n%s", err, out.String())
+	}
+	f.wall = time.Since(start)
+	f.peakMiB = float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024
+	var runID int64
+	err := db.QueryRowContext(ctx, `SELECT id, candidates, messages, audit_rows FROM reminder_runs WHERE status = 'succeeded' ORDER BY id DESC LIMIT 1`).
+		Scan(&runID, &f.candidates, &f.messages, &f.audit)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if reference {
+		if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+			b.Fatal(err)
+		}
+		day, _ := civil.ParseDate(benchDay)
+		dates, stages := jobs.Selection(defaultStages(), day)
+		f.reference, f.refSends, f.refAudit, err = queries.ServerReference(ctx, db, runID, dates, stages)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return f
+}
+
+// defaultStages are the built-in stages (config.Default's), which the
+// benchmark's binary runs with.
+func defaultStages() policy.Stages {
+	return policy.Stages{
+		{Name: "upcoming_3d", DaysFromDue: -3, Channels: []policy.Channel{policy.SMS}},
+		{Name: "due_today", DaysFromDue: 0, Channels: []policy.Channel{policy.SMS}},
+		{Name: "overdue_1d", DaysFromDue: 1, Channels: []policy.Channel{policy.SMS}},
+		{Name: "overdue_7d", DaysFromDue: 7, Channels: []policy.Channel{policy.SMS}},
+		{Name: "overdue_30d", DaysFromDue: 30, Channels: []policy.Channel{policy.SMS}, ExpiresAfter: 30 * 24 * time.Hour},
+	}
+}
+
+func command(env []string, bin string, args ...string) ([]byte, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	return cmd.CombinedOutput()
+}
+
+func coreCount() int { return runtime.NumCPU() }
