@@ -57,6 +57,8 @@ type batch struct {
 	newPhones []queries.PhoneParse
 	existing  int64 // countable sends the batch was planned with
 	plan      batchPlan
+	prepared  time.Duration
+	steps     string // the write's step timings
 }
 
 // execute streams the candidates and runs them through the stages: a reader
@@ -112,9 +114,11 @@ func (p *pipeline) execute(ctx context.Context) error {
 	g.Go(func() error {
 		defer close(planned)
 		for b := range raw {
+			start := time.Now()
 			if err := p.prepare(gctx, b); err != nil {
 				return err
 			}
+			b.prepared = time.Since(start)
 			select {
 			case planned <- b:
 			case <-gctx.Done():
@@ -126,9 +130,12 @@ func (p *pipeline) execute(ctx context.Context) error {
 	g.Go(func() error {
 		progress := newProgress(p)
 		for b := range planned {
+			start := time.Now()
 			if err := p.write(gctx, b); err != nil {
 				return err
 			}
+			p.log.WithFields(logrus.Fields{FieldBatch: b.seq, "borrowers": len(b.ids), "items": b.items,
+				"prepare_ms": b.prepared.Milliseconds(), "write_ms": time.Since(start).Milliseconds(), "steps": b.steps}).Debug("batch written")
 			progress.batch(b)
 		}
 		return nil

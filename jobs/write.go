@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -46,6 +47,8 @@ func (p *pipeline) write(ctx context.Context, b *batch) error {
 func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 	cfg := &p.runner.Config
 	pl := &b.plan
+	steps := stepTimer{last: time.Now()}
+	defer func() { b.steps = steps.String() }()
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -57,6 +60,7 @@ func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
 		return err
 	}
+	steps.mark("lock")
 	n, err := queries.CountExistingSends(ctx, tx, b.ids, p.capsSince)
 	if err != nil {
 		return fmt.Errorf("count existing sends: %w", err)
@@ -64,10 +68,12 @@ func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 	if n != b.existing {
 		return errReplan
 	}
+	steps.mark("count")
 	ids, err := queries.ReserveSendIDs(ctx, tx, len(pl.sends))
 	if err != nil {
 		return err
 	}
+	steps.mark("ids")
 	now := p.runner.Now().Truncate(time.Microsecond).Round(0)
 	for i := range pl.sends {
 		pl.sends[i].ID, pl.sends[i].RunID, pl.sends[i].CreatedAt = ids[i], p.res.RunID, now
@@ -82,17 +88,21 @@ func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 	} else if n != int64(len(items)) {
 		return errReplan
 	}
+	steps.mark("items")
 	if n, err := queries.InsertDecisions(ctx, tx, p.res.RunID, now, pl.decisions); err != nil {
 		return err
 	} else if n != int64(len(pl.decisions)) {
 		return errReplan
 	}
+	steps.mark("decisions")
 	if err := queries.CachePhones(ctx, tx, b.newPhones); err != nil {
 		return err
 	}
+	steps.mark("phones")
 	if err := queries.CopySends(ctx, tx, pl.sends); err != nil {
 		return err
 	}
+	steps.mark("sends")
 	rows := make([]queries.AuditRow, len(pl.audit))
 	head := p.head
 	for i, a := range pl.audit {
@@ -105,18 +115,38 @@ func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 		head = a.Hash
 		rows[i] = a
 	}
+	steps.mark("hash")
 	if err := queries.CopyAudit(ctx, tx, rows); err != nil {
 		return err
 	}
+	steps.mark("audit")
 	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, pl.counts, p.head, head); err != nil {
 		return err
 	}
+	steps.mark("run")
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	steps.mark("commit")
 	p.head = head
 	return nil
 }
+
+// stepTimer measures the steps of a batch write, for debug logs.
+type stepTimer struct {
+	last  time.Time
+	parts []string
+}
+
+func (t *stepTimer) mark(step string) {
+	now := time.Now()
+	if !t.last.IsZero() {
+		t.parts = append(t.parts, fmt.Sprintf("%s=%dms", step, now.Sub(t.last).Milliseconds()))
+	}
+	t.last = now
+}
+
+func (t *stepTimer) String() string { return strings.Join(t.parts, " ") }
 
 // auditHash hashes a row as audit verification will.
 func auditHash(a *queries.AuditRow) string {

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -59,6 +61,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
+			if path := getenv("LOANREMIND_CPUPROFILE"); path != "" {
+				stop, err := startCPUProfile(path)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			return c.run(ctx, e, args[1:])
 		}
 	}
@@ -185,6 +194,20 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "# effective configuration, sha256 %s\n# environment overrides: %s\n", cfg.SHA256(), strings.Join(sortedCopy(config.EnvVars()), " "))
 	_, err = e.stdout.Write(out)
 	return err
+}
+
+// startCPUProfile writes a CPU profile of the command to path (for
+// performance work: LOANREMIND_CPUPROFILE=cpu.out loanremind run ...).
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 func sortedCopy(s []string) []string {

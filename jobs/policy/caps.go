@@ -1,0 +1,91 @@
+package policy
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Cap allows at most Max messages in any rolling window of length Per,
+// counted over the borrower's existing sends (their scheduled_for) plus the
+// messages planned in the same Decide call. With Channels nil every channel
+// counts and the cap applies to every message; otherwise only sends and
+// messages on those channels count and the cap applies only to them.
+type Cap struct {
+	Max      int
+	Per      time.Duration
+	Channels []Channel
+}
+
+// Name returns the cap's name as used in reasons: "3/24h", "7/168h", and
+// with channels "3/24h:sms" (hours when Per is a whole number of hours,
+// else a Go duration such as "2/1h30m0s").
+func (c Cap) Name() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(c.Max))
+	b.WriteByte('/')
+	b.WriteString(durationText(c.Per))
+	for i, ch := range c.Channels {
+		if i == 0 {
+			b.WriteByte(':')
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(string(ch))
+	}
+	return b.String()
+}
+
+// durationText formats d in hours when it is a whole number of them ("24h",
+// "168h"), else as a Go duration ("1h30m0s").
+func durationText(d time.Duration) string {
+	if d > 0 && d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
+}
+
+// capRule is a validated Cap with what Decide needs precomputed.
+type capRule struct {
+	max    int
+	per    int64 // nanoseconds
+	mask   uint8 // channels counted (and capped)
+	name   string
+	reason string // ReasonFrequencyCapPrefix + name
+}
+
+// capWindow counts the sends of the sorted list s in [a, b).
+func capWindow(s []int64, a, b int64) int {
+	i, _ := slices.BinarySearch(s, a)
+	j, _ := slices.BinarySearch(s, b)
+	return j - i
+}
+
+// feasible reports whether one more send at t keeps every rolling window of
+// length per that contains t at or under max sends. The windows containing t
+// start in (t-per, t]; the fullest of them starts at t itself or at one of
+// the sends in that range.
+func (c *capRule) feasible(s []int64, t int64) bool {
+	if capWindow(s, t, addNS(t, time.Duration(c.per))) >= c.max {
+		return false
+	}
+	lo, _ := slices.BinarySearch(s, addNS(t, -time.Duration(c.per))+1)
+	for i := lo; i < len(s) && s[i] <= t; i++ {
+		if capWindow(s[i:], s[i], addNS(s[i], time.Duration(c.per))) >= c.max {
+			return false
+		}
+	}
+	return true
+}
+
+// nextEvent returns the earliest instant after t at which the cap can turn
+// feasible again: the smallest send+per after t (maxNS when there is none).
+func (c *capRule) nextEvent(s []int64, t int64) int64 {
+	for _, x := range s {
+		if e := addNS(x, time.Duration(c.per)); e > t {
+			return e
+		}
+	}
+	return maxNS
+}

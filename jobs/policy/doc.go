@@ -1,0 +1,45 @@
+// Package policy is the contact policy engine of loanremind: given a
+// borrower, their candidate installments and their existing sends, it decides
+// per installment and channel whether, when and how a reminder may be sent.
+//
+// The package is pure: values in, decisions out. It never reads the clock,
+// touches a database or logs; the run's instant is passed in Request.AsOf.
+// A Policy built by New is immutable apart from an internal time zone cache
+// and is safe for concurrent use.
+//
+// # Time
+//
+// Allowed windows, holidays and borrower quiet windows are evaluated on the
+// wall clock of every candidate time zone at once (Reg F comment
+// 6(b)(1)(i)-2). The engine works on instants and reads each zone's wall
+// clock from its UTC offset and offset transitions, so it is exact across
+// daylight-saving changes: a window that opens at a wall time skipped by a
+// spring-forward change opens at the transition instant, and during a
+// repeated fall-back hour every instant is judged by the wall clock it shows.
+// Permissibility only changes at whole seconds; instants are handled with
+// nanosecond precision between 1684 and 2255 (inputs outside are clamped).
+//
+// # Rules
+//
+// Decide applies the rules in the order of the specification
+// (specs/policy.md): stage, item-level suppressions, time zones, channels,
+// grouping, scheduling (windows, holidays, quiet windows, frequency caps,
+// validity). Every (item, channel) it decides yields exactly one Outcome, the
+// audit row.
+//
+// # Choices where the specification is silent
+//
+//   - When several rules block the instant that decides a reason (NotBefore
+//     for a deferral, the last instant of an item's validity for an expiry),
+//     the most specific is reported: holiday, then borrower_quiet_window,
+//     then quiet_hours.
+//   - A quiet window with From == To covers 24 hours and one with no days
+//     covers every day: a borrower's request is never dropped silently. Its
+//     NotBefore/NotAfter bounds apply to the date on which an occurrence
+//     starts (a night that starts on NotAfter is quiet until morning).
+//   - A region's Allowed that is empty (not only nil) means "not set".
+//   - Currency XXX ("no currency") is treated as unknown.
+//   - Config.LateValidity 0 means DefaultLateValidity (24 hours).
+//   - ExpiresAfter is elapsed time from the stage start (a 72h stage that
+//     spans a spring-forward night ends at 01:00 local time).
+package policy

@@ -1,0 +1,296 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/loanremind/loanremind/jobs/civil"
+)
+
+// Error is the type of the package's sentinel errors. They are constants,
+// so that the package holds no variables.
+type Error string
+
+// Error returns the message.
+func (e Error) Error() string { return string(e) }
+
+// ErrInvalidTimeZone is returned (wrapped) by Policy.Zones when the
+// borrower's time_zone is set but is not a loadable IANA zone.
+const ErrInvalidTimeZone Error = "invalid time zone"
+
+// Policy is a validated, precomputed Config. It is safe for concurrent use by
+// several goroutines.
+type Policy struct {
+	stages       Stages
+	bz, dz       *time.Location
+	defaultNote  string
+	defaultRules *ruleSet
+	regions      map[string]*ruleSet
+	caps         []capRule
+	msw          time.Duration
+	maxPhone     int
+	late         time.Duration
+	locs         locCache
+	currencies   currencySet
+}
+
+// ruleSet is what applies to the borrowers of one region.
+type ruleSet struct {
+	key      string // the region key, "" for the defaults
+	windows  []Window
+	holidays []civil.Date // sorted, unique
+	zones    []string
+	zoneLocs []*time.Location
+	clocks   []int32 // sorted unique wall clocks in [0, 86400) where a window opens or closes, and 0
+}
+
+// New validates cfg and precomputes what Decide needs. It copies every slice
+// and map it keeps, so later changes to cfg do not affect the Policy.
+func New(cfg Config) (*Policy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Policy{
+		bz:       cfg.BusinessZone,
+		dz:       cfg.DefaultZone,
+		msw:      cfg.MinSendWindow,
+		maxPhone: cfg.MaxPhoneZones,
+		late:     cfg.LateValidity,
+		regions:  make(map[string]*ruleSet, len(cfg.Regions)),
+	}
+	if p.maxPhone == 0 {
+		p.maxPhone = DefaultMaxPhoneZones
+	}
+	if p.late == 0 {
+		p.late = DefaultLateValidity
+	}
+	p.defaultNote = "no zone known: used default " + p.dz.String()
+	p.currencies.fill()
+	p.stages = make(Stages, len(cfg.Stages))
+	for i, st := range cfg.Stages {
+		st.Channels = slices.Clone(st.Channels)
+		p.stages[i] = st
+	}
+	for _, c := range cfg.Caps {
+		r := capRule{max: c.Max, per: int64(c.Per), name: c.Name()}
+		r.reason = ReasonFrequencyCapPrefix + r.name
+		for _, ch := range c.Channels {
+			r.mask |= chanBit(ch)
+		}
+		if len(c.Channels) == 0 {
+			r.mask = allChannels
+		}
+		p.caps = append(p.caps, r)
+	}
+
+	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
+	for key, r := range cfg.Regions {
+		country, _, _ := strings.Cut(key, "-")
+		windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
+		if cr, ok := cfg.Regions[country]; ok && country != key {
+			if len(windows) == 0 {
+				windows = cr.Allowed
+			}
+			holidays = append(holidays, cr.Holidays...)
+			if len(zones) == 0 {
+				zones = cr.Zones
+			}
+		}
+		if len(windows) == 0 {
+			windows = cfg.Allowed
+		}
+		p.regions[key] = newRuleSet(key, windows, holidays, zones)
+	}
+	for _, rs := range p.regions {
+		for _, loc := range rs.zoneLocs {
+			p.locs.put(loc.String(), loc)
+		}
+	}
+	return p, nil
+}
+
+// newRuleSet copies and indexes one region's rules (zones are validated).
+func newRuleSet(key string, windows []Window, holidays []civil.Date, zones []string) *ruleSet {
+	rs := &ruleSet{key: key, windows: slices.Clone(windows), zones: slices.Clone(zones)}
+	rs.holidays = slices.Compact(slices.Sorted(slices.Values(holidays)))
+	for _, z := range rs.zones {
+		rs.zoneLocs = append(rs.zoneLocs, loadLocation(z))
+	}
+	rs.clocks = []int32{0}
+	for _, w := range rs.windows {
+		rs.clocks = append(rs.clocks, int32(w.From)%secondsPerDay, int32(w.To)%secondsPerDay)
+	}
+	slices.Sort(rs.clocks)
+	rs.clocks = slices.Compact(rs.clocks)
+	return rs
+}
+
+// rules returns the rule set for a borrower's region: the exact code, then
+// its country, then the defaults.
+func (p *Policy) rules(region string) *ruleSet {
+	if region == "" {
+		return p.defaultRules
+	}
+	if rs, ok := p.regions[region]; ok {
+		return rs
+	}
+	country, _, _ := strings.Cut(region, "-")
+	if rs, ok := p.regions[country]; ok {
+		return rs
+	}
+	if up := strings.ToUpper(region); up != region {
+		return p.rules(up)
+	}
+	return p.defaultRules
+}
+
+// Stages returns a copy of the policy's stages.
+func (p *Policy) Stages() Stages { return slices.Clone(p.stages) }
+
+// BusinessDate returns the business date of the instant asOf.
+func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.bz) }
+
+// locCache caches time.LoadLocation results (misses included) behind a
+// copy-on-write map, so that lookups take no lock and allocate nothing.
+type locCache struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[string]*time.Location]
+}
+
+// Cache bounds: distinct zone names are few (about 600 exist); unknown
+// names are remembered only while the cache is small.
+const (
+	locCacheMax        = 4096
+	locCacheMaxUnknown = 1024
+)
+
+// load returns the location named name, or nil when it is not a known IANA
+// zone.
+func (c *locCache) load(name string) *time.Location {
+	if m := c.m.Load(); m != nil {
+		if loc, ok := (*m)[name]; ok {
+			return loc
+		}
+	}
+	loc := loadLocation(name)
+	c.put(name, loc)
+	return loc
+}
+
+// put remembers name's location (nil for unknown) if there is room.
+func (c *locCache) put(name string, loc *time.Location) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[string]*time.Location
+	if m := c.m.Load(); m != nil {
+		old = *m
+	}
+	if _, ok := old[name]; ok || len(old) >= locCacheMax || (loc == nil && len(old) >= locCacheMaxUnknown) {
+		return
+	}
+	m := make(map[string]*time.Location, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[name] = loc
+	c.m.Store(&m)
+}
+
+// Zones resolves the borrower's candidate time zones (rule 3 of the spec),
+// deduplicated by name with the first source kept: the borrower's
+// time_zone, the phone's zones (when the phone is valid and maps to 1..
+// MaxPhoneZones zones other than Etc/Unknown), the region's zones; when none
+// is known, Config.DefaultZone. notes says what was ignored or defaulted.
+// err wraps ErrInvalidTimeZone when time_zone is set but unknown.
+func (p *Policy) Zones(b *Borrower) (zones []ZoneUse, notes []string, err error) {
+	zones, _, notes, ok := p.appendZones(b, nil, nil, nil)
+	if !ok {
+		return nil, notes, fmt.Errorf("time_zone %q: %w", b.TimeZone, ErrInvalidTimeZone)
+	}
+	return zones, notes, nil
+}
+
+// appendZones appends the candidate zones and their locations; ok is false
+// when the borrower's time_zone is invalid.
+func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) ([]ZoneUse, []*time.Location, []string, bool) {
+	add := func(name, source string, loc *time.Location) {
+		for _, z := range zones {
+			if z.Name == name {
+				return
+			}
+		}
+		zones = append(zones, ZoneUse{Name: name, Source: source})
+		locs = append(locs, loc)
+	}
+	if b.TimeZone != "" {
+		loc := p.locs.load(b.TimeZone)
+		if loc == nil {
+			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
+			return zones, locs, notes, false
+		}
+		add(b.TimeZone, SourceTimeZone, loc)
+	}
+	if b.Phone.Valid {
+		n := 0
+		for _, z := range b.Phone.Zones {
+			if z != "" && z != unknownPhoneZone {
+				n++
+			}
+		}
+		switch {
+		case n > p.maxPhone:
+			notes = append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
+		case n > 0:
+			for _, z := range b.Phone.Zones {
+				if z == "" || z == unknownPhoneZone {
+					continue
+				}
+				if loc := p.locs.load(z); loc != nil {
+					add(z, SourcePhone, loc)
+				} else {
+					notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
+				}
+			}
+		}
+	}
+	rs := p.rules(b.Region)
+	for i, z := range rs.zones {
+		add(z, SourceRegion, rs.zoneLocs[i])
+	}
+	if len(zones) == 0 {
+		add(p.dz.String(), SourceDefault, p.dz)
+		notes = append(notes, p.defaultNote)
+	}
+	return zones, locs, notes, true
+}
+
+// unknownPhoneZone is what libphonenumber returns when it knows no zone.
+const unknownPhoneZone = "Etc/Unknown"
+
+func quote(s string) string { return `"` + s + `"` }
+
+// Permissible reports whether instant t is allowed for the borrower in every
+// one of zones: inside an allowed window of the borrower's region, not on a
+// holiday, not in one of the borrower's quiet windows. Frequency caps are
+// not considered. A zone whose name cannot be loaded makes t impermissible;
+// no zones means Config.DefaultZone.
+func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
+	var e evaluator
+	locs := make([]*time.Location, 0, len(zones)+1)
+	for _, z := range zones {
+		loc := p.locs.load(z.Name)
+		if loc == nil {
+			return false
+		}
+		locs = append(locs, loc)
+	}
+	if len(locs) == 0 {
+		locs = append(locs, p.dz)
+	}
+	e.init(p.rules(b.Region), b.Quiet, locs)
+	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)
+}

@@ -1,0 +1,89 @@
+package policy
+
+// Channel is a way of reaching a borrower.
+type Channel string
+
+// The channels the policy knows.
+const (
+	SMS   Channel = "sms"
+	Email Channel = "email"
+)
+
+// chanBit returns the bit of a known channel in a channel mask (0 when unknown).
+func chanBit(c Channel) uint8 {
+	switch c {
+	case SMS:
+		return 1
+	case Email:
+		return 2
+	}
+	return 0
+}
+
+// allChannels is the mask with every known channel.
+const allChannels uint8 = 3
+
+// Decision is the outcome of deciding one (installment, stage, channel).
+type Decision string
+
+// The decisions, as written to reminder_audit.decision.
+const (
+	Queued     Decision = "queued"     // sendable now (Message.At == Request.NotBefore)
+	Deferred   Decision = "deferred"   // queued for a later scheduled_for
+	Suppressed Decision = "suppressed" // a rule forbids it; the reason names the rule
+	Skipped    Decision = "skipped"    // bad or missing data
+	Expired    Decision = "expired"    // its validity passed before any permissible send time
+)
+
+// Reasons written to reminder_audit.reason. Reasons with a suffix are built
+// from a prefix below and a value (a loan status, a currency code, a cap name
+// or a blocker).
+const (
+	ReasonNoStage             = "no_stage"
+	ReasonDoNotContact        = "do_not_contact"
+	ReasonInvalidAmount       = "invalid_amount"
+	ReasonNothingDue          = "nothing_due"
+	ReasonInvalidTimeZone     = "invalid_time_zone"
+	ReasonMissingPhone        = "missing_phone"
+	ReasonInvalidPhone        = "invalid_phone"
+	ReasonMissingEmail        = "missing_email"
+	ReasonInvalidEmail        = "invalid_email"
+	ReasonOptedOut            = "opted_out"
+	ReasonNoCommonWindow      = "no_common_window"
+	ReasonValidUntilPassed    = "valid_until_passed"
+	ReasonQuietHours          = "quiet_hours"           // outside the allowed windows
+	ReasonHoliday             = "holiday"               // a holiday in some candidate zone
+	ReasonBorrowerQuietWindow = "borrower_quiet_window" // a time the borrower asked not to be contacted
+
+	ReasonLoanStatusPrefix        = "loan_status:"         // + status, "unknown" when empty
+	ReasonUnknownCurrencyPrefix   = "unknown_currency:"    // + the code as given
+	ReasonFrequencyCapPrefix      = "frequency_cap:"       // + Cap.Name()
+	ReasonNoPermissibleTimePrefix = "no_permissible_time:" // + ReasonQuietHours, ReasonHoliday or ReasonBorrowerQuietWindow
+)
+
+// Sources of a candidate time zone (ZoneUse.Source).
+const (
+	SourceTimeZone = "time_zone" // the borrower's time_zone column
+	SourcePhone    = "phone"     // the time zones of the phone number
+	SourceRegion   = "region"    // the zones configured for the borrower's region
+	SourceDefault  = "default"   // Config.DefaultZone: nothing else was known
+)
+
+// loanStatusReason avoids building the common reasons at run time.
+func loanStatusReason(status string) string {
+	switch status {
+	case "":
+		return ReasonLoanStatusPrefix + "unknown"
+	case "paid_off":
+		return ReasonLoanStatusPrefix + "paid_off"
+	case "charged_off":
+		return ReasonLoanStatusPrefix + "charged_off"
+	case "disputed":
+		return ReasonLoanStatusPrefix + "disputed"
+	case "bankrupt":
+		return ReasonLoanStatusPrefix + "bankrupt"
+	case "deceased":
+		return ReasonLoanStatusPrefix + "deceased"
+	}
+	return ReasonLoanStatusPrefix + status
+}
