@@ -97,6 +97,24 @@ func (p *pipeline) execute(ctx context.Context) error {
 	}
 	defer rows.Close()
 
+	// New phone parses go to the cache on a connection of their own, off
+	// the writer's path: the cache is an optimization, and losing a part
+	// of it costs only a parse next time.
+	phones := make(chan []queries.PhoneParse, 4)
+	cacheDone := make(chan struct{})
+	go func() {
+		defer close(cacheDone)
+		for ps := range phones {
+			if p.req.DryRun {
+				continue
+			}
+			if err := queries.CachePhonesTx(work, p.runner.DB.DB, ps); err != nil {
+				p.log.WithError(err).Warn("could not cache parsed phone numbers; the next run parses them again")
+			}
+		}
+	}()
+	defer func() { close(phones); <-cacheDone }()
+
 	g, gctx := errgroup.WithContext(work)
 	raw := make(chan *batch, 1)
 	planned := make(chan *batch, 1)
@@ -119,6 +137,10 @@ func (p *pipeline) execute(ctx context.Context) error {
 				return err
 			}
 			b.prepared = time.Since(start)
+			if len(b.newPhones) > 0 {
+				phones <- b.newPhones
+				b.newPhones = nil
+			}
 			select {
 			case planned <- b:
 			case <-gctx.Done():

@@ -154,6 +154,19 @@ func InsertDecisions(ctx context.Context, tx *sql.Tx, runID int64, at time.Time,
 	return res.RowsAffected()
 }
 
+// CachePhonesTx stores parsed phone numbers in a transaction of its own.
+func CachePhonesTx(ctx context.Context, db *sql.DB, ps []PhoneParse) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := CachePhones(ctx, tx, ps); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // CachePhones stores parsed phone numbers; numbers already cached are kept.
 func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	if len(ps) == 0 {

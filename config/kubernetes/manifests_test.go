@@ -44,6 +44,7 @@ const (
 var handApplied = map[string]string{
 	secretExample:               "placeholders only; the real Secret is created out of band",
 	"backfill-indexed-job.yaml": "a one-off, edited and created by hand",
+	"serve-deployment.yaml":     "the alternative to the CronJob: swapped in by hand",
 }
 
 // wantWorkloads are the workloads operators rely on, and the loanremind
