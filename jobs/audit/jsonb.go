@@ -109,6 +109,10 @@ func AppendArray(b []byte, values []*Object) []byte {
 	return append(b, ']')
 }
 
+// AppendString appends s as a JSON string exactly as jsonb prints it; for
+// writers that build a fixed object by hand in jsonb's key order.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 // appendString escapes s as PostgreSQL's escape_json does: quotes,
 // backslashes and control characters; everything else, non-ASCII
 // included, is written as is. Invalid UTF-8 is replaced, as the server
