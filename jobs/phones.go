@@ -34,7 +34,9 @@ func parsePhone(raw, region string) queries.PhoneParse {
 	p.E164 = phonenumbers.Format(num, phonenumbers.E164)
 	zones, err := phonenumbers.GetTimezonesForNumber(num)
 	if err == nil {
-		kept := zones[:0]
+		// The slice is the library's own, shared by every caller: filter
+		// into a new one, never in place.
+		kept := make([]string, 0, len(zones))
 		for _, z := range zones {
 			if z != "" && z != phonenumbers.UNKNOWN_TIMEZONE {
 				kept = append(kept, z)

@@ -298,25 +298,44 @@ func zonesJSON(zones []policy.ZoneUse) string {
 }
 
 // details is the audit row's details: the amounts and dates decided on, and
-// a keyed hash of the contact address instead of the address.
+// a keyed hash of the contact address instead of the address. It runs for
+// every audit row, so it writes jsonb's text directly: keys shorter first,
+// then bytewise, as audit.Object would order them (a test holds the two
+// equal).
 func details(it *policy.Item, bd civil.Date, contact string, capExempt bool, notes []string) string {
-	o := &audit.Object{}
-	o.Int("seq", int64(it.Seq)).
-		String("due_date", it.DueDate.String()).
-		Int("days_past_due", int64(bd-it.DueDate)).
-		Int("amount_due_minor", it.AmountDueMinor).
-		Int("amount_paid_minor", it.AmountPaidMinor).
-		String("currency", it.Currency)
-	if contact != "" {
-		o.String("contact_hmac", contact)
-	}
-	if capExempt {
-		o.Bool("cap_exempt", true)
-	}
+	b := make([]byte, 0, 256)
+	b = append(b, `{"seq": `...)
+	b = strconv.AppendInt(b, int64(it.Seq), 10)
 	if len(notes) > 0 {
-		o.Strings("notes", notes)
+		b = append(b, `, "notes": [`...)
+		for i, n := range notes {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = audit.AppendString(b, n)
+		}
+		b = append(b, ']')
 	}
-	return o.Text()
+	b = append(b, `, "currency": `...)
+	b = audit.AppendString(b, it.Currency)
+	b = append(b, `, "due_date": "`...)
+	b = it.DueDate.AppendISO(b)
+	b = append(b, '"')
+	if capExempt {
+		b = append(b, `, "cap_exempt": true`...)
+	}
+	if contact != "" {
+		b = append(b, `, "contact_hmac": `...)
+		b = audit.AppendString(b, contact)
+	}
+	b = append(b, `, "days_past_due": `...)
+	b = strconv.AppendInt(b, int64(bd-it.DueDate), 10)
+	b = append(b, `, "amount_due_minor": `...)
+	b = strconv.AppendInt(b, it.AmountDueMinor, 10)
+	b = append(b, `, "amount_paid_minor": `...)
+	b = strconv.AppendInt(b, it.AmountPaidMinor, 10)
+	b = append(b, '}')
+	return string(b)
 }
 
 // contactHash is the keyed hash of the address a channel would use.

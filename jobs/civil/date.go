@@ -83,3 +83,13 @@ func (d *Date) UnmarshalText(b []byte) error {
 	*d = v
 	return nil
 }
+
+// AppendISO appends the date as YYYY-MM-DD without allocating.
+func (d Date) AppendISO(b []byte) []byte {
+	y, m, day := d.YMD()
+	if y < 0 || y > 9999 {
+		return append(b, d.String()...)
+	}
+	return append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(m)/10), byte('0'+int(m)%10), '-', byte('0'+day/10), byte('0'+day%10))
+}

@@ -1,0 +1,63 @@
+package jobs
+
+import (
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/policy"
+)
+
+// The hand-written details text is exactly what the general jsonb writer
+// produces, for any content.
+func TestDetailsMatchesObject(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		it := policy.Item{
+			Seq:             rapid.IntRange(0, 500).Draw(t, "seq"),
+			DueDate:         civil.Date(rapid.Int32Range(-1000, 40000).Draw(t, "due")),
+			AmountDueMinor:  rapid.Int64().Draw(t, "due_minor"),
+			AmountPaidMinor: rapid.Int64().Draw(t, "paid_minor"),
+			Currency:        rapid.String().Draw(t, "currency"),
+		}
+		bd := civil.Date(rapid.Int32Range(-1000, 40000).Draw(t, "bd"))
+		contact := rapid.SampledFrom([]string{"", "abc\"\\\n", "6090f4"}).Draw(t, "contact")
+		exempt := rapid.Bool().Draw(t, "exempt")
+		notes := rapid.SliceOfN(rapid.String(), 0, 3).Draw(t, "notes")
+		got := details(&it, bd, contact, exempt, notes)
+		want := detailsObject(&it, bd, contact, exempt, notes)
+		if got != want {
+			t.Fatalf("details:\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// detailsObject is details built the general way: the test reference.
+func detailsObject(it *policy.Item, bd civil.Date, contact string, capExempt bool, notes []string) string {
+	o := &audit.Object{}
+	o.Int("seq", int64(it.Seq)).
+		String("due_date", it.DueDate.String()).
+		Int("days_past_due", int64(bd-it.DueDate)).
+		Int("amount_due_minor", it.AmountDueMinor).
+		Int("amount_paid_minor", it.AmountPaidMinor).
+		String("currency", it.Currency)
+	if contact != "" {
+		o.String("contact_hmac", contact)
+	}
+	if capExempt {
+		o.Bool("cap_exempt", true)
+	}
+	if len(notes) > 0 {
+		o.Strings("notes", notes)
+	}
+	return o.Text()
+}
+
+func TestAppendISO(t *testing.T) {
+	for d := civil.DateOf(1899, 12, 25); d < civil.DateOf(2101, 1, 5); d += 7 {
+		if got := string(d.AppendISO(nil)); got != d.String() {
+			t.Fatalf("AppendISO(%s) = %s", d, got)
+		}
+	}
+}
