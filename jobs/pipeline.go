@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -59,6 +60,12 @@ type batch struct {
 	plan      batchPlan
 	prepared  time.Duration
 	steps     string // the write's step timings
+	attempts  int
+
+	// Set when the batch is sequenced for writing.
+	at       time.Time
+	prevHead string
+	head     string
 }
 
 // execute streams the candidates and runs them through the stages: a reader
@@ -116,8 +123,8 @@ func (p *pipeline) execute(ctx context.Context) error {
 	defer func() { close(phones); <-cacheDone }()
 
 	g, gctx := errgroup.WithContext(work)
-	raw := make(chan *batch, 1)
-	planned := make(chan *batch, 1)
+	raw := make(chan *batch)
+	planned := make(chan *batch)
 	interrupted := false
 	g.Go(func() error {
 		defer close(raw)
@@ -129,39 +136,37 @@ func (p *pipeline) execute(ctx context.Context) error {
 		}
 		return err
 	})
-	g.Go(func() error {
-		defer close(planned)
-		for b := range raw {
-			start := time.Now()
-			if err := p.prepare(gctx, b); err != nil {
-				return err
+	// Two planners: phone parsing, deciding and rendering a batch is the
+	// job's own CPU work, and batches are independent.
+	var planners sync.WaitGroup
+	for range planningWorkers {
+		planners.Add(1)
+		g.Go(func() error {
+			defer planners.Done()
+			for b := range raw {
+				start := time.Now()
+				if err := p.prepare(gctx, b); err != nil {
+					return err
+				}
+				b.prepared = time.Since(start)
+				if len(b.newPhones) > 0 {
+					phones <- b.newPhones
+					b.newPhones = nil
+				}
+				select {
+				case planned <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
 			}
-			b.prepared = time.Since(start)
-			if len(b.newPhones) > 0 {
-				phones <- b.newPhones
-				b.newPhones = nil
-			}
-			select {
-			case planned <- b:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		}
-		return nil
-	})
-	g.Go(func() error {
-		progress := newProgress(p)
-		for b := range planned {
-			start := time.Now()
-			if err := p.write(gctx, b); err != nil {
-				return err
-			}
-			p.log.WithFields(logrus.Fields{FieldBatch: b.seq, "borrowers": len(b.ids), "items": b.items,
-				"prepare_ms": b.prepared.Milliseconds(), "write_ms": time.Since(start).Milliseconds(), "steps": b.steps}).Debug("batch written")
-			progress.batch(b)
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	go func() {
+		planners.Wait()
+		close(planned)
+	}()
+	g.Go(func() error { return p.writeAll(gctx, planned) })
 	if err := g.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%v)", ErrInterrupted, err)
@@ -175,6 +180,9 @@ func (p *pipeline) execute(ctx context.Context) error {
 }
 
 var errStopped = errors.New("stop requested")
+
+// planningWorkers is how many batches are planned at once.
+const planningWorkers = 2
 
 // read groups the streamed rows into batches of whole borrowers.
 func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, out chan<- *batch) error {

@@ -1,10 +1,8 @@
 package jobs
 
 import (
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
@@ -26,8 +24,8 @@ type batchPlan struct {
 	longSMS   int64
 }
 
-// parsePhones parses the batch's numbers that the cache did not know, on
-// all cores, once per distinct number.
+// parsePhones parses the batch's numbers that the cache did not know, once
+// per distinct number.
 func (p *pipeline) parsePhones(b *batch) {
 	type key struct{ raw, region string }
 	index := map[key]int{}
@@ -46,18 +44,9 @@ func (p *pipeline) parsePhones(b *batch) {
 	if len(todo) == 0 {
 		return
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(todo)+63)/64)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(todo); i += workers {
-				todo[i] = parsePhone(todo[i].Raw, todo[i].Region)
-			}
-		}()
+	for i := range todo {
+		todo[i] = parsePhone(todo[i].Raw, todo[i].Region)
 	}
-	wg.Wait()
 	for i := range b.borrowers {
 		in := &b.borrowers[i]
 		if in.phoneKnown {
@@ -70,8 +59,8 @@ func (p *pipeline) parsePhones(b *batch) {
 	b.newPhones = todo
 }
 
-// planBatch decides and renders every borrower of the batch. Borrowers are
-// split among the cores; their output is joined in borrower order.
+// planBatch decides and renders every borrower of the batch, in order.
+// (Batches are planned two at a time, on all cores.)
 func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []queries.QuietWindow) {
 	contacts := map[int64][]policy.Contact{}
 	for _, s := range sends {
@@ -81,41 +70,12 @@ func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []que
 	for _, q := range quiet {
 		quietOf[q.BorrowerID] = append(quietOf[q.BorrowerID], quietWindow(q))
 	}
-	parts := min(runtime.GOMAXPROCS(0), max(1, len(b.borrowers)/500))
-	plans := make([]batchPlan, parts)
-	var wg sync.WaitGroup
-	for part := range parts {
-		lo, hi := part*len(b.borrowers)/parts, (part+1)*len(b.borrowers)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pl := planner{p: p, out: &plans[part]}
-			for i := lo; i < hi; i++ {
-				in := &b.borrowers[i]
-				in.b.Quiet = quietOf[in.b.ID]
-				pl.borrower(in, contacts[in.b.ID])
-			}
-		}()
-	}
-	wg.Wait()
-	b.plan = plans[0]
-	for _, pl := range plans[1:] {
-		base := int64(len(b.plan.sends))
-		for _, it := range pl.items {
-			it.SendID += base
-			b.plan.items = append(b.plan.items, it)
-		}
-		for _, a := range pl.audit {
-			if a.SendID != 0 {
-				a.SendID += base
-			}
-			b.plan.audit = append(b.plan.audit, a)
-		}
-		b.plan.sends = append(b.plan.sends, pl.sends...)
-		b.plan.decisions = append(b.plan.decisions, pl.decisions...)
-		b.plan.counts.Add(pl.counts)
-		b.plan.samples = append(b.plan.samples, pl.samples...)
-		b.plan.longSMS += pl.longSMS
+	b.plan = batchPlan{}
+	pl := planner{p: p, out: &b.plan}
+	for i := range b.borrowers {
+		in := &b.borrowers[i]
+		in.b.Quiet = quietOf[in.b.ID]
+		pl.borrower(in, contacts[in.b.ID])
 	}
 	b.plan.counts.Candidates = b.items
 }

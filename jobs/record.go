@@ -92,8 +92,10 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 			res.Status = StatusFailed
 		}
 	}
+	// The chain head and seal in the logs anchor the audit trail outside
+	// the database: a run deleted whole leaves them behind.
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
-		"duration_ms": r.Now().Sub(started).Milliseconds()}
+		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows, "audit_head": p.head}
 	for d, n := range res.Decisions {
 		fields[d] = n
 	}

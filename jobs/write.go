@@ -5,48 +5,178 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/sirupsen/logrus"
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/queries"
 )
 
-// errReplan means the batch must be planned again: a concurrent run wrote
-// sends or decisions for its borrowers after it was planned.
-var errReplan = errors.New("batch changed under a concurrent run")
+// writers is how many batch transactions overlap. Each does its bulk
+// inserts on a connection of its own, so the server works on two batches
+// at once; the batches still commit one after the other, in order.
+const writers = 2
 
-// write commits one batch (or, in a dry run, only counts it).
-func (p *pipeline) write(ctx context.Context, b *batch) error {
+var (
+	// errReplan means the batch must be planned again: a concurrent run
+	// wrote sends or decisions for its borrowers after it was planned.
+	errReplan = errors.New("batch changed under a concurrent run")
+	// errPrevious means the batch before this one did not commit, so this
+	// one, chained onto it, must not either.
+	errPrevious = errors.New("the previous batch did not commit")
+)
+
+// inflight is a batch being written, and the outcome of its commit.
+type inflight struct {
+	b        *batch
+	prev     *inflight // the batch that commits before it, or nil
+	err      error     // set before finished is closed
+	finished chan struct{}
+}
+
+// writeAll writes the planned batches in order. Each batch is sequenced
+// (its send and audit ids reserved and its audit rows chained onto the one
+// before) and then written in a transaction that overlaps the next batch's;
+// a transaction commits only after the one before it did. When a batch must
+// be planned again, or fails transiently, it and the batches sequenced after
+// it are redone in order.
+func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
+	progress := newProgress(p)
 	if p.req.DryRun {
-		p.tally(b)
+		for b := range planned {
+			p.tally(b)
+			progress.batch(b)
+		}
 		return nil
 	}
-	for attempt := 0; ; attempt++ {
-		err := p.tryWrite(ctx, b)
-		if err == nil {
-			p.tally(b)
+	var (
+		window  []*inflight
+		queue   []*batch // batches to (re)sequence before taking new ones
+		seqHead = p.head // the chain head after the last sequenced batch
+		last    *inflight
+		input   = planned
+	)
+	for {
+		// Take the next batch: a redo first, else a new one.
+		var b *batch
+		switch {
+		case len(queue) > 0:
+			b, queue = queue[0], queue[1:]
+		case input != nil && len(window) < writers:
+			var ok bool
+			select {
+			case b, ok = <-input:
+				if !ok {
+					input = nil
+				}
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if b != nil {
+			if err := p.sequence(ctx, b, seqHead); err != nil {
+				return err
+			}
+			seqHead = b.head
+			f := &inflight{b: b, prev: last, finished: make(chan struct{})}
+			last = f
+			window = append(window, f)
+			go func() {
+				f.err = p.writeBatch(ctx, f)
+				close(f.finished)
+			}()
+			continue
+		}
+		if len(window) == 0 {
 			return nil
 		}
-		if attempt >= 5 || !(errors.Is(err, errReplan) || retryable(err)) {
-			return fmt.Errorf("write batch %d: %w", b.seq, err)
+		// Wait for the oldest batch.
+		f := window[0]
+		<-f.finished
+		err := f.err
+		if err == nil {
+			window = window[1:]
+			p.head = f.b.head
+			p.log.WithFields(logrus.Fields{FieldBatch: f.b.seq, "borrowers": len(f.b.ids), "items": f.b.items,
+				"prepare_ms": f.b.prepared.Milliseconds(), "steps": f.b.steps}).Debug("batch written")
+			progress.batch(f.b)
+			p.tally(f.b)
+			continue
 		}
-		p.log.WithField(FieldBatch, b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
-		if err := p.replan(ctx, b); err != nil {
-			return fmt.Errorf("replan batch %d: %w", b.seq, err)
+		// Every batch after it fails too (its predecessor did not
+		// commit): collect them, then redo them all in order.
+		for _, g := range window[1:] {
+			<-g.finished
 		}
+		if f.b.attempts >= 5 || !(errors.Is(err, errReplan) || retryable(err)) {
+			return fmt.Errorf("write batch %d: %w", f.b.seq, err)
+		}
+		f.b.attempts++
+		p.log.WithField(FieldBatch, f.b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
+		// Every batch of the window is planned again (their ids were
+		// spent) and written again in order.
+		redo := make([]*batch, 0, len(window)+len(queue))
+		for _, g := range window {
+			if err := p.replan(ctx, g.b); err != nil {
+				return fmt.Errorf("replan batch %d: %w", g.b.seq, err)
+			}
+			redo = append(redo, g.b)
+		}
+		queue = append(redo, queue...)
+		window = window[:0]
+		seqHead = p.head
+		last = nil
 	}
 }
 
-// tryWrite writes the batch in one transaction: under the stripe locks of
-// its borrowers, it checks that nobody else wrote sends for them since it
-// was planned, then inserts the ledger (which refuses anything already
-// decided), the sends, the audit rows chained onto the run's head, and the
-// run's counters.
-func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
-	cfg := &p.runner.Config
+// sequence reserves the batch's send and audit ids and chains its audit
+// rows onto head, in the order the batches commit.
+func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
 	pl := &b.plan
+	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", len(pl.sends))
+	if err != nil {
+		return err
+	}
+	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(pl.audit))
+	if err != nil {
+		return err
+	}
+	now := p.runner.Now().Truncate(time.Microsecond).Round(0)
+	b.at = now
+	// In place: the plan's message indexes become ids. A batch that must be
+	// written again is planned again first.
+	for i := range pl.sends {
+		pl.sends[i].ID, pl.sends[i].RunID, pl.sends[i].CreatedAt = sendIDs[i], p.res.RunID, now
+	}
+	for i := range pl.items {
+		pl.items[i].SendID = sendIDs[pl.items[i].SendID-1]
+	}
+	b.prevHead = head
+	for i := range pl.audit {
+		a := &pl.audit[i]
+		a.ID, a.RunID, a.At = auditIDs[i], p.res.RunID, now
+		if a.SendID != 0 {
+			a.SendID = sendIDs[a.SendID-1]
+		}
+		a.PrevHash = head
+		a.Hash = auditHash(a)
+		head = a.Hash
+	}
+	b.head = head
+	return nil
+}
+
+// writeBatch writes one sequenced batch in one transaction: the ledger
+// (which refuses anything already decided), the sends and the audit rows in
+// bulk; then, once the batch before it has committed, under the lock stripes
+// of its borrowers, it checks that no other run wrote sends for them since
+// it was planned, moves the run's counters and chain head, and commits.
+func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
+	b := f.b
+	cfg := &p.runner.Config
 	steps := stepTimer{last: time.Now()}
 	defer func() { b.steps = steps.String() }()
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
@@ -57,96 +187,57 @@ func (p *pipeline) tryWrite(ctx context.Context, b *batch) error {
 	if err := setTimeouts(ctx, tx, cfg); err != nil {
 		return err
 	}
+	if n, err := queries.InsertSendItems(ctx, tx, b.plan.items); err != nil {
+		return err
+	} else if n != int64(len(b.plan.items)) {
+		return errReplan
+	}
+	steps.mark("items")
+	if n, err := queries.InsertDecisions(ctx, tx, p.res.RunID, b.at, b.plan.decisions); err != nil {
+		return err
+	} else if n != int64(len(b.plan.decisions)) {
+		return errReplan
+	}
+	steps.mark("decisions")
+	if err := queries.CopySends(ctx, tx, b.plan.sends); err != nil {
+		return err
+	}
+	steps.mark("sends")
+	if err := queries.CopyAudit(ctx, tx, b.plan.audit); err != nil {
+		return err
+	}
+	steps.mark("audit")
+	if f.prev != nil {
+		select {
+		case <-f.prev.finished:
+			if f.prev.err != nil {
+				return errPrevious
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	steps.mark("wait")
 	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
 		return err
 	}
-	steps.mark("lock")
-	n, err := queries.CountExistingSends(ctx, tx, b.ids, p.capsSince)
+	n, err := queries.CountOtherSends(ctx, tx, b.ids, p.capsSince, p.res.RunID)
 	if err != nil {
 		return fmt.Errorf("count existing sends: %w", err)
 	}
 	if n != b.existing {
 		return errReplan
 	}
-	steps.mark("count")
-	ids, err := queries.ReserveSendIDs(ctx, tx, len(pl.sends))
-	if err != nil {
+	steps.mark("check")
+	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.plan.counts, b.prevHead, b.head); err != nil {
 		return err
 	}
-	steps.mark("ids")
-	now := p.runner.Now().Truncate(time.Microsecond).Round(0)
-	for i := range pl.sends {
-		pl.sends[i].ID, pl.sends[i].RunID, pl.sends[i].CreatedAt = ids[i], p.res.RunID, now
-	}
-	items := make([]queries.SendItem, len(pl.items))
-	for i, it := range pl.items {
-		it.SendID = ids[it.SendID-1]
-		items[i] = it
-	}
-	if n, err := queries.InsertSendItems(ctx, tx, items); err != nil {
-		return err
-	} else if n != int64(len(items)) {
-		return errReplan
-	}
-	steps.mark("items")
-	if n, err := queries.InsertDecisions(ctx, tx, p.res.RunID, now, pl.decisions); err != nil {
-		return err
-	} else if n != int64(len(pl.decisions)) {
-		return errReplan
-	}
-	steps.mark("decisions")
-	if err := queries.CachePhones(ctx, tx, b.newPhones); err != nil {
-		return err
-	}
-	steps.mark("phones")
-	if err := queries.CopySends(ctx, tx, pl.sends); err != nil {
-		return err
-	}
-	steps.mark("sends")
-	rows := make([]queries.AuditRow, len(pl.audit))
-	head := p.head
-	for i, a := range pl.audit {
-		a.RunID, a.At = p.res.RunID, now
-		if a.SendID != 0 {
-			a.SendID = ids[a.SendID-1]
-		}
-		a.PrevHash = head
-		a.Hash = auditHash(&a)
-		head = a.Hash
-		rows[i] = a
-	}
-	steps.mark("hash")
-	if err := queries.CopyAudit(ctx, tx, rows); err != nil {
-		return err
-	}
-	steps.mark("audit")
-	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, pl.counts, p.head, head); err != nil {
-		return err
-	}
-	steps.mark("run")
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	steps.mark("commit")
-	p.head = head
 	return nil
 }
-
-// stepTimer measures the steps of a batch write, for debug logs.
-type stepTimer struct {
-	last  time.Time
-	parts []string
-}
-
-func (t *stepTimer) mark(step string) {
-	now := time.Now()
-	if !t.last.IsZero() {
-		t.parts = append(t.parts, fmt.Sprintf("%s=%dms", step, now.Sub(t.last).Milliseconds()))
-	}
-	t.last = now
-}
-
-func (t *stepTimer) String() string { return strings.Join(t.parts, " ") }
 
 // auditHash hashes a row as audit verification will.
 func auditHash(a *queries.AuditRow) string {
@@ -217,9 +308,8 @@ func (p *pipeline) tally(b *batch) {
 	if room := p.runner.Config.Samples - len(res.Samples); room > 0 {
 		res.Samples = append(res.Samples, pl.samples[:min(room, len(pl.samples))]...)
 	}
-	// The plan is written: free it before the next batch arrives.
-	b.plan = batchPlan{}
-	b.borrowers = nil
+	// The batch is written: free it.
+	*b = batch{seq: b.seq}
 }
 
 // retryable reports errors a fresh attempt may not meet: deadlocks and
@@ -232,7 +322,7 @@ func retryable(err error) bool {
 			return true
 		}
 	}
-	return false
+	return errors.Is(err, errPrevious) || errors.Is(err, queries.ErrChainMoved)
 }
 
 func distinct(s []int32) []int32 {
@@ -246,3 +336,22 @@ func distinct(s []int32) []int32 {
 	}
 	return out
 }
+
+// stepTimer measures the steps of a batch write, for debug logs.
+type stepTimer struct {
+	last  time.Time
+	parts []string
+	mu    sync.Mutex
+}
+
+func (t *stepTimer) mark(step string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if !t.last.IsZero() {
+		t.parts = append(t.parts, fmt.Sprintf("%s=%dms", step, now.Sub(t.last).Milliseconds()))
+	}
+	t.last = now
+}
+
+func (t *stepTimer) String() string { return strings.Join(t.parts, " ") }

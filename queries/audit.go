@@ -35,7 +35,6 @@ func RunHead(ctx context.Context, db DBTX, id int64) (head string, found bool, e
 
 // ChainRow is an audit row as verification reads it.
 type ChainRow struct {
-	ID int64
 	AuditRow
 }
 

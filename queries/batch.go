@@ -51,6 +51,7 @@ type Decision struct {
 
 // AuditRow is a reminder_audit row as written.
 type AuditRow struct {
+	ID            int64
 	RunID         int64
 	At            time.Time
 	BorrowerID    int64
@@ -88,21 +89,21 @@ func LockStripes(ctx context.Context, tx *sql.Tx, stripes []int32) error {
 	return rows.Close()
 }
 
-// ReserveSendIDs returns n fresh send ids.
-func ReserveSendIDs(ctx context.Context, tx *sql.Tx, n int) ([]int64, error) {
+// ReserveIDs returns n fresh values of a sequence, ascending.
+func ReserveIDs(ctx context.Context, db DBTX, sequence string, n int) ([]int64, error) {
 	ids := make([]int64, 0, n)
 	if n == 0 {
 		return ids, nil
 	}
-	rows, err := tx.QueryContext(ctx, stmt("ReserveSendIDs"), n)
+	rows, err := db.QueryContext(ctx, stmt("ReserveIDs"), sequence, n)
 	if err != nil {
-		return nil, fmt.Errorf("reserve send ids: %w", err)
+		return nil, fmt.Errorf("reserve ids of %s: %w", sequence, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("reserve send ids: %w", err)
+			return nil, fmt.Errorf("reserve ids of %s: %w", sequence, err)
 		}
 		ids = append(ids, id)
 	}
@@ -219,12 +220,12 @@ func CopySends(ctx context.Context, tx *sql.Tx, sends []Send) error {
 	return nil
 }
 
-var auditColumns = []string{"run_id", "at", "borrower_id", "loan_id", "installment_id", "stage", "channel",
+var auditColumns = []string{"id", "run_id", "at", "borrower_id", "loan_id", "installment_id", "stage", "channel",
 	"decision", "reason", "send_id", "scheduled_for", "valid_until", "time_zones", "policy_sha256", "details",
 	"prev_hash", "hash"}
 
-// CopyAudit appends audit rows with COPY, in order: the database assigns
-// their ids in that order, which is the order of the chain.
+// CopyAudit appends audit rows with COPY. Their ids were reserved in the
+// order of the chain.
 func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
 	i := 0
 	_, err := CopyFrom(ctx, tx, "reminder_audit", auditColumns, func(row []any) bool {
@@ -243,8 +244,8 @@ func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
 		if !a.ValidUntil.IsZero() {
 			valid = a.ValidUntil
 		}
-		row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] = a.RunID, a.At, a.BorrowerID, a.LoanID, a.InstallmentID, a.Stage, a.Channel, a.Decision, a.Reason
-		row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16] = sendID, scheduled, valid, a.TimeZones, a.PolicySHA256, a.Details, a.PrevHash, a.Hash
+		row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] = a.ID, a.RunID, a.At, a.BorrowerID, a.LoanID, a.InstallmentID, a.Stage, a.Channel, a.Decision
+		row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17] = a.Reason, sendID, scheduled, valid, a.TimeZones, a.PolicySHA256, a.Details, a.PrevHash, a.Hash
 		return true
 	})
 	if err != nil {

@@ -9,8 +9,10 @@
 -- never wait for each other.
 SELECT pg_advisory_xact_lock(1280462675, s) FROM unnest($1::int4[]) AS s ORDER BY s;
 
--- name: ReserveSendIDs
-SELECT nextval('reminder_sends_id_seq') FROM generate_series(1, $1);
+-- name: ReserveIDs
+-- $2 fresh values of sequence $1, ascending: ids assigned in Go keep the
+-- audit chain's order in its ids whatever order the rows are written in.
+SELECT nextval($1::regclass) AS id FROM generate_series(1, $2) ORDER BY id;
 
 -- name: InsertSendItems
 -- The idempotency ledger. A row that is already there (another run decided

@@ -124,10 +124,11 @@ func ExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.T
 	return out, rows.Err()
 }
 
-// CountExistingSends counts what ExistingSends would return.
-func CountExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time) (int64, error) {
+// CountOtherSends counts what ExistingSends would return, without the sends
+// of run runID.
+func CountOtherSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time, runID int64) (int64, error) {
 	var n int64
-	err := db.QueryRowContext(ctx, stmt("CountExistingSends"), pq.Array(borrowers), since).Scan(&n)
+	err := db.QueryRowContext(ctx, stmt("CountOtherSends"), pq.Array(borrowers), since, runID).Scan(&n)
 	return n, err
 }
 

@@ -54,14 +54,16 @@ WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2
   AND status IN ('pending', 'sending', 'sent', 'delivered');
 
--- name: CountExistingSends
--- The same set, counted: the write transaction compares it with what the
--- batch was planned with, to notice a concurrent run's sends.
+-- name: CountOtherSends
+-- The same set, without this run's own ($3): the write transaction compares
+-- it with what the batch was planned with, to notice a concurrent run's
+-- sends.
 SELECT count(*)
 FROM reminder_sends
 WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2
-  AND status IN ('pending', 'sending', 'sent', 'delivered');
+  AND status IN ('pending', 'sending', 'sent', 'delivered')
+  AND run_id <> $3;
 
 -- name: QuietWindows
 SELECT borrower_id,

@@ -70,8 +70,8 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintln(w, "  none: no run has decided it yet")
 	}
 	for _, h := range ex.History {
-		fmt.Fprintf(w, "  - %s run %d (%s by %s, as of %s): stage %s, %s: %s",
-			h.At.UTC().Format(time.RFC3339), h.RunID, h.Mode, h.Actor, h.AsOf.UTC().Format(time.RFC3339), h.Stage, h.Channel, h.Decision)
+		fmt.Fprintf(w, "  - %s audit row %d, run %d (%s by %s, as of %s): stage %s, %s: %s",
+			h.At.UTC().Format(time.RFC3339), h.ID, h.RunID, h.Mode, h.Actor, h.AsOf.UTC().Format(time.RFC3339), h.Stage, h.Channel, h.Decision)
 		if h.Reason != "" {
 			fmt.Fprintf(w, " (%s)", h.Reason)
 		}

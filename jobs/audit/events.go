@@ -64,12 +64,11 @@ func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, acto
 	for i, r := range runs {
 		ids[i] = r.ID
 	}
-	var bounds []queries.Boundary
-	var auditRows int64
-	if len(ids) > 0 {
-		if bounds, auditRows, err = queries.PruneRuns(ctx, tx, ids); err != nil {
-			return PruneResult{}, err
-		}
+	// Even with nothing to prune, lift the trigger: only the table owner
+	// may, so that anyone else is refused and records no event.
+	bounds, auditRows, err := queries.PruneRuns(ctx, tx, ids)
+	if err != nil {
+		return PruneResult{}, err
 	}
 	links := make([]*Object, len(bounds))
 	for i, b := range bounds {

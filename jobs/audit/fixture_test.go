@@ -118,11 +118,15 @@ func (w *runWriter) append(ctx context.Context, n int) error {
 	batchHead, head := w.head, w.head
 	asOf := w.header.AsOf
 	at := asOf.Add(time.Duration(w.written) * time.Millisecond)
+	ids, err := queries.ReserveIDs(ctx, w.db, "reminder_audit_id_seq", n)
+	if err != nil {
+		return err
+	}
 	for i := w.written; i < w.written+n; i++ {
 		d := fixtureDecisions[i%len(fixtureDecisions)]
 		borrower := int64(i/3 + 1)
 		a := queries.AuditRow{
-			RunID: w.header.ID, At: at, BorrowerID: borrower, LoanID: borrower*10 + 1,
+			ID: ids[i-w.written], RunID: w.header.ID, At: at, BorrowerID: borrower, LoanID: borrower*10 + 1,
 			InstallmentID: int64(w.r)*1_000_000 + int64(i) + 1, Stage: []string{"upcoming_3d", "due_today", "overdue_1d"}[i%3],
 			Channel: []string{"sms", "email"}[i%2], Decision: d.decision, Reason: d.reason,
 			TimeZones: w.zones, PolicySHA256: w.header.PolicySHA256, PrevHash: head,
