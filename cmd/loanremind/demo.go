@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/loanremind/loanremind/jobs"
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
@@ -50,10 +48,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		_, err = admin.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier("loanremind"))
+		err = queries.CreateDatabase(ctx, admin, "loanremind")
 		admin.Close()
 		if err != nil {
-			return fmt.Errorf("create demo database: %w", err)
+			return err
 		}
 		url = cluster.URL("loanremind")
 		defer func() {

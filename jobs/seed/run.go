@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/lib/pq"
-
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/queries"
 )
@@ -87,15 +85,12 @@ func Run(ctx context.Context, db *sql.DB, opts Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	all := []string{tableBorrowers, tableLoans, tableInstallments, tableQuietWindows, tableHolidays}
-	for _, name := range all {
-		var hasRows bool
-		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+pq.QuoteIdentifier(name)+`)`).Scan(&hasRows); err != nil {
-			return Stats{}, fmt.Errorf("seed: check %s: %w", name, err)
-		}
-		if hasRows {
-			return Stats{}, fmt.Errorf("seed: table %s already has rows: %w", name, ErrNotEmpty)
-		}
+	full, err := queries.LenderTablesWithRows(ctx, db)
+	if err != nil {
+		return Stats{}, fmt.Errorf("seed: check tables: %w", err)
+	}
+	if len(full) > 0 {
+		return Stats{}, fmt.Errorf("seed: table %s already has rows: %w", full[0], ErrNotEmpty)
 	}
 
 	dates := newDateText(g)
@@ -143,14 +138,8 @@ func Run(ctx context.Context, db *sql.DB, opts Options) (Stats, error) {
 
 	// The quiet windows carry explicit ids: move the sequence past them so
 	// that later inserts that take the default do not collide.
-	if _, err := db.ExecContext(ctx, `
-		SELECT setval(pg_get_serial_sequence('borrower_quiet_windows', 'id'),
-		              GREATEST(max(id), 1), max(id) IS NOT NULL)
-		FROM borrower_quiet_windows`); err != nil {
-		return Stats{}, fmt.Errorf("seed: borrower_quiet_windows id sequence: %w", err)
-	}
-	if _, err := db.ExecContext(ctx, `ANALYZE borrowers, loans, installments, borrower_quiet_windows, holidays`); err != nil {
-		return Stats{}, fmt.Errorf("seed: analyze: %w", err)
+	if err := queries.FinishSeed(ctx, db); err != nil {
+		return Stats{}, fmt.Errorf("seed: %w", err)
 	}
 	return stats, nil
 }
