@@ -52,6 +52,24 @@ func ScanChainRow(rows *sql.Rows, r *ChainRow) error {
 	return err
 }
 
+// RawChainRow is an audit row as fast verification reads it: the text
+// columns are the driver's own bytes, valid until the next row is read.
+type RawChainRow struct {
+	ID, BorrowerID, LoanID, InstallmentID, SendID int64
+	At                                            time.Time
+	ScheduledFor, ValidUntil                      sql.NullTime
+	Stage, Channel, Decision, Reason              sql.RawBytes
+	TimeZones, PolicySHA256, Details              sql.RawBytes
+	PrevHash, Hash                                sql.RawBytes
+}
+
+// ScanRawChainRow reads a row of AuditChain without copying its text.
+func ScanRawChainRow(rows *sql.Rows, r *RawChainRow) error {
+	return rows.Scan(&r.ID, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage, &r.Channel, &r.Decision,
+		&r.Reason, &r.SendID, &r.ScheduledFor, &r.ValidUntil, &r.TimeZones, &r.PolicySHA256, &r.Details,
+		&r.PrevHash, &r.Hash)
+}
+
 // AuditEvent is a reminder_audit_events row.
 type AuditEvent struct {
 	ID       int64

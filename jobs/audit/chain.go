@@ -18,6 +18,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"time"
+
+	"github.com/loanremind/loanremind/queries"
 )
 
 // Row is the hashed content of one reminder_audit row (its id is assigned
@@ -162,9 +164,33 @@ func (e *Event) Hash() string {
 	return sum(b)
 }
 
+// rawHash hashes a row read by queries.ScanRawChainRow exactly as Row.Hash
+// hashes the same row (a test holds them equal), without copying its text.
+func rawHash(runID int64, r *queries.RawChainRow, sum *[sha256.Size]byte) {
+	var buf [1024]byte
+	b := append(buf[:0], "loanremind.audit.v1"...)
+	b = appendInt(b, runID)
+	b = appendTime(b, r.At)
+	b = appendInt(b, r.BorrowerID)
+	b = appendInt(b, r.LoanID)
+	b = appendInt(b, r.InstallmentID)
+	b = appendStr(b, r.Stage)
+	b = appendStr(b, r.Channel)
+	b = appendStr(b, r.Decision)
+	b = appendStr(b, r.Reason)
+	b = appendInt(b, r.SendID)
+	b = appendTime(b, r.ScheduledFor.Time)
+	b = appendTime(b, r.ValidUntil.Time)
+	b = appendStr(b, r.TimeZones)
+	b = appendStr(b, r.PolicySHA256)
+	b = appendStr(b, r.Details)
+	b = appendStr(b, r.PrevHash)
+	*sum = sha256.Sum256(b)
+}
+
 // Each field is written as a type letter, its length and its bytes, so no
 // two different rows encode alike.
-func appendStr(b []byte, s string) []byte {
+func appendStr[T ~string | ~[]byte](b []byte, s T) []byte {
 	b = append(b, '|', 's')
 	b = strconv.AppendInt(b, int64(len(s)), 10)
 	b = append(b, ':')

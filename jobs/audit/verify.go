@@ -1,8 +1,12 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"sync"
 
 	"github.com/loanremind/loanremind/queries"
 )
@@ -59,31 +63,80 @@ func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
-	runs, err := queries.RunsForVerify(ctx, db, f.RunID, f.From, f.To)
+	runs, err := selectRuns(ctx, db, f)
 	if err != nil {
-		return nil, fmt.Errorf("verify: read runs: %w", err)
+		return nil, err
 	}
-	defer runs.Close()
-	for runs.Next() {
-		var run queries.Run
-		if err := queries.ScanRun(runs, &run); err != nil {
-			return nil, fmt.Errorf("verify: read run: %w", err)
+	// Runs are independent chains: verify them on several connections at
+	// once (the server's work is most of the cost), and report in run order.
+	parts := make([]Report, len(runs))
+	next := make(chan int)
+	errs := make(chan error, verifyWorkers)
+	var wg sync.WaitGroup
+	for range verifyWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := verifyRun(ctx, db, &runs[i], pruned, &parts[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var firstErr error
+feed:
+	for i := range runs {
+		select {
+		case next <- i:
+		case firstErr = <-errs:
+			break feed
 		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr == nil && len(errs) > 0 {
+		firstErr = <-errs
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	for i := range parts {
 		rep.Runs++
-		if err := verifyRun(ctx, db, &run, pruned, rep); err != nil {
-			return nil, err
+		rep.Rows += parts[i].Rows
+		for _, p := range parts[i].Problems {
+			rep.add(p)
 		}
-		if len(rep.Problems) >= maxProblems {
-			break
-		}
-	}
-	if err := runs.Err(); err != nil {
-		return nil, fmt.Errorf("verify: read runs: %w", err)
 	}
 	if f.RunID != 0 && rep.Runs == 0 {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
 	return rep, nil
+}
+
+// verifyWorkers is how many runs are verified at once.
+const verifyWorkers = 2
+
+// selectRuns reads the run records to verify (small: one row per run).
+func selectRuns(ctx context.Context, db queries.DBTX, f VerifyFilter) ([]queries.Run, error) {
+	rows, err := queries.RunsForVerify(ctx, db, f.RunID, f.From, f.To)
+	if err != nil {
+		return nil, fmt.Errorf("verify: read runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []queries.Run
+	for rows.Next() {
+		var run queries.Run
+		if err := queries.ScanRun(rows, &run); err != nil {
+			return nil, fmt.Errorf("verify: read run: %w", err)
+		}
+		runs = append(runs, run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("verify: read runs: %w", err)
+	}
+	return runs, nil
 }
 
 func (rep *Report) add(p Problem) {
@@ -117,8 +170,10 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 	}
 	defer rows.Close()
 	var (
-		r               queries.ChainRow
-		prev, prevPrev  = genesis, ""
+		r               queries.RawChainRow
+		sum             [sha256.Size]byte
+		hexSum          [2 * sha256.Size]byte
+		prev, prevPrev  = []byte(genesis), []byte(nil)
 		prevID          int64
 		n               int64
 		counts          = map[string]int64{}
@@ -131,23 +186,19 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			// yet. They are verified once the run has ended.
 			break
 		}
-		if err := queries.ScanChainRow(rows, &r); err != nil {
+		if err := queries.ScanRawChainRow(rows, &r); err != nil {
 			return fmt.Errorf("verify run %d: %w", run.ID, err)
 		}
 		n++
-		counts[r.Decision]++
-		row := Row{
-			RunID: run.ID, At: r.At, BorrowerID: r.BorrowerID, LoanID: r.LoanID, InstallmentID: r.InstallmentID,
-			Stage: r.Stage, Channel: r.Channel, Decision: r.Decision, Reason: r.Reason, SendID: r.SendID,
-			ScheduledFor: r.ScheduledFor, ValidUntil: r.ValidUntil, TimeZones: r.TimeZones,
-			PolicySHA256: r.PolicySHA256, Details: r.Details, PrevHash: r.PrevHash,
-		}
-		if got := row.Hash(); got != r.Hash {
+		counts[string(r.Decision)]++
+		rawHash(run.ID, &r, &sum)
+		hex.Encode(hexSum[:], sum[:])
+		if !bytes.Equal(hexSum[:], r.Hash) {
 			rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})
 		}
-		if r.PrevHash != prev && !brokenLinkShown {
+		if !bytes.Equal(r.PrevHash, prev) && !brokenLinkShown {
 			switch {
-			case prevID != 0 && r.PrevHash == prevPrev:
+			case prevID != 0 && bytes.Equal(r.PrevHash, prevPrev):
 				rep.add(Problem{RunID: run.ID, RowID: prevID, What: "is not part of the chain (the next row links past it): the row was inserted"})
 			case prevID == 0:
 				rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "the first row does not link to the run's header: rows before it were deleted, or the run record was edited"})
@@ -156,7 +207,10 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			}
 			brokenLinkShown = true // one break makes every later comparison moot
 		}
-		prevPrev, prev, prevID = prev, r.Hash, r.ID
+		// The driver reuses its buffers: keep copies of the last two hashes.
+		prevPrev = append(prevPrev[:0], prev...)
+		prev = append(prev[:0], r.Hash...)
+		prevID = r.ID
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("verify run %d: %w", run.ID, err)
@@ -170,7 +224,7 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			what += ": rows were inserted"
 		}
 		rep.add(Problem{RunID: run.ID, What: what})
-	} else if run.AuditHead != prev {
+	} else if run.AuditHead != string(prev) {
 		rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("the chain ends at %.12s…, the run record says %.12s…", prev, run.AuditHead)})
 	}
 	for _, c := range []struct {
