@@ -35,7 +35,7 @@ func TestRawHashMatchesRowHash(t *testing.T) {
 			BorrowerID: row.BorrowerID, LoanID: row.LoanID, InstallmentID: row.InstallmentID, SendID: row.SendID,
 			At: row.At, ScheduledFor: sql.NullTime{Time: sched, Valid: !sched.IsZero()},
 			ValidUntil: sql.NullTime{Time: valid, Valid: !valid.IsZero()},
-			Stage: []byte(row.Stage), Channel: []byte(row.Channel), Decision: []byte(row.Decision),
+			Stage:      []byte(row.Stage), Channel: []byte(row.Channel), Decision: []byte(row.Decision),
 			Reason: []byte(row.Reason), TimeZones: []byte(row.TimeZones), PolicySHA256: []byte(row.PolicySHA256),
 			Details: []byte(row.Details), PrevHash: []byte(row.PrevHash),
 		}
