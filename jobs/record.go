@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/sirupsen/logrus"
 
 	"github.com/loanremind/loanremind/jobs/audit"
@@ -78,6 +79,9 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	p.log.Info("run started")
 
 	runErr := p.execute(ctx)
+	if runErr == nil {
+		runErr = lockStillHeld(ctx, conn)
+	}
 	p.finishResult()
 	status := StatusSucceeded
 	if runErr != nil {
@@ -108,6 +112,20 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 		p.log.WithFields(fields).Info("run finished")
 	}
 	return res, runErr
+}
+
+// lockStillHeld checks the lane lock's session at the end of a run. The
+// lock lives as long as that session: if its connection was cut (the
+// backend terminated, the server restarted), the lock was released and
+// another run of the lane may have run beside this one, although the rest
+// of the run carried on over fresh connections of the pool.
+func lockStillHeld(ctx context.Context, conn *sqlx.Conn) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := conn.PingContext(ctx); err != nil {
+		return fmt.Errorf("lost the run lock: its database connection ended during the run: %w", err)
+	}
+	return nil
 }
 
 func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevHead string) *audit.RunHeader {

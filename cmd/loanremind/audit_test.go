@@ -585,7 +585,7 @@ func TestAuditExport(t *testing.T) {
 // outcomeLine and historyLine read explain's output.
 var (
 	outcomeLine = regexp.MustCompile(`^  - stage (\S+), (\w+): (\w+)(?: \(([^)]*)\))?(?:, to be sent from (\S+) until (\S+))?$`)
-	historyLine = regexp.MustCompile(`^  - (\S+) run (\d+) \(.*?\): stage (\S+), (\w+): (\w+)(?: \(([^)]*)\))?(?:, message (\d+) scheduled for (\S+), valid until (\S+))?; zones `)
+	historyLine = regexp.MustCompile(`^  - (\S+) audit row \d+, run (\d+) \(.*?\): stage (\S+), (\w+): (\w+)(?: \(([^)]*)\))?(?:, message (\d+) scheduled for (\S+), valid until (\S+))?; zones `)
 )
 
 func explainSection(out, title string) []string {

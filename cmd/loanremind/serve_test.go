@@ -289,8 +289,9 @@ func TestServeSIGTERMMidRunStopsCleanly(t *testing.T) {
 	env := d.with("LOANREMIND_SCHEDULE", "* * * * * *", "LOANREMIND_BATCH_SIZE", "50",
 		"LOANREMIND_GRACE_PERIOD", grace.String())
 	cmd, out := startCLI(t, env, "serve", "--listen", addr)
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		select {
 		case <-exited:
@@ -318,8 +319,8 @@ func TestServeSIGTERMMidRunStopsCleanly(t *testing.T) {
 	// SIGTERM once the first run has committed a batch.
 	waitFor(t, 2*time.Minute, "a batch of the first run to commit", func() bool {
 		select {
-		case err := <-exited:
-			t.Fatalf("serve exited early: %v\n%s", err, tail(out.String(), 3000))
+		case <-exited:
+			t.Fatalf("serve exited early: %v\n%s", waitErr, tail(out.String(), 3000))
 		default:
 		}
 		return d.count(t, `SELECT count(*) FROM reminder_runs WHERE status = 'running' AND audit_rows > 0`) > 0
@@ -329,9 +330,9 @@ func TestServeSIGTERMMidRunStopsCleanly(t *testing.T) {
 	}
 	signalled := time.Now()
 	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v (want exit 0)\n%s", err, tail(out.String(), 3000))
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("serve after SIGTERM: %v (want exit 0)\n%s", waitErr, tail(out.String(), 3000))
 		}
 		t.Logf("exited %s after SIGTERM", time.Since(signalled).Round(time.Millisecond))
 	case <-time.After(grace):
