@@ -95,6 +95,9 @@ func (p *pipeline) execute(ctx context.Context) error {
 	if err := setTimeouts(stream, tx, cfg); err != nil {
 		return err
 	}
+	if err := queries.StreamSettings(stream, tx); err != nil {
+		return err
+	}
 	rows, err := queries.StreamCandidates(stream, tx, queries.CandidateParams{
 		DueDates: dueDates, Stages: stageNames, ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count,
 		DefaultPhoneRegion: cfg.DefaultPhoneRegion,

@@ -70,7 +70,15 @@ func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []que
 	for _, q := range quiet {
 		quietOf[q.BorrowerID] = append(quietOf[q.BorrowerID], quietWindow(q))
 	}
-	b.plan = batchPlan{}
+	// Sized up front: growing these slices of wide rows by append cost more
+	// than planning itself.
+	n := int(b.items)
+	b.plan = batchPlan{
+		sends:     make([]queries.Send, 0, len(b.borrowers)+len(b.borrowers)/4),
+		items:     make([]queries.SendItem, 0, n),
+		decisions: make([]queries.Decision, 0, n/2+16),
+		audit:     make([]queries.AuditRow, 0, n+n/4),
+	}
 	pl := planner{p: p, out: &b.plan}
 	for i := range b.borrowers {
 		in := &b.borrowers[i]

@@ -3,6 +3,7 @@ package queries
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -110,49 +111,55 @@ func ReserveIDs(ctx context.Context, db DBTX, sequence string, n int) ([]int64, 
 	return ids, rows.Err()
 }
 
-// InsertSendItems inserts ledger rows, one array per column, and returns how
-// many were new.
-func InsertSendItems(ctx context.Context, tx *sql.Tx, items []SendItem) (int64, error) {
-	if len(items) == 0 {
-		return 0, nil
-	}
-	sendIDs := make([]int64, len(items))
-	inst := make([]int64, len(items))
-	loans := make([]int64, len(items))
-	stages := make([]string, len(items))
-	channels := make([]string, len(items))
-	amounts := make([]int64, len(items))
-	for i, it := range items {
-		sendIDs[i], inst[i], loans[i], stages[i], channels[i], amounts[i] =
-			it.SendID, it.InstallmentID, it.LoanID, it.Stage, it.Channel, it.AmountMinor
-	}
-	res, err := tx.ExecContext(ctx, stmt("InsertSendItems"), pq.Array(sendIDs), pq.Array(inst), pq.Array(loans),
-		pq.Array(stages), pq.Array(channels), pq.Array(amounts))
-	if err != nil {
-		return 0, fmt.Errorf("insert send items: %w", err)
-	}
-	return res.RowsAffected()
+// ErrDuplicate means a ledger key (installment, stage, channel) is
+// already taken: another run decided it after this batch was selected.
+var ErrDuplicate = errors.New("an installment, stage and channel was decided by another run meanwhile")
+
+// CopySendItems writes ledger rows with COPY. A key already in the ledger
+// fails the statement with ErrDuplicate (the transaction must then roll
+// back).
+func CopySendItems(ctx context.Context, tx *sql.Tx, items []SendItem) error {
+	i := 0
+	_, err := CopyFrom(ctx, tx, "reminder_send_items",
+		[]string{"send_id", "installment_id", "loan_id", "stage", "channel", "amount_minor"}, func(row []any) bool {
+			if i == len(items) {
+				return false
+			}
+			it := &items[i]
+			i++
+			row[0], row[1], row[2], row[3], row[4], row[5] = it.SendID, it.InstallmentID, it.LoanID, it.Stage, it.Channel, it.AmountMinor
+			return true
+		})
+	return duplicate("copy send items", err)
 }
 
-// InsertDecisions records final decisions and returns how many were new.
-func InsertDecisions(ctx context.Context, tx *sql.Tx, runID int64, at time.Time, ds []Decision) (int64, error) {
-	if len(ds) == 0 {
-		return 0, nil
+// CopyDecisions records final decisions with COPY; a key already decided
+// fails with ErrDuplicate.
+func CopyDecisions(ctx context.Context, tx *sql.Tx, runID int64, at time.Time, ds []Decision) error {
+	i := 0
+	_, err := CopyFrom(ctx, tx, "reminder_decisions",
+		[]string{"installment_id", "stage", "channel", "run_id", "decision", "reason", "decided_at"}, func(row []any) bool {
+			if i == len(ds) {
+				return false
+			}
+			d := &ds[i]
+			i++
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = d.InstallmentID, d.Stage, d.Channel, runID, d.Decision, d.Reason, at
+			return true
+		})
+	return duplicate("copy decisions", err)
+}
+
+// duplicate turns a unique violation into ErrDuplicate.
+func duplicate(what string, err error) error {
+	if err == nil {
+		return nil
 	}
-	inst := make([]int64, len(ds))
-	stages := make([]string, len(ds))
-	channels := make([]string, len(ds))
-	decisions := make([]string, len(ds))
-	reasons := make([]string, len(ds))
-	for i, d := range ds {
-		inst[i], stages[i], channels[i], decisions[i], reasons[i] = d.InstallmentID, d.Stage, d.Channel, d.Decision, d.Reason
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "23505" {
+		return fmt.Errorf("%s: %w", what, ErrDuplicate)
 	}
-	res, err := tx.ExecContext(ctx, stmt("InsertDecisions"), pq.Array(inst), pq.Array(stages), pq.Array(channels),
-		runID, pq.Array(decisions), pq.Array(reasons), at)
-	if err != nil {
-		return 0, fmt.Errorf("insert decisions: %w", err)
-	}
-	return res.RowsAffected()
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // CachePhonesTx stores parsed phone numbers in a transaction of its own.
@@ -250,6 +257,14 @@ func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
 	})
 	if err != nil {
 		return fmt.Errorf("copy audit: %w", err)
+	}
+	return nil
+}
+
+// StreamSettings prepares the candidate query's transaction.
+func StreamSettings(ctx context.Context, tx DBTX) error {
+	if _, err := tx.ExecContext(ctx, stmt("StreamSettings")); err != nil {
+		return fmt.Errorf("stream settings: %w", err)
 	}
 	return nil
 }

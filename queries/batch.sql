@@ -14,25 +14,16 @@ SELECT pg_advisory_xact_lock(1280462675, s) FROM unnest($1::int4[]) AS s ORDER B
 -- audit chain's order in its ids whatever order the rows are written in.
 SELECT nextval($1::regclass) AS id FROM generate_series(1, $2) ORDER BY id;
 
--- name: InsertSendItems
--- The idempotency ledger. A row that is already there (another run decided
--- the same installment, stage and channel since this batch was selected) is
--- not inserted: the caller compares the count and redoes the batch.
-INSERT INTO reminder_send_items (send_id, installment_id, loan_id, stage, channel, amount_minor)
-SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[])
-ON CONFLICT (installment_id, stage, channel) DO NOTHING;
-
--- name: InsertDecisions
-INSERT INTO reminder_decisions (installment_id, stage, channel, run_id, decision, reason, decided_at)
-SELECT i, s, c, $4, d, r, $7
-FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[], $6::text[]) AS t (i, s, c, d, r)
-ON CONFLICT (installment_id, stage, channel) DO NOTHING;
-
 -- name: CachePhones
 INSERT INTO reminder_phone_cache (raw, region, e164, valid, time_zones)
 SELECT raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[]) AS t (raw, region, e164, valid, zones)
 ON CONFLICT (raw, region) DO NOTHING;
+
+-- name: StreamSettings
+-- The candidate query sorts every candidate: in memory, and without a JIT
+-- compilation that costs more than it saves.
+SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true);
 
 -- name: SetLocalSettings
 -- Settings for the rest of a job transaction: the lock and statement
