@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -204,4 +205,18 @@ func schemaFingerprint(t *testing.T, db *sql.DB) string {
 	var n int
 	db.QueryRow(`SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'`).Scan(&n)
 	return fmt.Sprint(cols, n)
+}
+
+func TestCreateDatabase(t *testing.T) {
+	t.Parallel()
+	admin, err := sql.Open("postgres", pgtest.AdminURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := fmt.Sprintf("lrtest_create_%d", time.Now().UnixNano())
+	if err := queries.CreateDatabase(context.Background(), admin, name); err != nil {
+		t.Fatal(err)
+	}
+	admin.Exec(`DROP DATABASE ` + pq.QuoteIdentifier(name))
 }
