@@ -301,8 +301,11 @@ func TestRunThatLosesItsLaneLockFails(t *testing.T) {
 		if d.count(t, `SELECT coalesce(max(audit_rows), 0) FROM reminder_runs`) == 0 {
 			return false
 		}
+		// Only this database's lock: tests running beside it in the same
+		// cluster hold the same keys in theirs.
 		err := d.db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND classid = $1 AND objid = $2 AND objsubid = 2`, lockClass, scheduledLaneKey).Scan(&pid)
+			AND classid = $1 AND objid = $2 AND objsubid = 2
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockClass, scheduledLaneKey).Scan(&pid)
 		return err == nil
 	})
 	d.exec(t, `SELECT pg_terminate_backend($1)`, pid)
