@@ -322,3 +322,22 @@ func SampleSends(ctx context.Context, db DBTX, runID int64) ([]SampleSend, error
 	}
 	return out, rows.Err()
 }
+
+// OrphanAuditRuns lists the runs that audit rows name but that have no run
+// record.
+func OrphanAuditRuns(ctx context.Context, db DBTX) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, stmt("OrphanAuditRuns"))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

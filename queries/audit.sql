@@ -133,3 +133,17 @@ SELECT DISTINCT ON (channel, locale) id, borrower_id, channel, recipient, locale
 FROM reminder_sends
 WHERE run_id = $1
 ORDER BY channel, locale, id;
+
+-- name: OrphanAuditRuns
+-- Runs that audit rows name but that have no run record (the job's tables
+-- carry no foreign key to reminder_runs). A loose index scan: one probe of
+-- the primary key per run.
+WITH RECURSIVE r AS (
+    (SELECT run_id FROM reminder_audit ORDER BY run_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.run_id FROM reminder_audit a WHERE a.run_id > r.run_id ORDER BY a.run_id LIMIT 1)
+    FROM r
+    WHERE r.run_id IS NOT NULL
+)
+SELECT run_id FROM r
+WHERE run_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reminder_runs WHERE id = r.run_id);

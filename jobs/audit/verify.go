@@ -112,6 +112,15 @@ feed:
 	if f.RunID != 0 && rep.Runs == 0 {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
+	if f.RunID == 0 && f.From == "" && f.To == "" {
+		orphans, err := queries.OrphanAuditRuns(ctx, db)
+		if err != nil {
+			return nil, fmt.Errorf("verify: orphan rows: %w", err)
+		}
+		for _, id := range orphans {
+			rep.add(Problem{RunID: id, What: "audit rows name this run, but it has no run record: the run record was deleted"})
+		}
+	}
 	return rep, nil
 }
 

@@ -137,6 +137,10 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 				},
 				[]want{{r[2].id, 0, fmt.Sprintf("links to run %d, which is missing", r[1].id)}}
 		}},
+		{"deleted run record only", func(r []builtRun) ([]string, []want) {
+			return []string{fmt.Sprintf(`DELETE FROM reminder_runs WHERE id = %d`, r[1].id)},
+				[]want{{r[1].id, 0, "has no run record"}, {r[2].id, 0, fmt.Sprintf("links to run %d, which is missing", r[1].id)}}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
