@@ -38,9 +38,30 @@ type ChainRow struct {
 	AuditRow
 }
 
-// AuditChain streams one run's audit rows in chain order.
-func AuditChain(ctx context.Context, db DBTX, runID int64) (*sql.Rows, error) {
-	return db.QueryContext(ctx, stmt("AuditChain"), runID)
+// AuditChain streams one run's audit rows in chain order, ids in
+// [fromID, toID) (toID 0: to the end). Give it a
+// transaction: it sets the planner to walk the primary key.
+func AuditChain(ctx context.Context, tx *sql.Tx, runID, fromID, toID int64) (*sql.Rows, error) {
+	if _, err := tx.ExecContext(ctx, stmt("ChainSettings")); err != nil {
+		return nil, err
+	}
+	return tx.QueryContext(ctx, stmt("AuditChain"), runID, fromID, toID)
+}
+
+// AuditIDRange returns the lowest and highest audit row ids of a run.
+func AuditIDRange(ctx context.Context, db DBTX, runID int64) (int64, int64, error) {
+	var lo, hi sql.NullInt64
+	err := db.QueryRowContext(ctx, stmt("AuditIDRange"), runID).Scan(&lo, &hi)
+	return lo.Int64, hi.Int64, err
+}
+
+// AuditRowBefore returns the id and hash of a run's last audit row before
+// id; none is sql.ErrNoRows.
+func AuditRowBefore(ctx context.Context, db DBTX, runID, id int64) (int64, string, error) {
+	var rowID int64
+	var hash string
+	err := db.QueryRowContext(ctx, stmt("AuditRowBefore"), runID, id).Scan(&rowID, &hash)
+	return rowID, hash, err
 }
 
 // ScanChainRow reads a row of AuditChain.

@@ -18,6 +18,13 @@ ORDER BY id;
 -- name: RunHead
 SELECT coalesce(audit_head, '') FROM reminder_runs WHERE id = $1;
 
+-- name: ChainSettings
+-- Walk a chain in the order of the primary key: a bitmap scan and a sort,
+-- which stale statistics can make the planner choose, would sort a whole
+-- run on disk.
+SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('enable_seqscan', 'off', true);
+
 -- name: AuditChain
 -- One run's audit rows in chain order, with exactly the text that was
 -- hashed.
@@ -25,8 +32,16 @@ SELECT id, at, borrower_id, loan_id, installment_id, stage, channel, decision, r
        coalesce(send_id, 0), scheduled_for, valid_until, time_zones::text, policy_sha256, details::text,
        prev_hash, hash
 FROM reminder_audit
-WHERE run_id = $1
-ORDER BY id;
+WHERE run_id = $1 AND id >= $2::bigint AND ($3::bigint = 0 OR id < $3::bigint)
+ORDER BY run_id, id;
+
+-- name: AuditIDRange
+SELECT min(id), max(id) FROM reminder_audit WHERE run_id = $1;
+
+-- name: AuditRowBefore
+-- The row before a segment of a run's chain, whose hash the segment's first
+-- row links to.
+SELECT id, hash FROM reminder_audit WHERE run_id = $1 AND id < $2 ORDER BY run_id DESC, id DESC LIMIT 1;
 
 -- name: AuditEvents
 SELECT id, at, actor, event, details::text, prev_hash, hash

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -57,7 +59,7 @@ const maxProblems = 100
 // match its rows (count, head, counters, seal), and a run that links to a
 // previous run that is missing or changed, unless a recorded prune removed
 // it.
-func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, error) {
+func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
 	rep := &Report{}
 	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "")
 	if err != nil {
@@ -67,9 +69,14 @@ func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
-	// Runs are independent chains: verify them on several connections at
-	// once (the server's work is most of the cost), and report in run order.
-	parts := make([]Report, len(runs))
+	// The chains are verified in segments (a run, or a part of a large
+	// run) on several connections at once: the server's work is most of
+	// the cost. Problems are reported in run order.
+	units, err := segmentRuns(ctx, db, runs)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]segment, len(units))
 	next := make(chan int)
 	errs := make(chan error, verifyWorkers)
 	var wg sync.WaitGroup
@@ -78,7 +85,8 @@ func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, erro
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if err := verifyRun(ctx, db, &runs[i], pruned, &parts[i]); err != nil {
+				results[i] = units[i]
+				if err := verifySegment(ctx, db, &results[i]); err != nil {
 					errs <- err
 					return
 				}
@@ -87,7 +95,7 @@ func Verify(ctx context.Context, db queries.DBTX, f VerifyFilter) (*Report, erro
 	}
 	var firstErr error
 feed:
-	for i := range runs {
+	for i := range units {
 		select {
 		case next <- i:
 		case firstErr = <-errs:
@@ -102,12 +110,16 @@ feed:
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	for i := range parts {
-		rep.Runs++
-		rep.Rows += parts[i].Rows
-		for _, p := range parts[i].Problems {
-			rep.add(p)
+	for i := 0; i < len(results); {
+		j := i
+		for j < len(results) && results[j].run == results[i].run {
+			j++
 		}
+		rep.Runs++
+		if err := checkRun(ctx, db, results[i:j], pruned, rep); err != nil {
+			return nil, err
+		}
+		i = j
 	}
 	if f.RunID != 0 && rep.Runs == 0 {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
@@ -122,6 +134,13 @@ feed:
 		}
 	}
 	return rep, nil
+}
+
+// DB is a pool: verification walks several runs at once, each in a
+// transaction of its own.
+type DB interface {
+	queries.DBTX
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 }
 
 // verifyWorkers is how many runs are verified at once.
@@ -154,11 +173,146 @@ func (rep *Report) add(p Problem) {
 	}
 }
 
-// verifyRun walks one run's chain. It needs a second connection: the runs
-// are being streamed on the first.
-func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned map[int64]string, rep *Report) error {
-	header := headerOf(run)
-	genesis := header.Hash()
+// segment is a stretch of one run's chain: rows with ids in [from, to)
+// (to 0: to the end), to be walked on its own connection.
+type segment struct {
+	run      *queries.Run
+	from, to int64
+	limit    int64  // rows to check at most: a running run vouches for its committed count only
+	prev     []byte // the hash the segment's first row must link to
+	prevID   int64  // the row before the segment, 0 for the run's header
+
+	// Results.
+	rows     int64
+	counts   map[string]int64
+	last     []byte // the last row's hash
+	problems []Problem
+}
+
+// segmentSize is how many rows a segment of a large run holds at least.
+const segmentSize = 50_000
+
+// segmentRuns splits the runs into segments: a large finished run into
+// verifyWorkers parts, each starting from the hash of the row before it.
+func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]segment, error) {
+	var out []segment
+	for i := range runs {
+		run := &runs[i]
+		genesis := []byte(headerOf(run).Hash())
+		whole := segment{run: run, prev: genesis, limit: -1}
+		if run.Status == "running" {
+			whole.limit = run.AuditRows
+		}
+		parts := int64(verifyWorkers)
+		if run.Status == "running" || run.AuditRows < parts*segmentSize {
+			out = append(out, whole)
+			continue
+		}
+		lo, hi, err := queries.AuditIDRange(ctx, db, run.ID)
+		if err != nil {
+			return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
+		}
+		from := int64(0)
+		prev, prevID := genesis, int64(0)
+		for k := int64(1); k <= parts; k++ {
+			to := int64(0)
+			if k < parts {
+				to = lo + (hi-lo+1)*k/parts
+			}
+			out = append(out, segment{run: run, from: from, to: to, prev: prev, prevID: prevID, limit: -1})
+			if to != 0 {
+				id, hash, err := queries.AuditRowBefore(ctx, db, run.ID, to)
+				switch {
+				case err == nil:
+					prev, prevID = []byte(hash), id
+				case !errors.Is(err, sql.ErrNoRows):
+					return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
+				}
+			}
+			from = to
+		}
+	}
+	return out, nil
+}
+
+// verifySegment walks one segment of a chain, row by row, in a read-only
+// transaction of its own.
+func verifySegment(ctx context.Context, db DB, sg *segment) error {
+	run := sg.run
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	}
+	defer tx.Rollback()
+	rows, err := queries.AuditChain(ctx, tx, run.ID, sg.from, sg.to)
+	if err != nil {
+		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	}
+	defer rows.Close()
+	var (
+		r               queries.RawChainRow
+		sum             [sha256.Size]byte
+		hexSum          [2 * sha256.Size]byte
+		prev, prevPrev  = append([]byte(nil), sg.prev...), []byte(nil)
+		prevID          = sg.prevID
+		brokenLinkShown bool
+	)
+	sg.counts = map[string]int64{}
+	add := func(p Problem) {
+		if len(sg.problems) < maxProblems {
+			sg.problems = append(sg.problems, p)
+		}
+	}
+	for rows.Next() {
+		if sg.limit >= 0 && sg.rows == sg.limit {
+			// The run is still writing: the rows it committed after its
+			// record was read are not part of what the record vouches for
+			// yet. They are verified once the run has ended.
+			break
+		}
+		if err := queries.ScanRawChainRow(rows, &r); err != nil {
+			return fmt.Errorf("verify run %d: %w", run.ID, err)
+		}
+		sg.rows++
+		sg.counts[string(r.Decision)]++
+		rawHash(run.ID, &r, &sum)
+		hex.Encode(hexSum[:], sum[:])
+		if !bytes.Equal(hexSum[:], r.Hash) {
+			add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})
+		}
+		if !bytes.Equal(r.PrevHash, prev) && !brokenLinkShown {
+			switch {
+			case prevID != 0 && bytes.Equal(r.PrevHash, prevPrev):
+				add(Problem{RunID: run.ID, RowID: prevID, What: "is not part of the chain (the next row links past it): the row was inserted"})
+			case prevID == 0:
+				add(Problem{RunID: run.ID, RowID: r.ID, What: "the first row does not link to the run's header: rows before it were deleted, or the run record was edited"})
+			default:
+				add(Problem{RunID: run.ID, RowID: r.ID, What: fmt.Sprintf("does not link to row %d before it: rows between them were deleted, or this row was inserted", prevID)})
+			}
+			brokenLinkShown = true // one break makes every later comparison moot
+		}
+		// The driver reuses its buffers: keep copies of the last two hashes.
+		prevPrev = append(prevPrev[:0], prev...)
+		prev = append(prev[:0], r.Hash...)
+		prevID = r.ID
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	}
+	sg.last = prev
+	return nil
+}
+
+// checkRun joins a run's segments and checks the run record against them:
+// its link to the previous run, its row count and chain head, its counts
+// per decision, and its seal.
+func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[int64]string, rep *Report) error {
+	run := segs[0].run
+	for _, sg := range segs {
+		for _, p := range sg.problems {
+			rep.add(p)
+		}
+	}
 	if run.PrevRunID != 0 {
 		head, found, err := queries.RunHead(ctx, db, run.PrevRunID)
 		if err != nil {
@@ -173,57 +327,15 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			}
 		}
 	}
-	rows, err := queries.AuditChain(ctx, db, run.ID)
-	if err != nil {
-		return fmt.Errorf("verify run %d: %w", run.ID, err)
+	var n int64
+	counts := map[string]int64{}
+	for _, sg := range segs {
+		n += sg.rows
+		for k, v := range sg.counts {
+			counts[k] += v
+		}
 	}
-	defer rows.Close()
-	var (
-		r               queries.RawChainRow
-		sum             [sha256.Size]byte
-		hexSum          [2 * sha256.Size]byte
-		prev, prevPrev  = []byte(genesis), []byte(nil)
-		prevID          int64
-		n               int64
-		counts          = map[string]int64{}
-		brokenLinkShown bool
-	)
-	for rows.Next() {
-		if run.Status == "running" && n == run.AuditRows {
-			// The run is still writing: the rows it committed after its
-			// record was read are not part of what the record vouches for
-			// yet. They are verified once the run has ended.
-			break
-		}
-		if err := queries.ScanRawChainRow(rows, &r); err != nil {
-			return fmt.Errorf("verify run %d: %w", run.ID, err)
-		}
-		n++
-		counts[string(r.Decision)]++
-		rawHash(run.ID, &r, &sum)
-		hex.Encode(hexSum[:], sum[:])
-		if !bytes.Equal(hexSum[:], r.Hash) {
-			rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})
-		}
-		if !bytes.Equal(r.PrevHash, prev) && !brokenLinkShown {
-			switch {
-			case prevID != 0 && bytes.Equal(r.PrevHash, prevPrev):
-				rep.add(Problem{RunID: run.ID, RowID: prevID, What: "is not part of the chain (the next row links past it): the row was inserted"})
-			case prevID == 0:
-				rep.add(Problem{RunID: run.ID, RowID: r.ID, What: "the first row does not link to the run's header: rows before it were deleted, or the run record was edited"})
-			default:
-				rep.add(Problem{RunID: run.ID, RowID: r.ID, What: fmt.Sprintf("does not link to row %d before it: rows between them were deleted, or this row was inserted", prevID)})
-			}
-			brokenLinkShown = true // one break makes every later comparison moot
-		}
-		// The driver reuses its buffers: keep copies of the last two hashes.
-		prevPrev = append(prevPrev[:0], prev...)
-		prev = append(prev[:0], r.Hash...)
-		prevID = r.ID
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("verify run %d: %w", run.ID, err)
-	}
+	last := string(segs[len(segs)-1].last)
 	rep.Rows += n
 	if n != run.AuditRows {
 		what := fmt.Sprintf("the run record says %d audit rows, the trail holds %d", run.AuditRows, n)
@@ -233,8 +345,8 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			what += ": rows were inserted"
 		}
 		rep.add(Problem{RunID: run.ID, What: what})
-	} else if run.AuditHead != string(prev) {
-		rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("the chain ends at %.12s…, the run record says %.12s…", prev, run.AuditHead)})
+	} else if run.AuditHead != last {
+		rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("the chain ends at %.12s…, the run record says %.12s…", last, run.AuditHead)})
 	}
 	for _, c := range []struct {
 		name string
@@ -250,7 +362,7 @@ func verifyRun(ctx context.Context, db queries.DBTX, run *queries.Run, pruned ma
 			Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred, Suppressed: run.Suppressed,
 			Skipped: run.Skipped, Expired: run.Expired, AuditRows: run.AuditRows, AuditHead: run.AuditHead,
 		}
-		if run.Seal != totals.Seal(genesis) {
+		if run.Seal != totals.Seal(headerOf(run).Hash()) {
 			rep.add(Problem{RunID: run.ID, What: "the run record does not match its seal: its header, status, counts or error were edited"})
 		}
 	}

@@ -334,7 +334,11 @@ func BenchmarkVerify(b *testing.B) {
 		var rows int64
 		for b.Loop() {
 			for _, r := range built {
-				rs, err := queries.AuditChain(ctx, db, r.id)
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rs, err := queries.AuditChain(ctx, tx, r.id, 0, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -348,13 +352,19 @@ func BenchmarkVerify(b *testing.B) {
 				if err := rs.Close(); err != nil {
 					b.Fatal(err)
 				}
+				tx.Rollback()
 			}
 		}
 		report(b, rows)
 	})
 
 	b.Run("hash-only", func(b *testing.B) {
-		rs, err := queries.AuditChain(ctx, db, built[0].id)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer tx.Rollback()
+		rs, err := queries.AuditChain(ctx, tx, built[0].id, 0, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
