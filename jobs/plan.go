@@ -24,8 +24,8 @@ type batchPlan struct {
 	longSMS   int64
 }
 
-// parsePhones parses the batch's numbers that the cache did not know, once
-// per distinct number.
+// parsePhones parses the numbers of the batch's borrowers that the cache
+// did not know (or knew for another number), once per distinct number.
 func (p *pipeline) parsePhones(b *batch) {
 	type key struct{ raw, region string }
 	index := map[key]int{}
@@ -47,6 +47,7 @@ func (p *pipeline) parsePhones(b *batch) {
 	for i := range todo {
 		todo[i] = parsePhone(todo[i].Raw, todo[i].Region)
 	}
+	b.newPhones = make([]queries.PhoneParse, 0, len(todo))
 	for i := range b.borrowers {
 		in := &b.borrowers[i]
 		if in.phoneKnown {
@@ -55,8 +56,9 @@ func (p *pipeline) parsePhones(b *batch) {
 		ph := todo[index[key{in.b.Phone.Raw, in.phoneRegion}]]
 		in.b.Phone = policyPhone(ph.Raw, ph.Valid, ph.E164, ph.Zones)
 		in.phoneKnown = true
+		ph.BorrowerID = in.b.ID
+		b.newPhones = append(b.newPhones, ph)
 	}
-	b.newPhones = todo
 }
 
 // planBatch decides and renders every borrower of the batch, in order.

@@ -74,11 +74,12 @@ type AuditRow struct {
 
 // PhoneParse is a parsed phone number for the cache.
 type PhoneParse struct {
-	Raw    string
-	Region string
-	E164   string
-	Valid  bool
-	Zones  string // comma-separated
+	BorrowerID int64
+	Raw        string
+	Region     string
+	E164       string
+	Valid      bool
+	Zones      string // comma-separated
 }
 
 // LockStripes takes the transaction-level locks of the given stripes.
@@ -175,20 +176,22 @@ func CachePhonesTx(ctx context.Context, db *sql.DB, ps []PhoneParse) error {
 	return tx.Commit()
 }
 
-// CachePhones stores parsed phone numbers; numbers already cached are kept.
+// CachePhones stores borrowers' parsed phone numbers, replacing what was
+// cached for a number since changed.
 func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	if len(ps) == 0 {
 		return nil
 	}
+	ids := make([]int64, len(ps))
 	raw := make([]string, len(ps))
 	regions := make([]string, len(ps))
 	e164 := make([]string, len(ps))
 	valid := make([]bool, len(ps))
 	zones := make([]string, len(ps))
 	for i, p := range ps {
-		raw[i], regions[i], e164[i], valid[i], zones[i] = p.Raw, p.Region, p.E164, p.Valid, p.Zones
+		ids[i], raw[i], regions[i], e164[i], valid[i], zones[i] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, p.Zones
 	}
-	_, err := tx.ExecContext(ctx, stmt("CachePhones"), pq.Array(raw), pq.Array(regions), pq.Array(e164),
+	_, err := tx.ExecContext(ctx, stmt("CachePhones"), pq.Array(ids), pq.Array(raw), pq.Array(regions), pq.Array(e164),
 		pq.Array(valid), pq.Array(zones))
 	if err != nil {
 		return fmt.Errorf("cache phones: %w", err)

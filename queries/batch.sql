@@ -15,10 +15,14 @@ SELECT pg_advisory_xact_lock(1280462675, s) FROM unnest($1::int4[]) AS s ORDER B
 SELECT nextval($1::regclass) AS id FROM generate_series(1, $2) ORDER BY id;
 
 -- name: CachePhones
-INSERT INTO reminder_phone_cache (raw, region, e164, valid, time_zones)
-SELECT raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END
-FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::text[]) AS t (raw, region, e164, valid, zones)
-ON CONFLICT (raw, region) DO NOTHING;
+-- A borrower's number changed since it was cached: the new parse replaces
+-- the old.
+INSERT INTO reminder_phone_cache (borrower_id, raw, region, e164, valid, time_zones)
+SELECT b, raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[]) AS t (b, raw, region, e164, valid, zones)
+ON CONFLICT (borrower_id) DO UPDATE
+SET raw = excluded.raw, region = excluded.region, e164 = excluded.e164, valid = excluded.valid,
+    time_zones = excluded.time_zones;
 
 -- name: StreamSettings
 -- The candidate query sorts every candidate: in memory, and without a JIT

@@ -37,7 +37,8 @@ JOIN installments i ON i.due_date = st.due_date
 JOIN loans l ON l.id = i.loan_id
 JOIN borrowers b ON b.id = l.borrower_id
 LEFT JOIN reminder_phone_cache pc
-       ON pc.raw = b.phone
+       ON pc.borrower_id = b.id
+      AND pc.raw = b.phone
       AND pc.region = CASE WHEN b.region ~ '^[A-Za-z]{2}(-|$)' THEN upper(left(b.region, 2)) ELSE $5 END
 WHERE (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
   AND ($4 = 1 OR ('x' || left(md5(b.id::text), 7))::bit(28)::int % $4 = $3)

@@ -10,7 +10,7 @@ import (
 // twice and verifies: what a new user sees first.
 func TestDemoOnAThrowawayCluster(t *testing.T) {
 	t.Parallel()
-	r := cli(t, context.Background(), map[string]string{"LOANREMIND_LOG_FORMAT": "json"}, "demo", "--borrowers", "400")
+	r := cli(t, context.Background(), map[string]string{"LOANREMIND_LOG_FORMAT": "json", "GOMEMLIMIT": "off"}, "demo", "--borrowers", "400")
 	if r.code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 2000))
 	}

@@ -7,18 +7,11 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // real time zones in every build, distroless included
 )
 
 func main() {
-	// The job holds a few batches in memory at a time (tens of MiB): a soft
-	// limit keeps the heap from doubling past it between collections, so
-	// the process fits a 128-256 MiB container. GOMEMLIMIT overrides it.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(96 << 20)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)

@@ -65,6 +65,9 @@ func newTestDB(t *testing.T) *testDB {
 		"DATABASE_URL":              url,
 		"LOANREMIND_LOG_FORMAT":     "json",
 		"LOANREMIND_AUDIT_HMAC_KEY": "test-key",
+		// Commands run in this process: keep the process's memory limit
+		// for the test binary's own, many parallel tests.
+		"GOMEMLIMIT": "off",
 	}}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -48,10 +49,24 @@ func loadSetup(e *env, configPath string) (*setup, error) {
 	for _, w := range jc.Renderer.Warnings() {
 		log.Warn("template: " + w)
 	}
+	setMemoryLimit(e, cfg.BatchSize)
 	if cfg.Audit.HMACKey == "" {
 		log.Warn("no audit HMAC key configured (LOANREMIND_AUDIT_HMAC_KEY or audit.hmac_key_file): contact hashes use the built-in development key")
 	}
 	return &setup{cfg: cfg, jobs: jc, log: log}, nil
+}
+
+// setMemoryLimit sets a soft memory limit sized to the batch: the job
+// holds a few batches at a time (about 45 MiB live at the default 5,000
+// borrowers), and the limit keeps the heap from doubling past that between
+// collections, so the process fits a small container. GOMEMLIMIT overrides
+// it.
+func setMemoryLimit(e *env, batchSize int) {
+	if e.getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := int64(96<<20) * int64(batchSize) / 5000
+	debug.SetMemoryLimit(max(limit, 64<<20))
 }
 
 // jobsConfig turns the configuration into the pipeline's own config.

@@ -38,7 +38,7 @@ $$;
 -- +goose StatementEnd
 
 GRANT SELECT ON borrowers, loans, installments, borrower_quiet_windows, holidays TO loanremind_job;
-GRANT SELECT, INSERT, UPDATE ON reminder_runs TO loanremind_job;
+GRANT SELECT, INSERT, UPDATE ON reminder_runs, reminder_phone_cache TO loanremind_job;
 GRANT SELECT, INSERT ON reminder_sends, reminder_send_items, reminder_decisions,
     reminder_audit, reminder_audit_events, reminder_phone_cache TO loanremind_job;
 GRANT USAGE, SELECT ON SEQUENCE reminder_runs_id_seq, reminder_sends_id_seq,
