@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/loanremind/loanremind/jobs"
@@ -122,16 +121,7 @@ func demoSamples(ctx context.Context, w io.Writer, db *sql.DB, runID int64) erro
 		fmt.Fprintf(w, "\nMessage %d (%s to %s, borrower %d, stage %s, %s): scheduled %s, valid until %s",
 			m.ID, m.Channel, to, m.BorrowerID, m.Stage, m.Template, m.ScheduledFor.UTC().Format(time.RFC3339),
 			m.ValidUntil.UTC().Format(time.RFC3339))
-		if m.Segments > 0 {
-			fmt.Fprintf(w, ", %d SMS part(s)", m.Segments)
-		}
-		fmt.Fprintln(w)
-		if m.Subject != "" {
-			fmt.Fprintf(w, "  Subject: %s\n", m.Subject)
-		}
-		for _, line := range strings.Split(m.Body, "\n") {
-			fmt.Fprintf(w, "  | %s\n", line)
-		}
+		printMessage(w, m.Segments, m.Subject, m.Body)
 	}
 	return nil
 }

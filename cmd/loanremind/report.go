@@ -49,15 +49,21 @@ func printResult(w io.Writer, res *jobs.Result) {
 		fmt.Fprintf(w, "\nSample %d: %s to %s, stage %s, %s %s (valid until %s), template %s",
 			i+1, s.Channel, s.Recipient, s.Stage, s.Decision, s.ScheduledFor.Format(time.RFC3339),
 			s.ValidUntil.Format(time.RFC3339), s.Template)
-		if s.Segments > 0 {
-			fmt.Fprintf(w, ", %d SMS part(s)", s.Segments)
-		}
-		fmt.Fprintln(w)
-		if s.Subject != "" {
-			fmt.Fprintf(w, "  Subject: %s\n", s.Subject)
-		}
-		for _, line := range strings.Split(s.Body, "\n") {
-			fmt.Fprintf(w, "  | %s\n", line)
-		}
+		printMessage(w, s.Segments, s.Subject, s.Body)
+	}
+}
+
+// printMessage ends a message's heading with its SMS parts, then prints its
+// subject and body, indented.
+func printMessage(w io.Writer, segments int, subject, body string) {
+	if segments > 0 {
+		fmt.Fprintf(w, ", %d SMS part(s)", segments)
+	}
+	fmt.Fprintln(w)
+	if subject != "" {
+		fmt.Fprintf(w, "  Subject: %s\n", subject)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		fmt.Fprintf(w, "  | %s\n", line)
 	}
 }

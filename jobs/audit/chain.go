@@ -46,24 +46,32 @@ type Row struct {
 // Hash returns the row's hash: hex SHA-256 over its canonical encoding.
 func (r *Row) Hash() string {
 	var buf [1024]byte
-	b := append(buf[:0], "loanremind.audit.v1"...)
-	b = appendInt(b, r.RunID)
-	b = appendTime(b, r.At)
-	b = appendInt(b, r.BorrowerID)
-	b = appendInt(b, r.LoanID)
-	b = appendInt(b, r.InstallmentID)
-	b = appendStr(b, r.Stage)
-	b = appendStr(b, r.Channel)
-	b = appendStr(b, r.Decision)
-	b = appendStr(b, r.Reason)
-	b = appendInt(b, r.SendID)
-	b = appendTime(b, r.ScheduledFor)
-	b = appendTime(b, r.ValidUntil)
-	b = appendStr(b, r.TimeZones)
-	b = appendStr(b, r.PolicySHA256)
-	b = appendStr(b, r.Details)
-	b = appendStr(b, r.PrevHash)
-	return sum(b)
+	return sum(appendRow(buf[:0], r.RunID, r.At, r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
+		r.Decision, r.Reason, r.SendID, r.ScheduledFor, r.ValidUntil, r.TimeZones, r.PolicySHA256, r.Details, r.PrevHash))
+}
+
+// appendRow appends the canonical encoding of an audit row, from strings
+// (the job writing it) or from the driver's bytes (verification reading it).
+func appendRow[S ~string | ~[]byte](b []byte, runID int64, at time.Time, borrowerID, loanID, installmentID int64,
+	stage, channel, decision, reason S, sendID int64, scheduledFor, validUntil time.Time,
+	timeZones, policySHA256, details, prevHash S) []byte {
+	b = append(b, "loanremind.audit.v1"...)
+	b = appendInt(b, runID)
+	b = appendTime(b, at)
+	b = appendInt(b, borrowerID)
+	b = appendInt(b, loanID)
+	b = appendInt(b, installmentID)
+	b = appendStr(b, stage)
+	b = appendStr(b, channel)
+	b = appendStr(b, decision)
+	b = appendStr(b, reason)
+	b = appendInt(b, sendID)
+	b = appendTime(b, scheduledFor)
+	b = appendTime(b, validUntil)
+	b = appendStr(b, timeZones)
+	b = appendStr(b, policySHA256)
+	b = appendStr(b, details)
+	return appendStr(b, prevHash)
 }
 
 // RunHeader is the part of a run record fixed when the run starts.
@@ -165,27 +173,11 @@ func (e *Event) Hash() string {
 }
 
 // rawHash hashes a row read by queries.ScanRawChainRow exactly as Row.Hash
-// hashes the same row (a test holds them equal), without copying its text.
-func rawHash(runID int64, r *queries.RawChainRow, sum *[sha256.Size]byte) {
+// hashes the same row, without copying its text.
+func rawHash(runID int64, r *queries.RawChainRow, out *[sha256.Size]byte) {
 	var buf [1024]byte
-	b := append(buf[:0], "loanremind.audit.v1"...)
-	b = appendInt(b, runID)
-	b = appendTime(b, r.At)
-	b = appendInt(b, r.BorrowerID)
-	b = appendInt(b, r.LoanID)
-	b = appendInt(b, r.InstallmentID)
-	b = appendStr(b, r.Stage)
-	b = appendStr(b, r.Channel)
-	b = appendStr(b, r.Decision)
-	b = appendStr(b, r.Reason)
-	b = appendInt(b, r.SendID)
-	b = appendTime(b, r.ScheduledFor.Time)
-	b = appendTime(b, r.ValidUntil.Time)
-	b = appendStr(b, r.TimeZones)
-	b = appendStr(b, r.PolicySHA256)
-	b = appendStr(b, r.Details)
-	b = appendStr(b, r.PrevHash)
-	*sum = sha256.Sum256(b)
+	*out = sha256.Sum256(appendRow(buf[:0], runID, r.At, r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
+		r.Decision, r.Reason, r.SendID, r.ScheduledFor.Time, r.ValidUntil.Time, r.TimeZones, r.PolicySHA256, r.Details, r.PrevHash))
 }
 
 // Each field is written as a type letter, its length and its bytes, so no
