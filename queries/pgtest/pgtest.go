@@ -232,6 +232,10 @@ func ensureTemplate(ctx context.Context, adminURL, name string) error {
 	if exists {
 		return nil
 	}
+	// Templates of earlier migrations are of no more use: drop them.
+	if err := dropOldTemplates(ctx, conn, name); err != nil {
+		return err
+	}
 	building := name + "_build"
 	if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+pq.QuoteIdentifier(building)+` WITH (FORCE)`); err != nil {
 		return err
@@ -253,6 +257,34 @@ func ensureTemplate(ctx context.Context, adminURL, name string) error {
 		`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` WITH IS_TEMPLATE true`,
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropOldTemplates drops the template databases of other migrations.
+func dropOldTemplates(ctx context.Context, conn *sql.Conn, keep string) error {
+	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'lrtemplate\_%' AND datname <> $1 AND datname NOT LIKE '%\_build'`, keep)
+	if err != nil {
+		return err
+	}
+	var old []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		old = append(old, n)
+	}
+	rows.Close()
+	for _, n := range old {
+		q := pq.QuoteIdentifier(n)
+		if _, err := conn.ExecContext(ctx, `ALTER DATABASE `+q+` WITH IS_TEMPLATE false`); err != nil {
+			return err
+		}
+		if _, err := conn.ExecContext(ctx, `DROP DATABASE IF EXISTS `+q+` WITH (FORCE)`); err != nil {
 			return err
 		}
 	}
