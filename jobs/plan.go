@@ -169,7 +169,10 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 		}
 	}
 
-	contact := map[policy.Channel]string{}
+	// The keyed hash of each channel's address, computed once per borrower
+	// (sms, email).
+	var contacts [2]string
+	var hashed [2]bool
 	for _, o := range plan.Outcomes {
 		it := &in.items[o.Item]
 		stage := ""
@@ -192,10 +195,14 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 				capExempt = m.CapExempt
 			}
 		}
-		if _, ok := contact[o.Channel]; !ok {
-			contact[o.Channel] = contactHash(cfg.Hasher, o.Channel, &in.b)
+		ci := 0
+		if o.Channel == policy.Email {
+			ci = 1
 		}
-		row.Details = details(it, p.bd, contact[o.Channel], capExempt, plan.Notes)
+		if !hashed[ci] {
+			contacts[ci], hashed[ci] = contactHash(cfg.Hasher, o.Channel, &in.b), true
+		}
+		row.Details = details(it, p.bd, contacts[ci], capExempt, plan.Notes)
 		out.audit = append(out.audit, row)
 		out.counts.AuditRows++
 		switch policy.Decision(row.Decision) {

@@ -63,14 +63,8 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	}
 	p.header = p.newHeader(runID, started, prevID, prevHead)
 	p.head = p.header.Hash()
-	rec := &queries.Run{
-		ID: runID, Mode: req.Mode, AsOf: req.AsOf, BusinessDate: p.bd.String(),
-		ShardIndex: req.Shard.Index, ShardCount: req.Shard.Count, Actor: req.Actor, Reason: req.Reason,
-		Host: r.Config.Host, StartedAt: p.header.StartedAt, Status: StatusRunning, SendLate: req.SendLate,
-		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
-		TemplatesSHA256: r.Config.TemplatesSHA256, Version: r.Config.Version,
-		AuditHead: p.head, PrevRunID: prevID, PrevRunHead: prevHead,
-	}
+	rec := p.header.Record()
+	rec.Status = StatusRunning
 	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
 		return p.failEarly(fmt.Errorf("record run: %w", err))
 	}
@@ -184,14 +178,8 @@ func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Resul
 	const why = "another run of this lane and shard holds the lock"
 	finished := r.Now().Truncate(time.Microsecond).Round(0)
 	totals := audit.RunTotals{Status: StatusSkipped, FinishedAt: finished, Error: why, AuditHead: p.head}
-	rec := &queries.Run{
-		ID: runID, Mode: p.req.Mode, AsOf: p.req.AsOf, BusinessDate: p.bd.String(),
-		ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count, Actor: p.req.Actor, Reason: p.req.Reason,
-		Host: r.Config.Host, StartedAt: p.header.StartedAt, Status: StatusSkipped, SendLate: p.req.SendLate,
-		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
-		TemplatesSHA256: r.Config.TemplatesSHA256, Version: r.Config.Version, AuditHead: p.head,
-		FinishedAt: sql.NullTime{Time: finished, Valid: true}, Error: why, Seal: totals.Seal(p.head),
-	}
+	rec := p.header.Record()
+	rec.Status, rec.FinishedAt, rec.Error, rec.Seal = StatusSkipped, sql.NullTime{Time: finished, Valid: true}, why, totals.Seal(p.head)
 	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
 		return p.failEarly(fmt.Errorf("record skipped run: %w", err))
 	}
@@ -216,12 +204,8 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 			return fmt.Errorf("abandoned run %d: %w", id, err)
 		}
 		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
-		totals := audit.RunTotals{
-			Status: StatusFailed, FinishedAt: p.runner.Now().Truncate(time.Microsecond).Round(0), Error: why,
-			Candidates: run.Candidates, Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred,
-			Suppressed: run.Suppressed, Skipped: run.Skipped, Expired: run.Expired,
-			AuditRows: run.AuditRows, AuditHead: run.AuditHead,
-		}
+		totals := audit.TotalsOf(run)
+		totals.Status, totals.FinishedAt, totals.Error = StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why
 		seal := totals.Seal(audit.HeaderOf(run).Hash())
 		if _, err := queries.FinishRun(ctx, db, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -338,12 +337,9 @@ func distinct(s []int32) []int32 {
 type stepTimer struct {
 	last  time.Time
 	parts []string
-	mu    sync.Mutex
 }
 
 func (t *stepTimer) mark(step string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	now := time.Now()
 	if !t.last.IsZero() {
 		t.parts = append(t.parts, fmt.Sprintf("%s=%dms", step, now.Sub(t.last).Milliseconds()))

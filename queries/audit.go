@@ -34,9 +34,7 @@ func RunHead(ctx context.Context, db DBTX, id int64) (head string, found bool, e
 }
 
 // ChainRow is an audit row as verification reads it.
-type ChainRow struct {
-	AuditRow
-}
+type ChainRow = AuditRow
 
 // AuditChain streams one run's audit rows in chain order, ids in
 // [fromID, toID) (toID 0: to the end). Give it a

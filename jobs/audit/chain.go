@@ -118,6 +118,39 @@ func (h *RunHeader) Hash() string {
 	return sum(b)
 }
 
+// HeaderOf rebuilds a run's header from its record.
+func HeaderOf(run *queries.Run) *RunHeader {
+	return &RunHeader{
+		ID: run.ID, Mode: run.Mode, AsOf: run.AsOf, BusinessDate: run.BusinessDate,
+		ShardIndex: run.ShardIndex, ShardCount: run.ShardCount, Actor: run.Actor, Reason: run.Reason,
+		Host: run.Host, StartedAt: run.StartedAt, SendLate: run.SendLate, ConfigSHA256: run.ConfigSHA256,
+		PolicySHA256: run.PolicySHA256, TemplatesSHA256: run.TemplatesSHA256, Version: run.Version,
+		PrevRunID: run.PrevRunID, PrevRunHead: run.PrevRunHead,
+	}
+}
+
+// Record is the run record of a run that starts with this header: its
+// chain head is the header's hash until rows are written. The caller sets
+// the status (and, for a run that ends at once, the rest).
+func (h *RunHeader) Record() *queries.Run {
+	return &queries.Run{
+		ID: h.ID, Mode: h.Mode, AsOf: h.AsOf, BusinessDate: h.BusinessDate,
+		ShardIndex: h.ShardIndex, ShardCount: h.ShardCount, Actor: h.Actor, Reason: h.Reason,
+		Host: h.Host, StartedAt: h.StartedAt, SendLate: h.SendLate, ConfigSHA256: h.ConfigSHA256,
+		PolicySHA256: h.PolicySHA256, TemplatesSHA256: h.TemplatesSHA256, Version: h.Version,
+		PrevRunID: h.PrevRunID, PrevRunHead: h.PrevRunHead, AuditHead: h.Hash(),
+	}
+}
+
+// TotalsOf reads the totals of a run record.
+func TotalsOf(run *queries.Run) RunTotals {
+	return RunTotals{
+		Status: run.Status, FinishedAt: run.FinishedAt.Time, Error: run.Error, Candidates: run.Candidates,
+		Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred, Suppressed: run.Suppressed,
+		Skipped: run.Skipped, Expired: run.Expired, AuditRows: run.AuditRows, AuditHead: run.AuditHead,
+	}
+}
+
 // RunTotals is the part of a run record fixed when it ends.
 type RunTotals struct {
 	Status     string

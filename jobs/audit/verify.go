@@ -198,7 +198,7 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]se
 	var out []segment
 	for i := range runs {
 		run := &runs[i]
-		genesis := []byte(headerOf(run).Hash())
+		genesis := []byte(HeaderOf(run).Hash())
 		whole := segment{run: run, prev: genesis, limit: -1}
 		if run.Status == "running" {
 			whole.limit = run.AuditRows
@@ -357,12 +357,8 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[i
 		}
 	}
 	if run.Status != "running" {
-		totals := RunTotals{
-			Status: run.Status, FinishedAt: run.FinishedAt.Time, Error: run.Error, Candidates: run.Candidates,
-			Messages: run.Messages, Queued: run.Queued, Deferred: run.Deferred, Suppressed: run.Suppressed,
-			Skipped: run.Skipped, Expired: run.Expired, AuditRows: run.AuditRows, AuditHead: run.AuditHead,
-		}
-		if run.Seal != totals.Seal(headerOf(run).Hash()) {
+		totals := TotalsOf(run)
+		if run.Seal != totals.Seal(HeaderOf(run).Hash()) {
 			rep.add(Problem{RunID: run.ID, What: "the run record does not match its seal: its header, status, counts or error were edited"})
 		}
 	}
@@ -404,16 +400,3 @@ func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool)
 	}
 	return pruned, rows.Err()
 }
-
-func headerOf(run *queries.Run) *RunHeader {
-	return &RunHeader{
-		ID: run.ID, Mode: run.Mode, AsOf: run.AsOf, BusinessDate: run.BusinessDate,
-		ShardIndex: run.ShardIndex, ShardCount: run.ShardCount, Actor: run.Actor, Reason: run.Reason,
-		Host: run.Host, StartedAt: run.StartedAt, SendLate: run.SendLate, ConfigSHA256: run.ConfigSHA256,
-		PolicySHA256: run.PolicySHA256, TemplatesSHA256: run.TemplatesSHA256, Version: run.Version,
-		PrevRunID: run.PrevRunID, PrevRunHead: run.PrevRunHead,
-	}
-}
-
-// HeaderOf rebuilds a run's header from its record.
-func HeaderOf(run *queries.Run) *RunHeader { return headerOf(run) }
