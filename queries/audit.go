@@ -37,13 +37,14 @@ func RunHead(ctx context.Context, db DBTX, id int64) (head string, found bool, e
 type ChainRow = AuditRow
 
 // AuditChain streams one run's audit rows in chain order, ids in
-// [fromID, toID) (toID 0: to the end). Give it a
-// transaction: it sets the planner to walk the primary key.
-func AuditChain(ctx context.Context, tx *sql.Tx, runID, fromID, toID int64) (*sql.Rows, error) {
+// [fromID, toID) (toID 0: to the end); policy is the run's policy_sha256,
+// which rows that carry it leave out. Give it a transaction: it sets the
+// planner to walk the primary key.
+func AuditChain(ctx context.Context, tx *sql.Tx, runID int64, policy string, fromID, toID int64) (*sql.Rows, error) {
 	if _, err := tx.ExecContext(ctx, stmt("ChainSettings")); err != nil {
 		return nil, err
 	}
-	return tx.QueryContext(ctx, stmt("AuditChain"), runID, fromID, toID)
+	return tx.QueryContext(ctx, stmt("AuditChain"), runID, fromID, toID, policy)
 }
 
 // AuditIDRange returns the lowest and highest audit row ids of a run.
@@ -62,17 +63,24 @@ func AuditRowBefore(ctx context.Context, db DBTX, runID, id int64) (int64, strin
 	return rowID, hash, err
 }
 
-// ScanChainRow reads a row of AuditChain.
-func ScanChainRow(rows *sql.Rows, r *ChainRow) error {
+// ScanChainRow reads a row of AuditChain of a run whose policy_sha256 is
+// policy.
+func ScanChainRow(rows *sql.Rows, r *ChainRow, policy string) error {
 	var scheduled, valid sql.NullTime
+	var rowPolicy sql.NullString
 	err := rows.Scan(&r.ID, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage, &r.Channel, &r.Decision,
-		&r.Reason, &r.SendID, &scheduled, &valid, &r.TimeZones, &r.PolicySHA256, &r.Details, &r.PrevHash, &r.Hash)
+		&r.Reason, &r.SendID, &scheduled, &valid, &r.TimeZones, &rowPolicy, &r.Details, &r.PrevHash, &r.Hash)
 	r.ScheduledFor, r.ValidUntil = scheduled.Time, valid.Time
+	r.PolicySHA256 = policy
+	if rowPolicy.Valid {
+		r.PolicySHA256 = rowPolicy.String
+	}
 	return err
 }
 
 // RawChainRow is an audit row as fast verification reads it: the text
 // columns are the driver's own bytes, valid until the next row is read.
+// PolicySHA256 is nil when the row carries the run's.
 type RawChainRow struct {
 	ID, BorrowerID, LoanID, InstallmentID, SendID int64
 	At                                            time.Time

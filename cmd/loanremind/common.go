@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the PostgreSQL driver
 	"github.com/mattn/go-isatty"
 	"github.com/sirupsen/logrus"
+
+	"github.com/loanremind/loanremind/queries"
 )
 
 // addConfigFlag adds --config, defaulting from LOANREMIND_CONFIG.
@@ -30,7 +31,7 @@ func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
 	if url == "" {
 		return nil, usageError{errors.New("no database: set DATABASE_URL or --database-url")}
 	}
-	db, err := sqlx.Open("postgres", url)
+	db, err := queries.Open(url)
 	if err != nil {
 		return nil, usageError{fmt.Errorf("database URL: %w", err)}
 	}

@@ -206,11 +206,15 @@ func (e *Event) Hash() string {
 }
 
 // rawHash hashes a row read by queries.ScanRawChainRow exactly as Row.Hash
-// hashes the same row, without copying its text.
-func rawHash(runID int64, r *queries.RawChainRow, out *[sha256.Size]byte) {
+// hashes the same row, without copying its text; policy is the run's
+// policy_sha256, which the row left out if it is its own.
+func rawHash(runID int64, policy []byte, r *queries.RawChainRow, out *[sha256.Size]byte) {
+	if r.PolicySHA256 != nil {
+		policy = r.PolicySHA256
+	}
 	var buf [1024]byte
 	*out = sha256.Sum256(appendRow(buf[:0], runID, r.At, r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
-		r.Decision, r.Reason, r.SendID, r.ScheduledFor.Time, r.ValidUntil.Time, r.TimeZones, r.PolicySHA256, r.Details, r.PrevHash))
+		r.Decision, r.Reason, r.SendID, r.ScheduledFor.Time, r.ValidUntil.Time, r.TimeZones, policy, r.Details, r.PrevHash))
 }
 
 // Each field is written as a type letter, its length and its bytes, so no

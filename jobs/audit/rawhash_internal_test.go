@@ -40,9 +40,15 @@ func TestRawHashMatchesRowHash(t *testing.T) {
 			Details: []byte(row.Details), PrevHash: []byte(row.PrevHash),
 		}
 		var sum [sha256.Size]byte
-		rawHash(row.RunID, &raw, &sum)
+		rawHash(row.RunID, []byte("the run's policy"), &raw, &sum)
 		if got, want := hex.EncodeToString(sum[:]), row.Hash(); got != want {
 			t.Fatalf("raw hash %s, row hash %s", got, want)
+		}
+		// A row with the run's policy reads it as null.
+		raw.PolicySHA256 = nil
+		rawHash(row.RunID, []byte(row.PolicySHA256), &raw, &sum)
+		if got, want := hex.EncodeToString(sum[:]), row.Hash(); got != want {
+			t.Fatalf("raw hash with the run's policy %s, row hash %s", got, want)
 		}
 	})
 }

@@ -244,7 +244,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 		return fmt.Errorf("verify run %d: %w", run.ID, err)
 	}
 	defer tx.Rollback()
-	rows, err := queries.AuditChain(ctx, tx, run.ID, sg.from, sg.to)
+	rows, err := queries.AuditChain(ctx, tx, run.ID, run.PolicySHA256, sg.from, sg.to)
 	if err != nil {
 		return fmt.Errorf("verify run %d: %w", run.ID, err)
 	}
@@ -258,6 +258,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 		brokenLinkShown bool
 	)
 	sg.counts = map[string]int64{}
+	policy := []byte(run.PolicySHA256)
 	add := func(p Problem) {
 		if len(sg.problems) < maxProblems {
 			sg.problems = append(sg.problems, p)
@@ -275,7 +276,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 		}
 		sg.rows++
 		sg.counts[string(r.Decision)]++
-		rawHash(run.ID, &r, &sum)
+		rawHash(run.ID, policy, &r, &sum)
 		hex.Encode(hexSum[:], sum[:])
 		if !bytes.Equal(hexSum[:], r.Hash) {
 			add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})

@@ -338,13 +338,13 @@ func BenchmarkVerify(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				rs, err := queries.AuditChain(ctx, tx, r.id, 0, 0)
+				rs, err := queries.AuditChain(ctx, tx, r.id, "", 0, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
 				var row queries.ChainRow
 				for rs.Next() {
-					if err := queries.ScanChainRow(rs, &row); err != nil {
+					if err := queries.ScanChainRow(rs, &row, ""); err != nil {
 						b.Fatal(err)
 					}
 					rows++
@@ -364,14 +364,14 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer tx.Rollback()
-		rs, err := queries.AuditChain(ctx, tx, built[0].id, 0, 0)
+		rs, err := queries.AuditChain(ctx, tx, built[0].id, "", 0, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		var chain []audit.Row
 		for rs.Next() {
 			var r queries.ChainRow
-			if err := queries.ScanChainRow(rs, &r); err != nil {
+			if err := queries.ScanChainRow(rs, &r, ""); err != nil {
 				b.Fatal(err)
 			}
 			chain = append(chain, audit.Row{
