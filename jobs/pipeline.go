@@ -46,6 +46,7 @@ type borrowerInput struct {
 	stages      []string // stage of each item, as selected
 	phoneRegion string
 	phoneKnown  bool // parsed (from the cache or in this run)
+	phoneStale  bool // the cache holds an older parse, to replace
 }
 
 // batch is a group of whole borrowers, written in one transaction.
@@ -252,6 +253,7 @@ func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
 		phoneRegion: phoneRegion(c.Region, p.runner.Config.DefaultPhoneRegion),
 	}
 	in.b.Phone.Raw = c.Phone
+	in.phoneStale = c.PhoneCacheRow && !c.PhoneCached
 	if c.Phone == "" || c.PhoneCached {
 		in.b.Phone = policyPhone(c.Phone, c.PhoneValid, c.PhoneE164, c.PhoneZones)
 		in.phoneKnown = true

@@ -56,7 +56,7 @@ func (p *pipeline) parsePhones(b *batch) {
 		ph := todo[index[key{in.b.Phone.Raw, in.phoneRegion}]]
 		in.b.Phone = policyPhone(ph.Raw, ph.Valid, ph.E164, ph.Zones)
 		in.phoneKnown = true
-		ph.BorrowerID = in.b.ID
+		ph.BorrowerID, ph.Replace = in.b.ID, in.phoneStale
 		b.newPhones = append(b.newPhones, ph)
 	}
 }

@@ -231,7 +231,7 @@ func PruneRuns(ctx context.Context, tx *sql.Tx, ids []int64) ([]Boundary, int64,
 		return nil, 0, fmt.Errorf("prune audit: %w", err)
 	}
 	auditRows, _ := res.RowsAffected()
-	for _, name := range []string{"EnableAuditTriggers", "PruneDecisions", "PruneSends", "PruneRuns"} {
+	for _, name := range []string{"EnableAuditTriggers", "PruneDecisions", "PruneSendItems", "PruneSends", "PruneRuns"} {
 		var args []any
 		if name != "EnableAuditTriggers" {
 			args = append(args, pq.Array(ids))

@@ -108,8 +108,13 @@ DELETE FROM reminder_audit WHERE run_id = ANY($1::bigint[]);
 -- name: PruneDecisions
 DELETE FROM reminder_decisions WHERE run_id = ANY($1::bigint[]);
 
+-- name: PruneSendItems
+-- The ledger items of the messages PruneSends deletes.
+DELETE FROM reminder_send_items i
+USING reminder_sends s
+WHERE i.send_id = s.id AND s.run_id = ANY($1::bigint[]);
+
 -- name: PruneSends
--- Their ledger items go with them (ON DELETE CASCADE).
 DELETE FROM reminder_sends WHERE run_id = ANY($1::bigint[]);
 
 -- name: PruneRuns

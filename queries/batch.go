@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -80,6 +81,7 @@ type PhoneParse struct {
 	E164       string
 	Valid      bool
 	Zones      string // comma-separated
+	Replace    bool   // the cache holds an older parse for the borrower
 }
 
 // LockStripes takes the transaction-level locks of the given stripes.
@@ -163,17 +165,70 @@ func duplicate(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// CachePhonesTx stores parsed phone numbers in a transaction of its own.
+// CachePhonesTx stores parsed phone numbers in a transaction of its own:
+// new ones with COPY, and those that replace an older parse (Replace) with
+// an upsert. If a concurrent run cached some of the new ones meanwhile, it
+// stores them all with the upsert.
 func CachePhonesTx(ctx context.Context, db *sql.DB, ps []PhoneParse) error {
+	var fresh, replace []PhoneParse
+	for _, p := range ps {
+		if p.Replace {
+			replace = append(replace, p)
+		} else {
+			fresh = append(fresh, p)
+		}
+	}
+	err := inTx(ctx, db, func(tx *sql.Tx) error {
+		if err := copyPhones(ctx, tx, fresh); err != nil {
+			return err
+		}
+		return CachePhones(ctx, tx, replace)
+	})
+	if errors.Is(err, ErrDuplicate) {
+		err = inTx(ctx, db, func(tx *sql.Tx) error { return CachePhones(ctx, tx, ps) })
+	}
+	return err
+}
+
+func inTx(ctx context.Context, db *sql.DB, f func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := CachePhones(ctx, tx, ps); err != nil {
+	if err := f(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// copyPhones adds parses of borrowers the cache has none for; one it has
+// fails with ErrDuplicate.
+func copyPhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	i := 0
+	_, err := CopyFrom(ctx, tx, "reminder_phone_cache",
+		[]string{"borrower_id", "raw", "region", "e164", "valid", "time_zones"}, func(row []any) bool {
+			if i == len(ps) {
+				return false
+			}
+			p := &ps[i]
+			i++
+			row[0], row[1], row[2], row[3], row[4], row[5] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, pgTextArray(p.Zones)
+			return true
+		})
+	return duplicate("cache phones", err)
+}
+
+// pgTextArray writes a comma-separated list as a text[] literal.
+func pgTextArray(list string) any {
+	if list == "" {
+		return "{}"
+	}
+	v, _ := pq.StringArray(strings.Split(list, ",")).Value() // never fails
+	return v
 }
 
 // CachePhones stores borrowers' parsed phone numbers, replacing what was

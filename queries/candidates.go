@@ -32,8 +32,9 @@ type Candidate struct {
 	AmountDueMinor  int64
 	AmountPaidMinor int64
 	Stage           string
-	PhoneCached     bool
-	PhoneValid      bool
+	PhoneCached     bool // the cache holds a parse of this number for this region
+	PhoneCacheRow   bool // the cache holds a parse for the borrower (stale unless PhoneCached)
+	PhoneValid      bool // PhoneValid, PhoneE164, PhoneZones: the cached parse
 	PhoneE164       string
 	PhoneZones      string // comma-separated
 }
@@ -80,7 +81,7 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	err := r.rows.Scan(&c.BorrowerID, &c.FullName, &c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region,
 		&c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact, &c.LoanID, &c.AccountRef, &c.Currency, &c.LoanStatus,
 		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
-		&c.PhoneCached, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones)
+		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones)
 	if err != nil {
 		r.rows.Close()
 		return false

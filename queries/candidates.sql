@@ -28,7 +28,10 @@ SELECT b.id,
        c.amount_due_minor,
        c.amount_paid_minor,
        c.stage,
-       pc.valid IS NOT NULL AS phone_cached,
+       coalesce(pc.raw = b.phone
+                AND pc.region = CASE WHEN b.region ~ '^[A-Za-z]{2}(-|$)' THEN upper(left(b.region, 2)) ELSE $5 END,
+                false) AS phone_cached,
+       pc.borrower_id IS NOT NULL AS phone_cache_row,
        coalesce(pc.valid, false) AS phone_valid,
        coalesce(pc.e164, '') AS phone_e164,
        coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones
@@ -49,10 +52,9 @@ FROM (
     OFFSET 0
 ) AS c
 JOIN borrowers b ON b.id = c.borrower_id
-LEFT JOIN reminder_phone_cache pc
-       ON pc.borrower_id = b.id
-      AND pc.raw = b.phone
-      AND pc.region = CASE WHEN b.region ~ '^[A-Za-z]{2}(-|$)' THEN upper(left(b.region, 2)) ELSE $5 END
+-- The cached parse counts only if it is of the number and region as they
+-- are now (phone_cached); a stale one (phone_cache_row) is replaced.
+LEFT JOIN reminder_phone_cache pc ON pc.borrower_id = b.id
 ORDER BY b.id, c.loan_id, c.seq, c.id;
 
 -- name: ExistingSends
