@@ -64,9 +64,12 @@ type batch struct {
 	attempts  int
 
 	// Set when the batch is sequenced for writing.
-	at       time.Time
-	prevHead string
-	head     string
+	at          time.Time
+	sendIDs     []int64             // of each message
+	itemSendIDs []int64             // of each ledger item's message
+	links       []queries.AuditLink // of each audit row
+	prevHead    string
+	head        string
 }
 
 // execute streams the candidates and runs them through the stages: a reader

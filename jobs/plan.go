@@ -1,8 +1,10 @@
 package jobs
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
@@ -14,11 +16,18 @@ import (
 
 // batchPlan is what a batch will write. Send ids are not known until the
 // write: SendItem.SendID and AuditRow.SendID hold a message index + 1.
+//
+// Its rows are encoded for COPY as they are planned, but for the columns
+// known only when the batch is sequenced for writing: the ids of messages
+// and audit rows, the write's time, and the audit chain's links.
 type batchPlan struct {
-	sends     []queries.Send
-	items     []queries.SendItem
-	decisions []queries.Decision
-	audit     []queries.AuditRow
+	sends     queries.CopyRows
+	items     queries.CopyRows
+	itemSend  []int32 // the message of each ledger item (index + 1)
+	decisions queries.CopyRows
+	audit     queries.CopyRows
+	auditRows []auditPlan
+	hashed    []byte // the planned parts of the audit rows' hashed content
 	counts    queries.BatchCounts
 	samples   []Sample
 	longSMS   int64
@@ -72,20 +81,29 @@ func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []que
 	for _, q := range quiet {
 		quietOf[q.BorrowerID] = append(quietOf[q.BorrowerID], quietWindow(q))
 	}
-	// Sized up front: growing these slices of wide rows by append cost more
-	// than planning itself.
-	n := int(b.items)
-	b.plan = batchPlan{
-		sends:     make([]queries.Send, 0, len(b.borrowers)+len(b.borrowers)/4),
-		items:     make([]queries.SendItem, 0, n),
-		decisions: make([]queries.Decision, 0, n/2+16),
-		audit:     make([]queries.AuditRow, 0, n+n/4),
+	// The buffers of a written batch, sized up front (from the seeded
+	// data's averages): allocating and growing them cost more than planning
+	// itself.
+	pl := &b.plan
+	if pl.hashed == nil {
+		if v, ok := planBuffers.Get().(*batchPlan); ok {
+			*pl = *v
+		}
 	}
-	pl := planner{p: p, out: &b.plan}
+	pl.reset()
+	n := int(b.items)
+	pl.itemSend = slices.Grow(pl.itemSend, n)
+	pl.auditRows = slices.Grow(pl.auditRows, n+n/4)
+	pl.hashed = slices.Grow(pl.hashed, (n+n/4)*420)
+	pl.sends.Grow(len(b.borrowers)+len(b.borrowers)/4, 520)
+	pl.items.Grow(n, 48)
+	pl.decisions.Grow(n/2+16, 64)
+	pl.audit.Grow(n+n/4, 520)
+	planner := planner{p: p, out: pl}
 	for i := range b.borrowers {
 		in := &b.borrowers[i]
 		in.b.Quiet = quietOf[in.b.ID]
-		pl.borrower(in, contacts[in.b.ID])
+		planner.borrower(in, contacts[in.b.ID])
 	}
 	b.plan.counts.Candidates = b.items
 }
@@ -131,7 +149,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 	zones := zonesJSON(plan.Zones)
 
 	// Messages first: their indexes become send ids at write time.
-	firstSend := len(out.sends)
+	firstSend := out.sends.Len()
 	msgDecision := make([]string, len(plan.Messages))
 	for mi := range plan.Messages {
 		m := &plan.Messages[mi]
@@ -143,13 +161,13 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 			continue
 		}
 		s := queries.Send{
-			BorrowerID: in.b.ID, Channel: string(m.Channel), Recipient: m.Recipient, Locale: rendered.Locale,
+			RunID: p.res.RunID, BorrowerID: in.b.ID, Channel: string(m.Channel), Recipient: m.Recipient, Locale: rendered.Locale,
 			Template: rendered.Template, TemplateSHA256: rendered.TemplateSHA256, Subject: rendered.Subject,
 			Body: rendered.Body, Segments: rendered.Segments, Stage: stages[m.Stage].Name,
 			ScheduledFor: m.At, ValidUntil: m.ValidUntil,
 		}
 		s.Currency, s.TotalDueMinor = total(in.items, m.Items)
-		out.sends = append(out.sends, s)
+		out.sends.AddSend(&s)
 		out.counts.Messages++
 		if m.Channel == policy.SMS && cfg.MaxSMSSegments > 0 && rendered.Segments > cfg.MaxSMSSegments {
 			out.longSMS++
@@ -160,8 +178,8 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 	}
 	// Which send each message became: index + 1 (messages that failed to
 	// render have none).
-	sendOf := make([]int64, len(plan.Messages))
-	next := int64(firstSend)
+	sendOf := make([]int32, len(plan.Messages))
+	next := int32(firstSend)
 	for mi := range plan.Messages {
 		if msgDecision[mi] == "" {
 			next++
@@ -179,18 +197,19 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 		if o.Stage >= 0 {
 			stage = stages[o.Stage].Name
 		}
-		row := queries.AuditRow{
-			BorrowerID: in.b.ID, LoanID: it.LoanID, InstallmentID: it.InstallmentID, Stage: stage,
+		row := audit.Row{
+			RunID: p.res.RunID, BorrowerID: in.b.ID, LoanID: it.LoanID, InstallmentID: it.InstallmentID, Stage: stage,
 			Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason,
 			TimeZones: zones, PolicySHA256: cfg.PolicySHA256,
 		}
 		var capExempt bool
+		send := int32(0)
 		if o.Message >= 0 {
 			m := &plan.Messages[o.Message]
 			if msgDecision[o.Message] != "" {
 				row.Decision, row.Reason = string(policy.Skipped), msgDecision[o.Message]
 			} else {
-				row.SendID = sendOf[o.Message]
+				send = sendOf[o.Message]
 				row.ScheduledFor, row.ValidUntil = m.At, m.ValidUntil
 				capExempt = m.CapExempt
 			}
@@ -203,7 +222,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 			contacts[ci], hashed[ci] = contactHash(cfg.Hasher, o.Channel, &in.b), true
 		}
 		row.Details = details(it, p.bd, contacts[ci], capExempt, plan.Notes)
-		out.audit = append(out.audit, row)
+		out.addAudit(&row, send)
 		out.counts.AuditRows++
 		switch policy.Decision(row.Decision) {
 		case policy.Queued:
@@ -217,17 +236,64 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 		case policy.Expired:
 			out.counts.Expired++
 		}
-		if row.SendID != 0 {
-			out.items = append(out.items, queries.SendItem{
-				SendID: row.SendID, InstallmentID: it.InstallmentID, LoanID: it.LoanID, Stage: stage,
+		if send != 0 {
+			out.items.AddItem(&queries.SendItem{
+				InstallmentID: it.InstallmentID, LoanID: it.LoanID, Stage: stage,
 				Channel: row.Channel, AmountMinor: it.AmountDueMinor - it.AmountPaidMinor,
 			})
+			out.itemSend = append(out.itemSend, send)
 		} else if stage != "" {
-			out.decisions = append(out.decisions, queries.Decision{
+			out.decisions.AddDecision(p.res.RunID, &queries.Decision{
 				InstallmentID: it.InstallmentID, Stage: stage, Channel: row.Channel, Decision: row.Decision, Reason: row.Reason,
 			})
 		}
 	}
+}
+
+// planBuffers recycles the buffers of written batches' plans.
+var planBuffers sync.Pool
+
+// reset empties the plan, keeping its buffers.
+func (pl *batchPlan) reset() {
+	*pl = batchPlan{
+		sends: pl.sends, items: pl.items, itemSend: pl.itemSend[:0], decisions: pl.decisions,
+		audit: pl.audit, auditRows: pl.auditRows[:0], hashed: pl.hashed[:0],
+	}
+	pl.sends.Reset()
+	pl.items.Reset()
+	pl.decisions.Reset()
+	pl.audit.Reset()
+}
+
+// recycle hands the buffers of a written plan to the next one.
+func (pl *batchPlan) recycle() {
+	kept := *pl
+	kept.reset()
+	planBuffers.Put(&kept)
+}
+
+// auditPlan is a planned audit row: what the run's totals count, its
+// message, and the planned part of its hashed content.
+type auditPlan struct {
+	stage, channel, decision, reason string
+	send                             int32 // the message (index + 1), or 0
+	planned                          audit.Planned
+}
+
+// addAudit encodes an audit row (but for its run-time columns) for COPY
+// and for its hash.
+func (pl *batchPlan) addAudit(row *audit.Row, send int32) {
+	pl.audit.AddAudit(&queries.AuditRow{
+		RunID: row.RunID, BorrowerID: row.BorrowerID, LoanID: row.LoanID, InstallmentID: row.InstallmentID,
+		Stage: row.Stage, Channel: row.Channel, Decision: row.Decision, Reason: row.Reason,
+		ScheduledFor: row.ScheduledFor, ValidUntil: row.ValidUntil, TimeZones: row.TimeZones,
+		PolicySHA256: row.PolicySHA256, Details: row.Details,
+	})
+	var planned audit.Planned
+	planned, pl.hashed = row.Plan(pl.hashed)
+	pl.auditRows = append(pl.auditRows, auditPlan{
+		stage: row.Stage, channel: row.Channel, decision: row.Decision, reason: row.Reason, send: send, planned: planned,
+	})
 }
 
 // render renders one message.

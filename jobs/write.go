@@ -10,7 +10,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
-	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -136,36 +135,33 @@ func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
 // rows onto head, in the order the batches commit.
 func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
 	pl := &b.plan
-	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", len(pl.sends))
+	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", pl.sends.Len())
 	if err != nil {
 		return err
 	}
-	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(pl.audit))
+	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(pl.auditRows))
 	if err != nil {
 		return err
 	}
-	now := p.runner.Now().Truncate(time.Microsecond).Round(0)
-	b.at = now
-	// In place: the plan's message indexes become ids. A batch that must be
-	// written again is planned again first.
-	for i := range pl.sends {
-		pl.sends[i].ID, pl.sends[i].RunID, pl.sends[i].CreatedAt = sendIDs[i], p.res.RunID, now
-	}
-	for i := range pl.items {
-		pl.items[i].SendID = sendIDs[pl.items[i].SendID-1]
+	b.at = p.runner.Now().Truncate(time.Microsecond).Round(0)
+	b.sendIDs = sendIDs
+	b.itemSendIDs = make([]int64, len(pl.itemSend))
+	for i, s := range pl.itemSend {
+		b.itemSendIDs[i] = sendIDs[s-1]
 	}
 	b.prevHead = head
-	for i := range pl.audit {
-		a := &pl.audit[i]
-		a.ID, a.RunID, a.At = auditIDs[i], p.res.RunID, now
-		if a.SendID != 0 {
-			a.SendID = sendIDs[a.SendID-1]
+	b.links = make([]queries.AuditLink, len(pl.auditRows))
+	prev := []byte(head)
+	for i := range pl.auditRows {
+		a, l := &pl.auditRows[i], &b.links[i]
+		l.ID = auditIDs[i]
+		if a.send != 0 {
+			l.SendID = sendIDs[a.send-1]
 		}
-		a.PrevHash = head
-		a.Hash = auditHash(a)
-		head = a.Hash
+		a.planned.Hash(pl.hashed, p.res.RunID, b.at, l.SendID, prev, &l.Hash)
+		prev = l.Hash[:]
 	}
-	b.head = head
+	b.head = string(prev)
 	return nil
 }
 
@@ -179,7 +175,14 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	cfg := &p.runner.Config
 	steps := stepTimer{last: time.Now()}
 	defer func() { b.steps = steps.String() }()
-	tx, err := p.runner.DB.BeginTx(ctx, nil)
+	// The bulk writes stream COPY text on the connection itself, inside
+	// the transaction open on it.
+	conn, err := p.runner.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -187,19 +190,20 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	if err := setTimeouts(ctx, tx, cfg); err != nil {
 		return err
 	}
-	if err := queries.CopySendItems(ctx, tx, b.plan.items); err != nil {
+	pl := &b.plan
+	if err := queries.CopySendItems(ctx, conn, &pl.items, b.itemSendIDs); err != nil {
 		return err
 	}
 	steps.mark("items")
-	if err := queries.CopyDecisions(ctx, tx, p.res.RunID, b.at, b.plan.decisions); err != nil {
+	if err := queries.CopyDecisions(ctx, conn, &pl.decisions, b.at); err != nil {
 		return err
 	}
 	steps.mark("decisions")
-	if err := queries.CopySends(ctx, tx, b.plan.sends); err != nil {
+	if err := queries.CopySends(ctx, conn, &pl.sends, b.sendIDs, b.at); err != nil {
 		return err
 	}
 	steps.mark("sends")
-	if err := queries.CopyAudit(ctx, tx, b.plan.audit); err != nil {
+	if err := queries.CopyAudit(ctx, conn, &pl.audit, b.links, b.at, b.prevHead); err != nil {
 		return err
 	}
 	steps.mark("audit")
@@ -233,17 +237,6 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	}
 	steps.mark("commit")
 	return nil
-}
-
-// auditHash hashes a row as audit verification will.
-func auditHash(a *queries.AuditRow) string {
-	r := audit.Row{
-		RunID: a.RunID, At: a.At, BorrowerID: a.BorrowerID, LoanID: a.LoanID, InstallmentID: a.InstallmentID,
-		Stage: a.Stage, Channel: a.Channel, Decision: a.Decision, Reason: a.Reason, SendID: a.SendID,
-		ScheduledFor: a.ScheduledFor, ValidUntil: a.ValidUntil, TimeZones: a.TimeZones,
-		PolicySHA256: a.PolicySHA256, Details: a.Details, PrevHash: a.PrevHash,
-	}
-	return r.Hash()
 }
 
 // replan drops what concurrent runs decided meanwhile and plans the batch
@@ -297,14 +290,15 @@ func (p *pipeline) tally(b *batch) {
 	res.Candidates += pl.counts.Candidates
 	res.LongSMS += pl.longSMS
 	res.Messages += pl.counts.Messages
-	for _, a := range pl.audit {
-		res.Decisions[a.Decision]++
-		p.reasons[reasonKey{a.Stage, a.Channel, a.Decision, a.Reason}]++
+	for _, a := range pl.auditRows {
+		res.Decisions[a.decision]++
+		p.reasons[reasonKey{a.stage, a.channel, a.decision, a.reason}]++
 	}
 	if room := p.runner.Config.Samples - len(res.Samples); room > 0 {
 		res.Samples = append(res.Samples, pl.samples[:min(room, len(pl.samples))]...)
 	}
 	// The batch is written: free it.
+	pl.recycle()
 	*b = batch{seq: b.seq}
 }
 

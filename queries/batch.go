@@ -118,41 +118,6 @@ func ReserveIDs(ctx context.Context, db DBTX, sequence string, n int) ([]int64, 
 // already taken: another run decided it after this batch was selected.
 var ErrDuplicate = errors.New("an installment, stage and channel was decided by another run meanwhile")
 
-// CopySendItems writes ledger rows with COPY. A key already in the ledger
-// fails the statement with ErrDuplicate (the transaction must then roll
-// back).
-func CopySendItems(ctx context.Context, tx *sql.Tx, items []SendItem) error {
-	i := 0
-	_, err := CopyFrom(ctx, tx, "reminder_send_items",
-		[]string{"send_id", "installment_id", "loan_id", "stage", "channel", "amount_minor"}, func(row []any) bool {
-			if i == len(items) {
-				return false
-			}
-			it := &items[i]
-			i++
-			row[0], row[1], row[2], row[3], row[4], row[5] = it.SendID, it.InstallmentID, it.LoanID, it.Stage, it.Channel, it.AmountMinor
-			return true
-		})
-	return duplicate("copy send items", err)
-}
-
-// CopyDecisions records final decisions with COPY; a key already decided
-// fails with ErrDuplicate.
-func CopyDecisions(ctx context.Context, tx *sql.Tx, runID int64, at time.Time, ds []Decision) error {
-	i := 0
-	_, err := CopyFrom(ctx, tx, "reminder_decisions",
-		[]string{"installment_id", "stage", "channel", "run_id", "decision", "reason", "decided_at"}, func(row []any) bool {
-			if i == len(ds) {
-				return false
-			}
-			d := &ds[i]
-			i++
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = d.InstallmentID, d.Stage, d.Channel, runID, d.Decision, d.Reason, at
-			return true
-		})
-	return duplicate("copy decisions", err)
-}
-
 // duplicate turns a unique violation into ErrDuplicate.
 func duplicate(what string, err error) error {
 	if err == nil {
@@ -254,69 +219,152 @@ func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	return nil
 }
 
-var sendColumns = []string{"id", "run_id", "borrower_id", "channel", "recipient", "locale", "template",
-	"template_sha256", "subject", "body", "segments", "stage", "currency", "total_due_minor",
-	"scheduled_for", "valid_until", "status", "created_at"}
+// The columns of the bulk writes, in the order of their COPY text: first
+// those fixed when a batch is planned (encoded then, by the Add methods),
+// last those known when it is sequenced (added by the Copy functions).
+var (
+	sendColumns = []string{"run_id", "borrower_id", "channel", "recipient", "locale", "template",
+		"template_sha256", "subject", "body", "segments", "stage", "currency", "total_due_minor",
+		"scheduled_for", "valid_until", "status", "id", "created_at"}
+	itemColumns     = []string{"installment_id", "loan_id", "stage", "channel", "amount_minor", "send_id"}
+	decisionColumns = []string{"installment_id", "stage", "channel", "run_id", "decision", "reason", "decided_at"}
+	auditColumns    = []string{"run_id", "borrower_id", "loan_id", "installment_id", "stage", "channel",
+		"decision", "reason", "scheduled_for", "valid_until", "time_zones", "policy_sha256", "details",
+		"id", "at", "send_id", "prev_hash", "hash"}
+)
 
-// CopySends writes messages with COPY.
-func CopySends(ctx context.Context, tx *sql.Tx, sends []Send) error {
-	i := 0
-	_, err := CopyFrom(ctx, tx, "reminder_sends", sendColumns, func(row []any) bool {
-		if i == len(sends) {
-			return false
-		}
-		s := &sends[i]
-		i++
-		var subject, currency, total any
-		if s.Subject != "" {
-			subject = s.Subject
-		}
-		if s.Currency != "" {
-			currency, total = s.Currency, s.TotalDueMinor
-		}
-		row[0], row[1], row[2], row[3], row[4], row[5], row[6] = s.ID, s.RunID, s.BorrowerID, s.Channel, s.Recipient, s.Locale, s.Template
-		row[7], row[8], row[9], row[10], row[11], row[12], row[13] = s.TemplateSHA256, subject, s.Body, s.Segments, s.Stage, currency, total
-		row[14], row[15], row[16], row[17] = s.ScheduledFor, s.ValidUntil, "pending", s.CreatedAt
-		return true
-	})
-	if err != nil {
-		return fmt.Errorf("copy sends: %w", err)
+// AddSend encodes a message but for its id and created_at.
+func (r *CopyRows) AddSend(s *Send) {
+	b := r.Begin()
+	b = AppendInt(b, s.RunID)
+	b = AppendInt(b, s.BorrowerID)
+	b = AppendText(b, s.Channel)
+	b = AppendText(b, s.Recipient)
+	b = AppendText(b, s.Locale)
+	b = AppendText(b, s.Template)
+	b = AppendText(b, s.TemplateSHA256)
+	b = AppendTextOrNull(b, s.Subject)
+	b = AppendText(b, s.Body)
+	b = AppendInt(b, int64(s.Segments))
+	b = AppendText(b, s.Stage)
+	if s.Currency != "" {
+		b = AppendText(b, s.Currency)
+		b = AppendInt(b, s.TotalDueMinor)
+	} else {
+		b = AppendNull(AppendNull(b))
 	}
-	return nil
+	b = AppendTime(b, s.ScheduledFor)
+	b = AppendTime(b, s.ValidUntil)
+	b = AppendText(b, "pending")
+	r.End(b)
 }
 
-var auditColumns = []string{"id", "run_id", "at", "borrower_id", "loan_id", "installment_id", "stage", "channel",
-	"decision", "reason", "send_id", "scheduled_for", "valid_until", "time_zones", "policy_sha256", "details",
-	"prev_hash", "hash"}
-
-// CopyAudit appends audit rows with COPY. Their ids were reserved in the
-// order of the chain.
-func CopyAudit(ctx context.Context, tx *sql.Tx, rows []AuditRow) error {
-	i := 0
-	_, err := CopyFrom(ctx, tx, "reminder_audit", auditColumns, func(row []any) bool {
-		if i == len(rows) {
-			return false
-		}
-		a := &rows[i]
-		i++
-		var sendID, scheduled, valid any
-		if a.SendID != 0 {
-			sendID = a.SendID
-		}
-		if !a.ScheduledFor.IsZero() {
-			scheduled = a.ScheduledFor
-		}
-		if !a.ValidUntil.IsZero() {
-			valid = a.ValidUntil
-		}
-		row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8] = a.ID, a.RunID, a.At, a.BorrowerID, a.LoanID, a.InstallmentID, a.Stage, a.Channel, a.Decision
-		row[9], row[10], row[11], row[12], row[13], row[14], row[15], row[16], row[17] = a.Reason, sendID, scheduled, valid, a.TimeZones, a.PolicySHA256, a.Details, a.PrevHash, a.Hash
-		return true
+// CopySends writes the messages encoded with AddSend, the i-th with id
+// ids[i], with COPY.
+func CopySends(ctx context.Context, conn *sql.Conn, sends *CopyRows, ids []int64, createdAt time.Time) error {
+	at := AppendTime(nil, createdAt)
+	return CopyRowsInto(ctx, conn, "reminder_sends", sendColumns, sends.Len(), func(b []byte, i int) []byte {
+		b = append(b, sends.Row(i)...)
+		b = AppendInt(b, ids[i])
+		return EndRow(append(b, at...))
 	})
-	if err != nil {
-		return fmt.Errorf("copy audit: %w", err)
-	}
-	return nil
+}
+
+// AddItem encodes a ledger row but for its send_id.
+func (r *CopyRows) AddItem(it *SendItem) {
+	b := r.Begin()
+	b = AppendInt(b, it.InstallmentID)
+	b = AppendInt(b, it.LoanID)
+	b = AppendText(b, it.Stage)
+	b = AppendText(b, it.Channel)
+	b = AppendInt(b, it.AmountMinor)
+	r.End(b)
+}
+
+// CopySendItems writes the ledger rows encoded with AddItem, the i-th for
+// message sendIDs[i], with COPY. A key already in the ledger fails with
+// ErrDuplicate (the transaction must then roll back).
+func CopySendItems(ctx context.Context, conn *sql.Conn, items *CopyRows, sendIDs []int64) error {
+	err := CopyRowsInto(ctx, conn, "reminder_send_items", itemColumns, items.Len(), func(b []byte, i int) []byte {
+		b = append(b, items.Row(i)...)
+		return EndRow(AppendInt(b, sendIDs[i]))
+	})
+	return duplicate("copy send items", err)
+}
+
+// AddDecision encodes a run's final decision but for its time.
+func (r *CopyRows) AddDecision(runID int64, d *Decision) {
+	b := r.Begin()
+	b = AppendInt(b, d.InstallmentID)
+	b = AppendText(b, d.Stage)
+	b = AppendText(b, d.Channel)
+	b = AppendInt(b, runID)
+	b = AppendText(b, d.Decision)
+	b = AppendText(b, d.Reason)
+	r.End(b)
+}
+
+// CopyDecisions records the final decisions encoded with AddDecision with
+// COPY; a key already decided fails with ErrDuplicate.
+func CopyDecisions(ctx context.Context, conn *sql.Conn, ds *CopyRows, at time.Time) error {
+	atText := AppendTime(nil, at)
+	err := CopyRowsInto(ctx, conn, "reminder_decisions", decisionColumns, ds.Len(), func(b []byte, i int) []byte {
+		b = append(b, ds.Row(i)...)
+		return EndRow(append(b, atText...))
+	})
+	return duplicate("copy decisions", err)
+}
+
+// AddAudit encodes an audit row but for its id, at, send_id, prev_hash and
+// hash.
+func (r *CopyRows) AddAudit(a *AuditRow) {
+	b := r.Begin()
+	b = AppendInt(b, a.RunID)
+	b = AppendInt(b, a.BorrowerID)
+	b = AppendInt(b, a.LoanID)
+	b = AppendInt(b, a.InstallmentID)
+	b = AppendText(b, a.Stage)
+	b = AppendText(b, a.Channel)
+	b = AppendText(b, a.Decision)
+	b = AppendText(b, a.Reason)
+	b = AppendTime(b, a.ScheduledFor)
+	b = AppendTime(b, a.ValidUntil)
+	b = AppendText(b, a.TimeZones)
+	b = AppendText(b, a.PolicySHA256)
+	b = AppendText(b, a.Details)
+	r.End(b)
+}
+
+// AuditLink is what an audit row gets when its batch is sequenced.
+type AuditLink struct {
+	ID     int64
+	SendID int64 // 0: null
+	Hash   [64]byte
+}
+
+// CopyAudit appends the audit rows encoded with AddAudit with COPY: the
+// i-th with links[i], at at, each linked to the hash before it (the first
+// to prevHash). Their ids were reserved in the order of the chain.
+func CopyAudit(ctx context.Context, conn *sql.Conn, rows *CopyRows, links []AuditLink, at time.Time, prevHash string) error {
+	atText := AppendTime(nil, at)
+	return CopyRowsInto(ctx, conn, "reminder_audit", auditColumns, rows.Len(), func(b []byte, i int) []byte {
+		l := &links[i]
+		b = append(b, rows.Row(i)...)
+		b = AppendInt(b, l.ID)
+		b = append(b, atText...)
+		if l.SendID != 0 {
+			b = AppendInt(b, l.SendID)
+		} else {
+			b = AppendNull(b)
+		}
+		if i == 0 {
+			b = AppendText(b, prevHash)
+		} else {
+			b = append(append(b, links[i-1].Hash[:]...), '\t')
+		}
+		b = append(b, l.Hash[:]...)
+		return append(b, '\n')
+	})
 }
 
 // StreamSettings prepares the candidate query's transaction.

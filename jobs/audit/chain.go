@@ -52,26 +52,72 @@ func (r *Row) Hash() string {
 
 // appendRow appends the canonical encoding of an audit row, from strings
 // (the job writing it) or from the driver's bytes (verification reading it).
+// The parts fixed when the row is planned are encoded by appendDecided and
+// appendOutcome, so that the job can encode them ahead of the write (see
+// Planned).
 func appendRow[S ~string | ~[]byte](b []byte, runID int64, at time.Time, borrowerID, loanID, installmentID int64,
 	stage, channel, decision, reason S, sendID int64, scheduledFor, validUntil time.Time,
 	timeZones, policySHA256, details, prevHash S) []byte {
+	b = appendHead(b, runID, at)
+	b = appendDecided(b, borrowerID, loanID, installmentID, stage, channel, decision, reason)
+	b = appendInt(b, sendID)
+	b = appendOutcome(b, scheduledFor, validUntil, timeZones, policySHA256, details)
+	return appendStr(b, prevHash)
+}
+
+func appendHead(b []byte, runID int64, at time.Time) []byte {
 	b = append(b, "loanremind.audit.v1"...)
 	b = appendInt(b, runID)
-	b = appendTime(b, at)
+	return appendTime(b, at)
+}
+
+func appendDecided[S ~string | ~[]byte](b []byte, borrowerID, loanID, installmentID int64, stage, channel, decision, reason S) []byte {
 	b = appendInt(b, borrowerID)
 	b = appendInt(b, loanID)
 	b = appendInt(b, installmentID)
 	b = appendStr(b, stage)
 	b = appendStr(b, channel)
 	b = appendStr(b, decision)
-	b = appendStr(b, reason)
-	b = appendInt(b, sendID)
+	return appendStr(b, reason)
+}
+
+func appendOutcome[S ~string | ~[]byte](b []byte, scheduledFor, validUntil time.Time, timeZones, policySHA256, details S) []byte {
 	b = appendTime(b, scheduledFor)
 	b = appendTime(b, validUntil)
 	b = appendStr(b, timeZones)
 	b = appendStr(b, policySHA256)
-	b = appendStr(b, details)
-	return appendStr(b, prevHash)
+	return appendStr(b, details)
+}
+
+// Planned locates in an arena the part of a row's canonical encoding fixed
+// when the row is planned: all but its run, time, message and link, which
+// are known only when the row's batch is sequenced for writing.
+type Planned struct {
+	start, mid, end int32
+}
+
+// Plan encodes the planned part of r (its RunID, At, SendID and PrevHash
+// are ignored) onto arena, and returns where, and the grown arena.
+func (r *Row) Plan(arena []byte) (Planned, []byte) {
+	p := Planned{start: int32(len(arena))}
+	arena = appendDecided(arena, r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel, r.Decision, r.Reason)
+	p.mid = int32(len(arena))
+	arena = appendOutcome(arena, r.ScheduledFor, r.ValidUntil, r.TimeZones, r.PolicySHA256, r.Details)
+	p.end = int32(len(arena))
+	return p, arena
+}
+
+// Hash writes to out the hex hash of the planned row (in arena) with the
+// rest of its content, as Row.Hash would.
+func (p Planned) Hash(arena []byte, runID int64, at time.Time, sendID int64, prevHash []byte, out *[2 * sha256.Size]byte) {
+	var buf [1024]byte
+	b := appendHead(buf[:0], runID, at)
+	b = append(b, arena[p.start:p.mid]...)
+	b = appendInt(b, sendID)
+	b = append(b, arena[p.mid:p.end]...)
+	b = appendStr(b, prevHash)
+	sum := sha256.Sum256(b)
+	hex.Encode(out[:], sum[:])
 }
 
 // RunHeader is the part of a run record fixed when the run starts.

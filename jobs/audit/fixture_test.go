@@ -74,7 +74,8 @@ type runWriter struct {
 	total   queries.BatchCounts
 	written int
 	zones   string
-	rows    []queries.AuditRow
+	rows    queries.CopyRows
+	links   []queries.AuditLink
 }
 
 // startRun records a new running run of lane 0/1, linked to the previous
@@ -113,7 +114,7 @@ func startRun(ctx context.Context, db *sql.DB, r int) (*runWriter, error) {
 
 // append writes one batch of n rows in one transaction.
 func (w *runWriter) append(ctx context.Context, n int) error {
-	w.rows = w.rows[:0]
+	w.rows, w.links = queries.CopyRows{}, w.links[:0]
 	var counts queries.BatchCounts
 	batchHead, head := w.head, w.head
 	asOf := w.header.AsOf
@@ -147,7 +148,10 @@ func (w *runWriter) append(ctx context.Context, n int) error {
 		}
 		a.Hash = hr.Hash()
 		head = a.Hash
-		w.rows = append(w.rows, a)
+		w.rows.AddAudit(&a)
+		l := queries.AuditLink{ID: a.ID, SendID: a.SendID}
+		copy(l.Hash[:], a.Hash)
+		w.links = append(w.links, l)
 		counts.Candidates++
 		counts.AuditRows++
 		switch d.decision {
@@ -165,12 +169,17 @@ func (w *runWriter) append(ctx context.Context, n int) error {
 			counts.Expired++
 		}
 	}
-	tx, err := w.db.BeginTx(ctx, nil)
+	conn, err := w.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := queries.CopyAudit(ctx, tx, w.rows); err != nil {
+	if err := queries.CopyAudit(ctx, conn, &w.rows, w.links, at, batchHead); err != nil {
 		return err
 	}
 	if err := queries.AddBatchToRun(ctx, tx, w.header.ID, counts, batchHead, head); err != nil {

@@ -12,9 +12,10 @@ import (
 	"github.com/loanremind/loanremind/queries"
 )
 
-// Verification hashes the driver's bytes; the job hashes Row values: the
-// two must agree on every row.
-func TestRawHashMatchesRowHash(t *testing.T) {
+// Verification hashes the driver's bytes, the job hashes a row's planned
+// part with what the write adds, and Row.Hash hashes Row values: the three
+// must agree on every row.
+func TestHashPathsAgree(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		at := time.UnixMicro(rapid.Int64Range(0, 4e15).Draw(t, "at"))
 		var sched, valid time.Time
@@ -43,6 +44,13 @@ func TestRawHashMatchesRowHash(t *testing.T) {
 		rawHash(row.RunID, []byte("the run's policy"), &raw, &sum)
 		if got, want := hex.EncodeToString(sum[:]), row.Hash(); got != want {
 			t.Fatalf("raw hash %s, row hash %s", got, want)
+		}
+		// The job hashes the row from its planned part.
+		planned, arena := row.Plan([]byte("something before"))
+		var hexSum [2 * sha256.Size]byte
+		planned.Hash(append(arena, "and after"...), row.RunID, row.At, row.SendID, []byte(row.PrevHash), &hexSum)
+		if got, want := string(hexSum[:]), row.Hash(); got != want {
+			t.Fatalf("planned hash %s, row hash %s", got, want)
 		}
 		// A row with the run's policy reads it as null.
 		raw.PolicySHA256 = nil
