@@ -54,6 +54,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	collectAtLimit(e, streamingMemoryLimit)
 	start := time.Now()
 	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to})
 	if err != nil {
@@ -124,6 +125,7 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	collectAtLimit(e, streamingMemoryLimit)
 	if *unmasked {
 		details := (&audit.Object{}).String("from", *from).String("to", *to).String("format", *format).
 			Int("borrower", f.BorrowerID).Int("loan", f.LoanID).Int("installment", f.InstallmentID).

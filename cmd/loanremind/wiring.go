@@ -69,6 +69,23 @@ func setMemoryLimit(e *env, batchSize int) {
 	debug.SetMemoryLimit(max(limit, 64<<20))
 }
 
+// streamingMemoryLimit is the heap a streaming command (audit verify,
+// audit export) lets grow before collecting.
+const streamingMemoryLimit = 64 << 20
+
+// collectAtLimit makes the garbage collector run only as the heap nears
+// limit, unless GOGC or GOMEMLIMIT say otherwise. A streaming command keeps
+// a few MiB live and allocates a little for every row: collecting at each
+// doubling of so small a heap cost audit verify a fifth of its CPU
+// (measured on 296,440 rows).
+func collectAtLimit(e *env, limit int64) {
+	if e.getenv("GOGC") != "" || e.getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetGCPercent(-1)
+	debug.SetMemoryLimit(limit)
+}
+
 // jobsConfig turns the configuration into the pipeline's own config.
 func jobsConfig(cfg *config.Config, configPath string) (jobs.Config, error) {
 	pc, err := policyConfig(cfg)
