@@ -27,6 +27,7 @@ type pipeline struct {
 	capsSince time.Time // sends after this count for frequency caps
 	log       *logrus.Entry
 	res       *Result
+	plans     chan *batchPlan // the buffers of written plans, for the next ones
 
 	// Owned by the writer goroutine.
 	header  *audit.RunHeader
@@ -53,15 +54,19 @@ type borrowerInput struct {
 type batch struct {
 	seq       int
 	borrowers []borrowerInput
-	ids       []int64
-	stripes   []int32
-	items     int64
-	newPhones []queries.PhoneParse
-	existing  int64 // countable sends the batch was planned with
-	plan      batchPlan
-	prepared  time.Duration
-	steps     string // the write's step timings
-	attempts  int
+	// The borrowers' items, account references and stages, in order.
+	itemArena  []policy.Item
+	refArena   []string
+	stageArena []string
+	ids        []int64
+	stripes    []int32
+	items      int64
+	newPhones  []queries.PhoneParse
+	existing   int64 // countable sends the batch was planned with
+	plan       batchPlan
+	prepared   time.Duration
+	steps      string // the write's step timings
+	attempts   int
 
 	// Set when the batch is sequenced for writing.
 	at          time.Time
@@ -195,7 +200,13 @@ const planningWorkers = 2
 func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, out chan<- *batch) error {
 	size := p.runner.Config.BatchSize
 	seq := 0
-	b := &batch{seq: seq}
+	// A batch's borrowers, and their items one after the other: one
+	// allocation each, not a few for every borrower.
+	newBatch := func(seq int) *batch {
+		return &batch{seq: seq, borrowers: make([]borrowerInput, 0, size), ids: make([]int64, 0, size),
+			itemArena: make([]policy.Item, 0, 2*size), refArena: make([]string, 0, 2*size), stageArena: make([]string, 0, 2*size)}
+	}
+	b := newBatch(seq)
 	send := func() error {
 		select {
 		case out <- b:
@@ -205,11 +216,12 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			return errStopped
 		}
 		seq++
-		b = &batch{seq: seq}
+		b = newBatch(seq)
 		return nil
 	}
 	var c queries.Candidate
 	var cur *borrowerInput
+	first := 0 // where cur's items start in the arenas
 	for rows.Next(&c) {
 		if stop.Err() != nil {
 			return errStopped
@@ -223,14 +235,19 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			b.borrowers = append(b.borrowers, p.newBorrower(&c))
 			b.ids = append(b.ids, c.BorrowerID)
 			cur = &b.borrowers[len(b.borrowers)-1]
+			first = len(b.itemArena)
 		}
-		cur.items = append(cur.items, policy.Item{
+		b.itemArena = append(b.itemArena, policy.Item{
 			InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
 			AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
 			LoanStatus: c.LoanStatus,
 		})
-		cur.refs = append(cur.refs, c.AccountRef)
-		cur.stages = append(cur.stages, c.Stage)
+		b.refArena = append(b.refArena, c.AccountRef)
+		b.stageArena = append(b.stageArena, c.Stage)
+		// Capped: the next borrower's items follow in the arena. (An
+		// arena that grows leaves the borrowers before on the old one.)
+		n := len(b.itemArena)
+		cur.items, cur.refs, cur.stages = b.itemArena[first:n:n], b.refArena[first:n:n], b.stageArena[first:n:n]
 		b.items++
 	}
 	if err := rows.Err(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
@@ -86,8 +85,10 @@ func (p *pipeline) planBatch(b *batch, sends []queries.ExistingSend, quiet []que
 	// itself.
 	pl := &b.plan
 	if pl.hashed == nil {
-		if v, ok := planBuffers.Get().(*batchPlan); ok {
+		select {
+		case v := <-p.plans:
 			*pl = *v
+		default:
 		}
 	}
 	pl.reset()
@@ -250,9 +251,6 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 	}
 }
 
-// planBuffers recycles the buffers of written batches' plans.
-var planBuffers sync.Pool
-
 // reset empties the plan, keeping its buffers.
 func (pl *batchPlan) reset() {
 	*pl = batchPlan{
@@ -266,10 +264,13 @@ func (pl *batchPlan) reset() {
 }
 
 // recycle hands the buffers of a written plan to the next one.
-func (pl *batchPlan) recycle() {
+func (pl *batchPlan) recycle(to chan<- *batchPlan) {
 	kept := *pl
 	kept.reset()
-	planBuffers.Put(&kept)
+	select {
+	case to <- &kept:
+	default:
+	}
 }
 
 // auditPlan is a planned audit row: what the run's totals count, its

@@ -181,6 +181,7 @@ func (r *Runner) run(ctx context.Context, req Request, started time.Time) (*Resu
 		log:       log,
 		reasons:   map[reasonKey]int64{},
 		res:       res,
+		plans:     make(chan *batchPlan, planningWorkers+2),
 	}
 	if req.Mode != ModeBackfill {
 		// A scheduled or manual run sends as of its own instant.

@@ -298,7 +298,7 @@ func (p *pipeline) tally(b *batch) {
 		res.Samples = append(res.Samples, pl.samples[:min(room, len(pl.samples))]...)
 	}
 	// The batch is written: free it.
-	pl.recycle()
+	pl.recycle(p.plans)
 	*b = batch{seq: b.seq}
 }
 

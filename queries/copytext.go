@@ -53,13 +53,14 @@ func (r *CopyRows) Reset() {
 	r.data, r.ends = r.data[:0], r.ends[:0]
 }
 
-// Grow makes room for n more rows of about size bytes each.
+// Grow makes room for n more rows of about size bytes each, and some more:
+// a buffer that is reused (see Reset) then fits the next batch of rows too.
 func (r *CopyRows) Grow(n, size int) {
 	if cap(r.ends)-len(r.ends) < n {
-		r.ends = append(make([]int32, 0, len(r.ends)+n), r.ends...)
+		r.ends = append(make([]int32, 0, len(r.ends)+n+n/4), r.ends...)
 	}
 	if cap(r.data)-len(r.data) < n*size {
-		r.data = append(make([]byte, 0, len(r.data)+n*size), r.data...)
+		r.data = append(make([]byte, 0, len(r.data)+n*size+n*size/4), r.data...)
 	}
 }
 
@@ -143,52 +144,75 @@ var chunks = sync.Pool{New: func() any {
 // (ending with EndRow). The rows go out in chunks as they are appended.
 func CopyRowsInto(ctx context.Context, conn *sql.Conn, table string, columns []string, n int,
 	appendRow func(b []byte, i int) []byte) error {
-	err := conn.Raw(func(dc any) error {
-		c, ok := dc.(driver.Conn)
-		if !ok {
-			return fmt.Errorf("driver connection %T cannot prepare COPY", dc)
-		}
-		st, err := c.Prepare(copyStatement(table, columns))
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		cp, ok := st.(interface {
-			CopyData(ctx context.Context, line string) (driver.Result, error)
-		})
-		if !ok {
-			return errors.New("the driver cannot stream COPY data (lib/pq 1.10.8 or later can)")
-		}
-		send := func(b []byte) error {
-			// CopyData adds the last row's newline itself, and copies
-			// the text before it returns.
-			_, err := cp.CopyData(ctx, unsafe.String(unsafe.SliceData(b), len(b)-1))
-			return err
-		}
-		bp := chunks.Get().(*[]byte)
-		defer chunks.Put(bp)
-		buf := (*bp)[:0]
-		defer func() { *bp = buf[:0] }()
-		for i := range n {
-			buf = appendRow(buf, i)
-			if len(buf) >= copyChunk {
-				if err := send(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
+	// Raw closes the Conn when its function panics or returns
+	// driver.ErrBadConn, and closing waits for the transaction open on it:
+	// forever. So neither leaves the function; the transaction fails on
+	// its next statement instead, and a panic goes on after Raw.
+	var panicked any
+	err := conn.Raw(func(dc any) (err error) {
+		defer func() {
+			if panicked = recover(); panicked != nil {
+				err = errors.New("panic")
 			}
+		}()
+		err = copyRaw(ctx, dc, table, columns, n, appendRow)
+		if errors.Is(err, driver.ErrBadConn) {
+			err = fmt.Errorf("the connection broke: %v", err) // not wrapped
 		}
-		if len(buf) > 0 {
-			if err := send(buf); err != nil {
-				return err
-			}
-		}
-		// An Exec with no values ends the COPY and reports its errors.
-		_, err = st.Exec(nil)
 		return err
 	})
+	if panicked != nil {
+		panic(panicked)
+	}
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	return nil
+}
+
+// copyRaw runs the COPY on lib/pq's connection, sending the text of the
+// rows as it is appended.
+func copyRaw(ctx context.Context, dc any, table string, columns []string, n int, appendRow func(b []byte, i int) []byte) error {
+	c, ok := dc.(driver.Conn)
+	if !ok {
+		return fmt.Errorf("driver connection %T cannot prepare COPY", dc)
+	}
+	st, err := c.Prepare(copyStatement(table, columns))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	cp, ok := st.(interface {
+		CopyData(ctx context.Context, line string) (driver.Result, error)
+	})
+	if !ok {
+		return errors.New("the driver cannot stream COPY data (lib/pq 1.10.8 or later can)")
+	}
+	send := func(b []byte) error {
+		// CopyData adds the last row's newline itself, and copies
+		// the text before it returns.
+		_, err := cp.CopyData(ctx, unsafe.String(unsafe.SliceData(b), len(b)-1))
+		return err
+	}
+	bp := chunks.Get().(*[]byte)
+	defer chunks.Put(bp)
+	buf := (*bp)[:0]
+	defer func() { *bp = buf[:0] }()
+	for i := range n {
+		buf = appendRow(buf, i)
+		if len(buf) >= copyChunk {
+			if err := send(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if err := send(buf); err != nil {
+			return err
+		}
+	}
+	// An Exec with no values ends the COPY and reports its errors.
+	_, err = st.Exec(nil)
+	return err
 }

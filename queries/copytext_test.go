@@ -134,3 +134,64 @@ func TestCopyRowsErrors(t *testing.T) {
 		t.Errorf("error %q does not name what failed", err)
 	}
 }
+
+// When the server goes away during a COPY, or appending a row panics, the
+// COPY returns (or panics) instead of hanging, and the transaction and the
+// connection it ran on can still be closed.
+func TestCopyRowsConnectionLostOrPanic(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	mustExec(t, db.DB, `CREATE TABLE copy_lost (n bigint)`)
+	for _, how := range []string{"server gone", "panic"} {
+		done := make(chan string, 1)
+		go func() {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			defer conn.Close()
+			tx, err := conn.BeginTx(ctx, nil)
+			if err != nil {
+				done <- err.Error()
+				return
+			}
+			defer tx.Rollback()
+			var pid int
+			if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				done <- err.Error()
+				return
+			}
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Sprint("panicked: ", r)
+				}
+			}()
+			err = queries.CopyRowsInto(ctx, conn, "copy_lost", []string{"n"}, 400_000, func(b []byte, i int) []byte {
+				if i == 1000 {
+					if how == "panic" {
+						panic("row 1000")
+					}
+					if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
+						panic(err)
+					}
+				}
+				return queries.EndRow(queries.AppendInt(b, int64(i)))
+			})
+			done <- fmt.Sprint("returned: ", err)
+		}()
+		select {
+		case got := <-done:
+			want := "returned: copy into copy_lost:"
+			if how == "panic" {
+				want = "panicked: row 1000"
+			}
+			if !strings.HasPrefix(got, want) {
+				t.Errorf("%s: %s, want %s...", how, got, want)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the COPY hangs", how)
+		}
+	}
+}
