@@ -26,8 +26,13 @@ SET raw = excluded.raw, region = excluded.region, e164 = excluded.e164, valid = 
 
 -- name: StreamSettings
 -- The candidate query sorts every candidate: in memory, and without a JIT
--- compilation that costs more than it saves.
-SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true);
+-- compilation that costs more than it saves. Until its first row, nothing
+-- else of the run has work: the loans are joined in parallel workers, which
+-- the planner, counting every row that leaves a worker, would not choose
+-- (the first batch was written 0.3-0.5 s sooner with 1,000,000 borrowers,
+-- measured).
+SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true),
+       set_config('parallel_tuple_cost', '0.01', true);
 
 -- name: SetLocalSettings
 -- Settings for the rest of a job transaction: the lock and statement
