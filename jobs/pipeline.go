@@ -274,7 +274,12 @@ func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
 	}
 	in.b.Phone.Raw = c.Phone
 	in.phoneStale = c.PhoneCacheRow && !c.PhoneCached
-	if c.Phone == "" || c.PhoneCached {
+	switch {
+	case c.Phone == "":
+		// No number: nothing to parse, whatever the cache held for an
+		// older one.
+		in.b.Phone, in.phoneKnown = policy.Phone{}, true
+	case c.PhoneCached:
 		in.b.Phone = policyPhone(c.Phone, c.PhoneValid, c.PhoneE164, c.PhoneZones)
 		in.phoneKnown = true
 	}

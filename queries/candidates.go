@@ -34,7 +34,7 @@ type Candidate struct {
 	Stage           string
 	PhoneCached     bool // the cache holds a parse of this number for this region
 	PhoneCacheRow   bool // the cache holds a parse for the borrower (stale unless PhoneCached)
-	PhoneValid      bool // PhoneValid, PhoneE164, PhoneZones: the cached parse
+	PhoneValid      bool // PhoneValid, PhoneE164, PhoneZones: the cached parse, zero unless PhoneCached
 	PhoneE164       string
 	PhoneZones      string // comma-separated
 }
@@ -85,6 +85,10 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	if err != nil {
 		r.rows.Close()
 		return false
+	}
+	if !c.PhoneCached {
+		// A parse of an older number or region says nothing of this one.
+		c.PhoneValid, c.PhoneE164, c.PhoneZones = false, "", ""
 	}
 	return true
 }

@@ -24,7 +24,10 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	mustExec(t, db.DB, `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor, amount_paid_minor) VALUES
 		(100, 10, 1, '2026-11-28', 1000, 0), (200, 20, 1, '2026-11-28', 1000, 0)`)
 
-	type state struct{ cached, row, valid bool }
+	type state struct {
+		cached, row, valid bool
+		zones              string
+	}
 	read := func(when string) map[int64]state {
 		t.Helper()
 		day := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
@@ -39,7 +42,11 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 		var c queries.Candidate
 		for rows.Next(&c) {
 			// The parse's values mean something only when it is current.
-			got[c.BorrowerID] = state{c.PhoneCached, c.PhoneCacheRow, c.PhoneCached && c.PhoneValid}
+			// The parse's values are those of the current number or none.
+			got[c.BorrowerID] = state{c.PhoneCached, c.PhoneCacheRow, c.PhoneValid, c.PhoneZones}
+			if !c.PhoneCached && (c.PhoneValid || c.PhoneE164 != "" || c.PhoneZones != "") {
+				t.Errorf("%s: borrower %d: a stale parse comes through: %+v", when, c.BorrowerID, c)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			t.Fatalf("%s: %v", when, err)
@@ -64,7 +71,7 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("both cached", map[int64]state{1: {true, true, true}, 2: {true, true, true}})
+	expect("both cached", map[int64]state{1: {true, true, true, "Asia/Shanghai"}, 2: {true, true, true, "America/New_York"}})
 	var zones string
 	if err := db.QueryRow(`SELECT array_to_string(time_zones, '|') FROM reminder_phone_cache WHERE borrower_id = 2`).Scan(&zones); err != nil || zones != "America/New_York" {
 		t.Fatalf("cached zones %q (%v), want America/New_York", zones, err)
@@ -73,7 +80,7 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	// A new number, and a new region (so another default country).
 	mustExec(t, db.DB, `UPDATE borrowers SET phone = '12345' WHERE id = 1`)
 	mustExec(t, db.DB, `UPDATE borrowers SET region = 'GB' WHERE id = 2`)
-	expect("after the changes", map[int64]state{1: {false, true, false}, 2: {false, true, false}})
+	expect("after the changes", map[int64]state{1: {false, true, false, ""}, 2: {false, true, false, ""}})
 	err = queries.CachePhonesTx(ctx, db.DB, []queries.PhoneParse{
 		{BorrowerID: 1, Raw: "12345", Region: "CN", Replace: true},
 		{BorrowerID: 2, Raw: "+12125550123", Region: "GB", E164: "+12125550123", Valid: true, Zones: "America/New_York", Replace: true},
@@ -81,7 +88,7 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("replaced", map[int64]state{1: {true, true, false}, 2: {true, true, true}})
+	expect("replaced", map[int64]state{1: {true, true, false, ""}, 2: {true, true, true, "America/New_York"}})
 
 	// Another run cached borrower 1 first: a "new" parse still lands.
 	mustExec(t, db.DB, `UPDATE borrowers SET phone = '13900139000' WHERE id = 1`)
@@ -91,5 +98,9 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a parse the cache already has a row for: %v", err)
 	}
-	expect("cached over a concurrent run's", map[int64]state{1: {true, true, true}})
+	expect("cached over a concurrent run's", map[int64]state{1: {true, true, true, "Asia/Shanghai"}})
+
+	// The number removed: the old parse is not the borrower's any more.
+	mustExec(t, db.DB, `UPDATE borrowers SET phone = NULL WHERE id = 2`)
+	expect("number removed", map[int64]state{2: {false, true, false, ""}})
 }
