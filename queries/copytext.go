@@ -173,11 +173,14 @@ func CopyRowsInto(ctx context.Context, conn *sql.Conn, table string, columns []s
 // copyRaw runs the COPY on lib/pq's connection, sending the text of the
 // rows as it is appended.
 func copyRaw(ctx context.Context, dc any, table string, columns []string, n int, appendRow func(b []byte, i int) []byte) error {
-	c, ok := dc.(driver.Conn)
+	c, ok := dc.(driver.ConnPrepareContext)
 	if !ok {
 		return fmt.Errorf("driver connection %T cannot prepare COPY", dc)
 	}
-	st, err := c.Prepare(copyStatement(table, columns))
+	// PrepareContext and CopyData give up when ctx ends (lib/pq cancels
+	// the query); the closing Exec has no context, and statement_timeout
+	// bounds what the server does with the last chunk.
+	st, err := c.PrepareContext(ctx, copyStatement(table, columns))
 	if err != nil {
 		return err
 	}

@@ -135,16 +135,18 @@ func TestCopyRowsErrors(t *testing.T) {
 	}
 }
 
-// When the server goes away during a COPY, or appending a row panics, the
-// COPY returns (or panics) instead of hanging, and the transaction and the
-// connection it ran on can still be closed.
+// When the server goes away during a COPY, its context ends, or appending a
+// row panics, the COPY returns (or panics) instead of hanging, and the
+// transaction and the connection it ran on can still be closed.
 func TestCopyRowsConnectionLostOrPanic(t *testing.T) {
 	t.Parallel()
 	db := pgtest.DB(t)
 	ctx := context.Background()
 	mustExec(t, db.DB, `CREATE TABLE copy_lost (n bigint)`)
-	for _, how := range []string{"server gone", "panic"} {
+	for _, how := range []string{"server gone", "canceled", "panic"} {
 		done := make(chan string, 1)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		go func() {
 			conn, err := db.Conn(ctx)
 			if err != nil {
@@ -170,8 +172,12 @@ func TestCopyRowsConnectionLostOrPanic(t *testing.T) {
 			}()
 			err = queries.CopyRowsInto(ctx, conn, "copy_lost", []string{"n"}, 400_000, func(b []byte, i int) []byte {
 				if i == 1000 {
-					if how == "panic" {
+					switch how {
+					case "panic":
 						panic("row 1000")
+					case "canceled":
+						cancel()
+						return queries.EndRow(queries.AppendInt(b, int64(i)))
 					}
 					if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
 						panic(err)
