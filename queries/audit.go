@@ -3,8 +3,12 @@ package queries
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
 	"time"
+	"unsafe"
 
 	"github.com/lib/pq"
 )
@@ -79,22 +83,139 @@ func ScanChainRow(rows *sql.Rows, r *ChainRow, policy string) error {
 }
 
 // RawChainRow is an audit row as fast verification reads it: the text
-// columns are the driver's own bytes, valid until the next row is read.
-// PolicySHA256 is nil when the row carries the run's.
+// columns are the driver's own bytes, valid until the next row is read, and
+// not to be written to. PolicySHA256 is nil when the row carries the run's.
 type RawChainRow struct {
 	ID, BorrowerID, LoanID, InstallmentID, SendID int64
 	At                                            time.Time
 	ScheduledFor, ValidUntil                      sql.NullTime
-	Stage, Channel, Decision, Reason              sql.RawBytes
-	TimeZones, PolicySHA256, Details              sql.RawBytes
-	PrevHash, Hash                                sql.RawBytes
+	Stage, Channel, Decision, Reason              []byte
+	TimeZones, PolicySHA256, Details              []byte
+	PrevHash, Hash                                []byte
 }
 
-// ScanRawChainRow reads a row of AuditChain without copying its text.
-func ScanRawChainRow(rows *sql.Rows, r *RawChainRow) error {
-	return rows.Scan(&r.ID, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage, &r.Channel, &r.Decision,
-		&r.Reason, &r.SendID, &r.ScheduledFor, &r.ValidUntil, &r.TimeZones, &r.PolicySHA256, &r.Details,
-		&r.PrevHash, &r.Hash)
+// ErrStopChain, returned by ReadAuditChain's fn, ends the walk early
+// without an error.
+var ErrStopChain = errors.New("stop reading the chain")
+
+// ReadAuditChain walks what AuditChain selects, in a read-only transaction
+// on conn, calling fn for each row. It reads the driver's rows directly:
+// database/sql's scanning, one conversion per column through reflection,
+// cost as much as the hashing of the rows.
+func ReadAuditChain(ctx context.Context, conn *sql.Conn, runID int64, policy string, fromID, toID int64,
+	fn func(*RawChainRow) error) error {
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(interface {
+			driver.ConnBeginTx
+			driver.ExecerContext
+			driver.QueryerContext
+		})
+		if !ok {
+			return fmt.Errorf("driver connection %T cannot run queries with a context", dc)
+		}
+		tx, err := c.BeginTx(ctx, driver.TxOptions{ReadOnly: true})
+		if err != nil {
+			return err
+		}
+		err = walkChain(ctx, c, runID, policy, fromID, toID, fn)
+		if rerr := tx.Rollback(); rerr != nil && err == nil {
+			// The connection cannot go back to the pool inside a
+			// transaction: database/sql closes it on ErrBadConn (no
+			// database/sql transaction is open on it to wait for).
+			err = fmt.Errorf("%w: end the read-only transaction: %v", driver.ErrBadConn, rerr)
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrStopChain) {
+		return fmt.Errorf("read audit chain: %w", err)
+	}
+	return nil
+}
+
+func walkChain(ctx context.Context, c interface {
+	driver.ExecerContext
+	driver.QueryerContext
+}, runID int64, policy string, fromID, toID int64, fn func(*RawChainRow) error) error {
+	if _, err := c.ExecContext(ctx, stmt("ChainSettings"), nil); err != nil {
+		return err
+	}
+	rows, err := c.QueryContext(ctx, stmt("AuditChain"), []driver.NamedValue{
+		{Ordinal: 1, Value: runID}, {Ordinal: 2, Value: fromID}, {Ordinal: 3, Value: toID}, {Ordinal: 4, Value: policy},
+	})
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if n := len(rows.Columns()); n != 17 {
+		return fmt.Errorf("the chain query returns %d columns, want 17", n)
+	}
+	var (
+		v [17]driver.Value
+		r RawChainRow
+	)
+	for {
+		if err := rows.Next(v[:]); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		ok := true
+		r.ID = driverInt(v[0], &ok)
+		at := driverTime(v[1], &ok)
+		r.At, ok = at.Time, ok && at.Valid
+		r.BorrowerID = driverInt(v[2], &ok)
+		r.LoanID = driverInt(v[3], &ok)
+		r.InstallmentID = driverInt(v[4], &ok)
+		r.Stage = driverBytes(v[5], &ok)
+		r.Channel = driverBytes(v[6], &ok)
+		r.Decision = driverBytes(v[7], &ok)
+		r.Reason = driverBytes(v[8], &ok)
+		r.SendID = driverInt(v[9], &ok)
+		r.ScheduledFor = driverTime(v[10], &ok)
+		r.ValidUntil = driverTime(v[11], &ok)
+		r.TimeZones = driverBytes(v[12], &ok)
+		r.PolicySHA256 = nil
+		if v[13] != nil {
+			r.PolicySHA256 = driverBytes(v[13], &ok)
+		}
+		r.Details = driverBytes(v[14], &ok)
+		r.PrevHash = driverBytes(v[15], &ok)
+		r.Hash = driverBytes(v[16], &ok)
+		if !ok {
+			return fmt.Errorf("audit row %v: a column of an unexpected type", v[0])
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+}
+
+func driverInt(v driver.Value, ok *bool) int64 {
+	n, is := v.(int64)
+	*ok = *ok && is
+	return n
+}
+
+func driverTime(v driver.Value, ok *bool) sql.NullTime {
+	if v == nil {
+		return sql.NullTime{}
+	}
+	t, is := v.(time.Time)
+	*ok = *ok && is
+	return sql.NullTime{Time: t, Valid: is}
+}
+
+// driverBytes returns a text column's bytes without copying them: lib/pq
+// hands over text as a new string and other types as its buffer.
+func driverBytes(v driver.Value, ok *bool) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return x
+	case string:
+		return unsafe.Slice(unsafe.StringData(x), len(x))
+	}
+	*ok = false
+	return nil
 }
 
 // AuditEvent is a reminder_audit_events row.

@@ -251,7 +251,7 @@ func (e *Event) Hash() string {
 	return sum(b)
 }
 
-// rawHash hashes a row read by queries.ScanRawChainRow exactly as Row.Hash
+// rawHash hashes a row read by queries.ReadAuditChain exactly as Row.Hash
 // hashes the same row, without copying its text; policy is the run's
 // policy_sha256, which the row left out if it is its own.
 func rawHash(runID int64, policy []byte, r *queries.RawChainRow, out *[sha256.Size]byte) {

@@ -136,11 +136,12 @@ feed:
 	return rep, nil
 }
 
-// DB is a pool: verification walks several runs at once, each in a
-// transaction of its own.
+// DB is a pool: verification walks several runs at once, each on a
+// connection of its own.
 type DB interface {
 	queries.DBTX
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+	Conn(ctx context.Context) (*sql.Conn, error)
 }
 
 // verifyWorkers is how many runs are verified at once.
@@ -236,21 +237,15 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]se
 }
 
 // verifySegment walks one segment of a chain, row by row, in a read-only
-// transaction of its own.
+// transaction on a connection of its own.
 func verifySegment(ctx context.Context, db DB, sg *segment) error {
 	run := sg.run
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("verify run %d: %w", run.ID, err)
 	}
-	defer tx.Rollback()
-	rows, err := queries.AuditChain(ctx, tx, run.ID, run.PolicySHA256, sg.from, sg.to)
-	if err != nil {
-		return fmt.Errorf("verify run %d: %w", run.ID, err)
-	}
-	defer rows.Close()
+	defer conn.Close()
 	var (
-		r               queries.RawChainRow
 		sum             [sha256.Size]byte
 		hexSum          [2 * sha256.Size]byte
 		prev, prevPrev  = append([]byte(nil), sg.prev...), []byte(nil)
@@ -264,19 +259,16 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 			sg.problems = append(sg.problems, p)
 		}
 	}
-	for rows.Next() {
+	err = queries.ReadAuditChain(ctx, conn, run.ID, run.PolicySHA256, sg.from, sg.to, func(r *queries.RawChainRow) error {
 		if sg.limit >= 0 && sg.rows == sg.limit {
 			// The run is still writing: the rows it committed after its
 			// record was read are not part of what the record vouches for
 			// yet. They are verified once the run has ended.
-			break
-		}
-		if err := queries.ScanRawChainRow(rows, &r); err != nil {
-			return fmt.Errorf("verify run %d: %w", run.ID, err)
+			return queries.ErrStopChain
 		}
 		sg.rows++
 		sg.counts[string(r.Decision)]++
-		rawHash(run.ID, policy, &r, &sum)
+		rawHash(run.ID, policy, r, &sum)
 		hex.Encode(hexSum[:], sum[:])
 		if !bytes.Equal(hexSum[:], r.Hash) {
 			add(Problem{RunID: run.ID, RowID: r.ID, What: "its content does not match its hash: the row was edited"})
@@ -292,12 +284,14 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 			}
 			brokenLinkShown = true // one break makes every later comparison moot
 		}
-		// The driver reuses its buffers: keep copies of the last two hashes.
+		// The row's bytes are the driver's: keep copies of the last two
+		// hashes.
 		prevPrev = append(prevPrev[:0], prev...)
 		prev = append(prev[:0], r.Hash...)
 		prevID = r.ID
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("verify run %d: %w", run.ID, err)
 	}
 	sg.last = prev

@@ -1,0 +1,109 @@
+package queries_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loanremind/loanremind/queries"
+	"github.com/loanremind/loanremind/queries/pgtest"
+)
+
+// ReadAuditChain hands over each row of a chain segment as the database
+// holds it, in id order, stops when asked, and leaves its connection as it
+// found it: outside a transaction, with the planner settings it had.
+func TestReadAuditChain(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	mustExec(t, db.DB, `INSERT INTO reminder_audit (id, run_id, at, borrower_id, loan_id, installment_id, stage, channel,
+		decision, reason, send_id, scheduled_for, valid_until, time_zones, policy_sha256, details, prev_hash, hash)
+		SELECT n, 7, timestamptz '2026-11-28 02:00:00.123456+00', 100 + n, 200 + n, 300 + n, 'due_today', 'sms',
+		       CASE WHEN n % 2 = 0 THEN 'queued' ELSE 'suppressed' END, CASE WHEN n % 2 = 0 THEN '' ELSE 'opted_out' END,
+		       CASE WHEN n % 2 = 0 THEN 900 + n END,
+		       CASE WHEN n % 2 = 0 THEN timestamptz '2026-11-28 03:00:00+00' END,
+		       CASE WHEN n % 2 = 0 THEN timestamptz '2026-11-28 13:00:00+00' END,
+		       '[{"zone": "Asia/Shanghai", "source": "phone"}]', CASE WHEN n = 3 THEN 'other' ELSE 'policy' END,
+		       jsonb_build_object('seq', n), 'prev' || n, 'hash' || n
+		FROM generate_series(1, 5) AS n`)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+
+	var got []string
+	read := func(r *queries.RawChainRow) error {
+		sched := "-"
+		if r.ScheduledFor.Valid {
+			sched = r.ScheduledFor.Time.UTC().Format("15:04") + "/" + r.ValidUntil.Time.UTC().Format("15:04")
+		}
+		got = append(got, fmt.Sprintf("%d %s %d %d %d %s %s %s %q %d %s %s %q %s %s %s",
+			r.ID, r.At.UTC().Format("15:04:05.000000"), r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
+			r.Decision, r.Reason, r.SendID, sched, r.TimeZones, r.PolicySHA256, r.Details, r.PrevHash, r.Hash))
+		return nil
+	}
+	if err := queries.ReadAuditChain(ctx, conn, 7, "policy", 2, 5, read); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		`2 02:00:00.123456 102 202 302 due_today sms queued "" 902 03:00/13:00 [{"zone": "Asia/Shanghai", "source": "phone"}] "" {"seq": 2} prev2 hash2`,
+		`3 02:00:00.123456 103 203 303 due_today sms suppressed "opted_out" 0 - [{"zone": "Asia/Shanghai", "source": "phone"}] "other" {"seq": 3} prev3 hash3`,
+		`4 02:00:00.123456 104 204 304 due_today sms queued "" 904 03:00/13:00 [{"zone": "Asia/Shanghai", "source": "phone"}] "" {"seq": 4} prev4 hash4`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rows 2 to 4:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	got = nil
+	stopAfter := func(r *queries.RawChainRow) error {
+		if err := read(r); err != nil {
+			return err
+		}
+		if len(got) == 2 {
+			return queries.ErrStopChain
+		}
+		return nil
+	}
+	if err := queries.ReadAuditChain(ctx, conn, 7, "policy", 0, 0, stopAfter); err != nil || len(got) != 2 {
+		t.Fatalf("stopped after 2 rows: read %d (%v)", len(got), err)
+	}
+	var readOnly, sort string
+	if err := conn.QueryRowContext(ctx, `SELECT current_setting('transaction_read_only'), current_setting('enable_sort')`).Scan(&readOnly, &sort); err != nil {
+		t.Fatal(err)
+	}
+	if readOnly != "off" || sort != "on" {
+		t.Errorf("after a stopped walk: transaction_read_only %s, enable_sort %s: the read-only transaction is still open", readOnly, sort)
+	}
+
+	boom := errors.New("boom")
+	err = queries.ReadAuditChain(ctx, conn, 7, "policy", 0, 0, func(*queries.RawChainRow) error { return boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("fn's error: got %v", err)
+	}
+
+	// The server goes away mid-walk: an error, not a hang.
+	var pid int
+	if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- queries.ReadAuditChain(ctx, conn, 7, "policy", 0, 0, func(*queries.RawChainRow) error {
+			_, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid)
+			time.Sleep(50 * time.Millisecond)
+			return err
+		})
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("a walk whose server went away: no error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a walk whose server went away hangs")
+	}
+}
