@@ -30,8 +30,8 @@ demo: build pg-binaries
 	./$(BIN) demo $(DEMO_FLAGS)
 
 # The performance benchmark: seeds 1,000,000 borrowers (and 250,000 for the
-# memory-scaling check), runs the job, times a server-side reference and
-# prints the figures. Takes several minutes.
+# memory-scaling check), runs the job and audit verify on what it wrote, times
+# a server-side reference and prints the figures. Takes several minutes.
 bench: build pg-binaries
 	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs -run '^$$' -bench '^BenchmarkFullRun$$' -benchtime 1x -timeout 3h -v
 
