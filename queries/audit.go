@@ -84,7 +84,7 @@ func ScanChainRow(rows *sql.Rows, r *ChainRow, policy string) error {
 
 // RawChainRow is an audit row as fast verification reads it: the text
 // columns are the driver's own bytes, valid until the next row is read, and
-// not to be written to. PolicySHA256 is nil when the row carries the run's.
+// not to be written to.
 type RawChainRow struct {
 	ID, BorrowerID, LoanID, InstallmentID, SendID int64
 	At                                            time.Time
@@ -92,6 +92,7 @@ type RawChainRow struct {
 	Stage, Channel, Decision, Reason              []byte
 	TimeZones, PolicySHA256, Details              []byte
 	PrevHash, Hash                                []byte
+	RunPolicy                                     bool // the row carries the run's policy_sha256 (PolicySHA256 is empty)
 }
 
 // ErrStopChain, returned by ReadAuditChain's fn, ends the walk early
@@ -101,10 +102,11 @@ var ErrStopChain = errors.New("stop reading the chain")
 // ReadAuditChain walks what AuditChain selects, in a read-only transaction
 // on conn, calling fn for each row. It reads the driver's rows directly:
 // database/sql's scanning, one conversion per column through reflection,
-// cost as much as the hashing of the rows.
+// cost as much as the hashing of the rows. conn must have no transaction or
+// rows open; fn must not keep the row or its slices.
 func ReadAuditChain(ctx context.Context, conn *sql.Conn, runID int64, policy string, fromID, toID int64,
 	fn func(*RawChainRow) error) error {
-	err := conn.Raw(func(dc any) error {
+	err := conn.Raw(func(dc any) (err error) {
 		c, ok := dc.(interface {
 			driver.ConnBeginTx
 			driver.ExecerContext
@@ -117,16 +119,18 @@ func ReadAuditChain(ctx context.Context, conn *sql.Conn, runID int64, policy str
 		if err != nil {
 			return err
 		}
-		err = walkChain(ctx, c, runID, policy, fromID, toID, fn)
-		if rerr := tx.Rollback(); rerr != nil && err == nil {
-			// The connection cannot go back to the pool inside a
-			// transaction: database/sql closes it on ErrBadConn (no
-			// database/sql transaction is open on it to wait for).
-			err = fmt.Errorf("%w: end the read-only transaction: %v", driver.ErrBadConn, rerr)
-		}
-		return err
+		defer func() {
+			// Also after a panic in fn. The connection cannot go back to
+			// the pool inside a transaction: database/sql closes it on
+			// ErrBadConn (no database/sql transaction is open on it to
+			// wait for).
+			if rerr := tx.Rollback(); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("%w: end the read-only transaction: %v", driver.ErrBadConn, rerr))
+			}
+		}()
+		return walkChain(ctx, c, runID, policy, fromID, toID, fn)
 	})
-	if err != nil && !errors.Is(err, ErrStopChain) {
+	if err != nil && !errors.Is(err, ErrStopChain) || errors.Is(err, driver.ErrBadConn) {
 		return fmt.Errorf("read audit chain: %w", err)
 	}
 	return nil
@@ -174,8 +178,8 @@ func walkChain(ctx context.Context, c interface {
 		r.ScheduledFor = driverTime(v[10], &ok)
 		r.ValidUntil = driverTime(v[11], &ok)
 		r.TimeZones = driverBytes(v[12], &ok)
-		r.PolicySHA256 = nil
-		if v[13] != nil {
+		r.PolicySHA256, r.RunPolicy = nil, v[13] == nil
+		if !r.RunPolicy {
 			r.PolicySHA256 = driverBytes(v[13], &ok)
 		}
 		r.Details = driverBytes(v[14], &ok)

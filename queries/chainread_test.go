@@ -85,25 +85,52 @@ func TestReadAuditChain(t *testing.T) {
 		t.Errorf("fn's error: got %v", err)
 	}
 
-	// The server goes away mid-walk: an error, not a hang.
-	var pid int
-	if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		done <- queries.ReadAuditChain(ctx, conn, 7, "policy", 0, 0, func(*queries.RawChainRow) error {
-			_, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid)
-			time.Sleep(50 * time.Millisecond)
-			return err
-		})
-	}()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Error("a walk whose server went away: no error")
+	// A long walk whose server goes away, or whose context ends, midway:
+	// an error, not a hang.
+	mustExec(t, db.DB, `INSERT INTO reminder_audit (id, run_id, at, borrower_id, loan_id, installment_id, stage, channel,
+		decision, reason, time_zones, policy_sha256, details, prev_hash, hash)
+		SELECT n, 8, now(), n, n, n, 'due_today', 'sms', 'suppressed', 'opted_out', '[]', 'policy',
+		       jsonb_build_object('seq', n, 'padding', repeat('x', 200)), 'prev' || n, 'hash' || n
+		FROM generate_series(10, 100009) AS n`)
+	for _, how := range []string{"server gone", "canceled"} {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("a walk whose server went away hangs")
+		defer conn.Close()
+		var pid int
+		if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		done := make(chan error, 1)
+		rows := 0
+		go func() {
+			done <- queries.ReadAuditChain(ctx, conn, 8, "policy", 0, 0, func(*queries.RawChainRow) error {
+				if rows++; rows == 100 {
+					if how == "canceled" {
+						cancel()
+					} else if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s: no error after %d of 100000 rows", how, rows)
+			} else if rows == 100000 {
+				t.Errorf("%s: the walk went on to the end (%v)", how, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the walk hangs", how)
+		}
+	}
+	// The pool still serves queries.
+	if err := db.QueryRowContext(ctx, `SELECT 1`).Err(); err != nil {
+		t.Errorf("after the broken walks: %v", err)
 	}
 }

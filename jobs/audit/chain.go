@@ -255,7 +255,7 @@ func (e *Event) Hash() string {
 // hashes the same row, without copying its text; policy is the run's
 // policy_sha256, which the row left out if it is its own.
 func rawHash(runID int64, policy []byte, r *queries.RawChainRow, out *[sha256.Size]byte) {
-	if r.PolicySHA256 != nil {
+	if !r.RunPolicy {
 		policy = r.PolicySHA256
 	}
 	var buf [1024]byte

@@ -99,6 +99,12 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			return []string{fmt.Sprintf(`UPDATE reminder_audit SET details = details || '{"amount_due_minor": 1}' WHERE id = %d`, id)},
 				[]want{{r[1].id, id, "was edited"}}
 		}},
+		{"emptied policy", func(r []builtRun) ([]string, []want) {
+			// Read back, an empty policy must not pass for the run's own.
+			id := r[1].first + 5
+			return []string{fmt.Sprintf(`UPDATE reminder_audit SET policy_sha256 = '' WHERE id = %d`, id)},
+				[]want{{r[1].id, id, "was edited"}}
+		}},
 		{"deleted row", func(r []builtRun) ([]string, []want) {
 			id := r[1].first + 17
 			return []string{fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, id)},
