@@ -37,20 +37,6 @@ func RunHead(ctx context.Context, db DBTX, id int64) (head string, found bool, e
 	return head, err == nil, err
 }
 
-// ChainRow is an audit row as verification reads it.
-type ChainRow = AuditRow
-
-// AuditChain streams one run's audit rows in chain order, ids in
-// [fromID, toID) (toID 0: to the end); policy is the run's policy_sha256,
-// which rows that carry it leave out. Give it a transaction: it sets the
-// planner to walk the primary key.
-func AuditChain(ctx context.Context, tx *sql.Tx, runID int64, policy string, fromID, toID int64) (*sql.Rows, error) {
-	if _, err := tx.ExecContext(ctx, stmt("ChainSettings")); err != nil {
-		return nil, err
-	}
-	return tx.QueryContext(ctx, stmt("AuditChain"), runID, fromID, toID, policy)
-}
-
 // AuditIDRange returns the lowest and highest audit row ids of a run.
 func AuditIDRange(ctx context.Context, db DBTX, runID int64) (int64, int64, error) {
 	var lo, hi sql.NullInt64
@@ -65,21 +51,6 @@ func AuditRowBefore(ctx context.Context, db DBTX, runID, id int64) (int64, strin
 	var hash string
 	err := db.QueryRowContext(ctx, stmt("AuditRowBefore"), runID, id).Scan(&rowID, &hash)
 	return rowID, hash, err
-}
-
-// ScanChainRow reads a row of AuditChain of a run whose policy_sha256 is
-// policy.
-func ScanChainRow(rows *sql.Rows, r *ChainRow, policy string) error {
-	var scheduled, valid sql.NullTime
-	var rowPolicy sql.NullString
-	err := rows.Scan(&r.ID, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage, &r.Channel, &r.Decision,
-		&r.Reason, &r.SendID, &scheduled, &valid, &r.TimeZones, &rowPolicy, &r.Details, &r.PrevHash, &r.Hash)
-	r.ScheduledFor, r.ValidUntil = scheduled.Time, valid.Time
-	r.PolicySHA256 = policy
-	if rowPolicy.Valid {
-		r.PolicySHA256 = rowPolicy.String
-	}
-	return err
 }
 
 // RawChainRow is an audit row as fast verification reads it: the text
@@ -166,7 +137,10 @@ func walkChain(ctx context.Context, c interface {
 		ok := true
 		r.ID = driverInt(v[0], &ok)
 		at := driverTime(v[1], &ok)
-		r.At, ok = at.Time, ok && at.Valid
+		if !at.Valid {
+			return fmt.Errorf("audit row %v: at %q is not a timestamp", v[0], v[1])
+		}
+		r.At = at.Time
 		r.BorrowerID = driverInt(v[2], &ok)
 		r.LoanID = driverInt(v[3], &ok)
 		r.InstallmentID = driverInt(v[4], &ok)
@@ -186,7 +160,7 @@ func walkChain(ctx context.Context, c interface {
 		r.PrevHash = driverBytes(v[15], &ok)
 		r.Hash = driverBytes(v[16], &ok)
 		if !ok {
-			return fmt.Errorf("audit row %v: a column of an unexpected type", v[0])
+			return fmt.Errorf("audit row %v: a column the chain cannot read: %q", v[0], v)
 		}
 		if err := fn(&r); err != nil {
 			return err
@@ -200,13 +174,62 @@ func driverInt(v driver.Value, ok *bool) int64 {
 	return n
 }
 
+// driverTime reads a timestamptz the query turned into text in UTC.
 func driverTime(v driver.Value, ok *bool) sql.NullTime {
 	if v == nil {
 		return sql.NullTime{}
 	}
-	t, is := v.(time.Time)
-	*ok = *ok && is
-	return sql.NullTime{Time: t, Valid: is}
+	s, is := v.(string)
+	if !is {
+		*ok = false
+		return sql.NullTime{}
+	}
+	t, err := parseUTCTimestamp(s)
+	*ok = *ok && err == nil
+	return sql.NullTime{Time: t, Valid: err == nil}
+}
+
+// parseUTCTimestamp reads PostgreSQL's ISO text of a timestamptz in UTC,
+// "2026-11-28 02:00:00.123456+00", by hand: the driver's parser takes
+// several times as long, and a chain has three timestamps a row. Anything
+// else (an offset, a year past 9999, BC) goes to the driver's parser.
+func parseUTCTimestamp(s string) (time.Time, error) {
+	n := len(s)
+	if n < len("2006-01-02 15:04:05+00") || s[n-3:] != "+00" || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
+		s[13] != ':' || s[16] != ':' {
+		return pq.ParseTimestamp(time.UTC, s)
+	}
+	num := func(s string) (int, bool) {
+		v := 0
+		for i := 0; i < len(s); i++ {
+			c := s[i] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			v = v*10 + int(c)
+		}
+		return v, true
+	}
+	y, ok1 := num(s[0:4])
+	mo, ok2 := num(s[5:7])
+	d, ok3 := num(s[8:10])
+	h, ok4 := num(s[11:13])
+	mi, ok5 := num(s[14:16])
+	sec, ok6 := num(s[17:19])
+	us, ok7 := 0, true
+	if frac := s[19 : n-3]; frac != "" {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 {
+			return pq.ParseTimestamp(time.UTC, s)
+		}
+		us, ok7 = num(frac[1:])
+		for range 7 - len(frac) {
+			us *= 10
+		}
+	}
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return pq.ParseTimestamp(time.UTC, s)
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, us*1000, time.UTC), nil
 }
 
 // driverBytes returns a text column's bytes without copying them: lib/pq

@@ -134,3 +134,61 @@ func TestReadAuditChain(t *testing.T) {
 		t.Errorf("after the broken walks: %v", err)
 	}
 }
+
+// The chain's timestamps, which the reader parses from PostgreSQL's text,
+// are the instants the database holds, to the microsecond, whatever their
+// fraction, year or era.
+func TestReadAuditChainTimestamps(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	stamps := []string{
+		"2026-11-28 02:00:00+00", "2026-11-28 02:00:00.1+00", "2026-11-28 02:00:00.120000+08",
+		"2026-11-28 23:59:59.999999+00", "2024-02-29 12:34:56.000001-05", "1970-01-01 00:00:00+00",
+		"1969-12-31 23:59:59.5+00", "0900-03-01 00:00:00+00", "12026-01-01 00:00:00+00",
+		"0044-03-15 12:00:00+00 BC", "2038-01-19 03:14:08.654321+00",
+	}
+	for i, s := range stamps {
+		mustExec(t, db.DB, `INSERT INTO reminder_audit (id, run_id, at, borrower_id, loan_id, installment_id, stage, channel,
+			decision, reason, send_id, scheduled_for, valid_until, time_zones, policy_sha256, details, prev_hash, hash)
+			VALUES ($1, 9, $2::timestamptz, 1, 1, 1, 'due_today', 'sms', 'queued', '', 1, $2::timestamptz,
+			        $2::timestamptz + interval '1 hour', '[]', 'p', '{}', 'a', 'b')`, i+1, s)
+	}
+	want := map[int64]int64{}
+	rows, err := db.Query(`SELECT id, (extract(epoch FROM at) * 1000000)::bigint FROM reminder_audit WHERE run_id = 9`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, us int64
+		if err := rows.Scan(&id, &us); err != nil {
+			t.Fatal(err)
+		}
+		want[id] = us
+	}
+	rows.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Whatever the session's zone: the reader asks for UTC.
+	if _, err := conn.ExecContext(ctx, `SET TimeZone = 'Asia/Kathmandu'`); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = queries.ReadAuditChain(ctx, conn, 9, "", 0, 0, func(r *queries.RawChainRow) error {
+		n++
+		s := stamps[r.ID-1]
+		if got := r.At.UnixMicro(); got != want[r.ID] {
+			t.Errorf("%s: read %s (%d µs), the database holds %d µs", s, r.At, got, want[r.ID])
+		}
+		if !r.ScheduledFor.Valid || !r.ScheduledFor.Time.Equal(r.At) || r.ValidUntil.Time.Sub(r.At) != time.Hour {
+			t.Errorf("%s: scheduled %v, valid until %v", s, r.ScheduledFor, r.ValidUntil)
+		}
+		return nil
+	})
+	if err != nil || n != len(stamps) {
+		t.Fatalf("read %d of %d rows: %v", n, len(stamps), err)
+	}
+}

@@ -336,58 +336,42 @@ func BenchmarkVerify(b *testing.B) {
 		report(b, rows)
 	})
 
+	readChain := func(b *testing.B, runID int64, fn func(*queries.RawChainRow) error) {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		if err := queries.ReadAuditChain(ctx, conn, runID, "", 0, 0, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+
 	b.Run("read-and-scan-only", func(b *testing.B) {
 		var rows int64
 		for b.Loop() {
 			for _, r := range built {
-				tx, err := db.BeginTx(ctx, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rs, err := queries.AuditChain(ctx, tx, r.id, "", 0, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var row queries.ChainRow
-				for rs.Next() {
-					if err := queries.ScanChainRow(rs, &row, ""); err != nil {
-						b.Fatal(err)
-					}
+				readChain(b, r.id, func(*queries.RawChainRow) error {
 					rows++
-				}
-				if err := rs.Close(); err != nil {
-					b.Fatal(err)
-				}
-				tx.Rollback()
+					return nil
+				})
 			}
 		}
 		report(b, rows)
 	})
 
 	b.Run("hash-only", func(b *testing.B) {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer tx.Rollback()
-		rs, err := queries.AuditChain(ctx, tx, built[0].id, "", 0, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
 		var chain []audit.Row
-		for rs.Next() {
-			var r queries.ChainRow
-			if err := queries.ScanChainRow(rs, &r, ""); err != nil {
-				b.Fatal(err)
-			}
+		readChain(b, built[0].id, func(r *queries.RawChainRow) error {
 			chain = append(chain, audit.Row{
 				RunID: built[0].id, At: r.At, BorrowerID: r.BorrowerID, LoanID: r.LoanID, InstallmentID: r.InstallmentID,
-				Stage: r.Stage, Channel: r.Channel, Decision: r.Decision, Reason: r.Reason, SendID: r.SendID,
-				ScheduledFor: r.ScheduledFor, ValidUntil: r.ValidUntil, TimeZones: r.TimeZones,
-				PolicySHA256: r.PolicySHA256, Details: r.Details, PrevHash: r.PrevHash,
+				Stage: string(r.Stage), Channel: string(r.Channel), Decision: string(r.Decision), Reason: string(r.Reason),
+				SendID: r.SendID, ScheduledFor: r.ScheduledFor.Time, ValidUntil: r.ValidUntil.Time,
+				TimeZones: string(r.TimeZones), PolicySHA256: string(r.PolicySHA256), Details: string(r.Details),
+				PrevHash: string(r.PrevHash),
 			})
-		}
-		rs.Close()
+			return nil
+		})
 		var rows int64
 		for b.Loop() {
 			for i := range chain {
