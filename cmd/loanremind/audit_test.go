@@ -124,8 +124,9 @@ func bypassTrigger(t *testing.T, d *testDB, statements ...string) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	all := append(append([]string{`ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only`}, statements...),
-		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`)
+	all := append(append([]string{`ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only`,
+		`ALTER TABLE reminder_runs DISABLE TRIGGER reminder_runs_final`}, statements...),
+		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`, `ALTER TABLE reminder_runs ENABLE TRIGGER reminder_runs_final`)
 	for _, q := range all {
 		if _, err := tx.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -206,6 +207,21 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 				d.db.QueryRow(`SELECT has_table_privilege('loanremind_job', $1, $2)`, table, priv).Scan(&got)
 				if got != want {
 					t.Errorf("loanremind_job %s on %s: %v, want %v", priv, table, got, want)
+				}
+			}
+		}
+	})
+
+	t.Run("an ended run's record is final, for the job role and the owner", func(t *testing.T) {
+		for _, q := range []string{
+			`UPDATE reminder_runs SET status = 'running', seal = NULL, finished_at = NULL`,
+			`UPDATE reminder_runs SET actor = 'mallory'`,
+			`UPDATE reminder_runs SET audit_rows = audit_rows - 1`,
+		} {
+			for who, exec := range map[string]func(*testing.T, *testDB, string, ...any) error{"loanremind_job": asJobRole, "the owner": asOwner} {
+				err := exec(t, d, q)
+				if err == nil || !strings.Contains(err.Error(), "its record is final") {
+					t.Errorf("as %s: %s: %v, want the run guard's error", who, q, err)
 				}
 			}
 		}

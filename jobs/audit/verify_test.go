@@ -24,8 +24,9 @@ func tamper(tb testing.TB, db *sql.DB, statements ...string) {
 		tb.Fatal(err)
 	}
 	defer tx.Rollback()
-	all := append(append([]string{`ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only`}, statements...),
-		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`)
+	all := append(append([]string{`ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only`,
+		`ALTER TABLE reminder_runs DISABLE TRIGGER reminder_runs_final`}, statements...),
+		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`, `ALTER TABLE reminder_runs ENABLE TRIGGER reminder_runs_final`)
 	for _, q := range all {
 		if _, err := tx.Exec(q); err != nil {
 			tb.Fatalf("%s: %v", q, err)
