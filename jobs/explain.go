@@ -55,6 +55,7 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	}
 	ex := &Explanation{InstallmentID: installmentID, History: history}
 	notBefore, sendsBefore := asOf, asOf
+	sendLate := false
 	switch {
 	case !asOf.IsZero():
 		ex.Basis = "as of the instant asked for, with the sends that existed then"
@@ -64,8 +65,13 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 		if last.Mode == ModeBackfill {
 			notBefore = last.StartedAt
 		}
-		ex.Basis = fmt.Sprintf("as run %d saw it (%s run as of %s, started %s), with the sends that existed then",
-			last.RunID, last.Mode, last.AsOf.Format(time.RFC3339), last.StartedAt.Format(time.RFC3339))
+		sendLate = last.SendLate
+		late := ""
+		if sendLate {
+			late = " with --send-late"
+		}
+		ex.Basis = fmt.Sprintf("as run %d saw it (%s run%s as of %s, started %s), with the sends that existed then",
+			last.RunID, last.Mode, late, last.AsOf.Format(time.RFC3339), last.StartedAt.Format(time.RFC3339))
 		if last.RunPolicySHA256 != r.Config.PolicySHA256 {
 			ex.Basis += fmt.Sprintf("; NOTE: the policy has changed since that run (policy %.12s… then, %.12s… now): this re-evaluation uses the current policy",
 				last.RunPolicySHA256, r.Config.PolicySHA256)
@@ -127,7 +133,7 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 		ex.Facts = append(ex.Facts, "Nothing is left to pay: the job does not select this installment at all.")
 	}
 	req := policy.Request{AsOf: asOf, NotBefore: notBefore.Truncate(time.Microsecond), Borrower: &b,
-		Items: []policy.Item{item}, Existing: existing, Options: policy.Options{Trace: true}}
+		Items: []policy.Item{item}, Existing: existing, Options: policy.Options{Trace: true, SendLate: sendLate}}
 	var plan policy.Plan
 	pol.Decide(&req, &plan)
 	ex.Trace = plan.Trace

@@ -409,6 +409,7 @@ type InstallmentDecision struct {
 	ID, RunID                        int64
 	Mode, Actor                      string
 	AsOf, StartedAt                  time.Time
+	SendLate                         bool // the run was a backfill with --send-late
 	RunPolicySHA256                  string
 	At                               time.Time
 	Stage, Channel, Decision, Reason string
@@ -428,7 +429,7 @@ func InstallmentAudit(ctx context.Context, db DBTX, id int64) ([]InstallmentDeci
 	var out []InstallmentDecision
 	for rows.Next() {
 		var d InstallmentDecision
-		if err := rows.Scan(&d.ID, &d.RunID, &d.Mode, &d.Actor, &d.AsOf, &d.StartedAt, &d.RunPolicySHA256, &d.At,
+		if err := rows.Scan(&d.ID, &d.RunID, &d.Mode, &d.Actor, &d.AsOf, &d.StartedAt, &d.SendLate, &d.RunPolicySHA256, &d.At,
 			&d.Stage, &d.Channel, &d.Decision, &d.Reason, &d.TimeZones, &d.ScheduledFor, &d.ValidUntil, &d.SendID); err != nil {
 			return nil, err
 		}

@@ -624,11 +624,6 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 	ctx := context.Background()
 	d := seeded(t, 2000)
 	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
-	type auditRow struct {
-		id, run, send                        int64
-		at, stage, channel, decision, reason string
-		scheduled, valid                     sql.NullTime
-	}
 	for _, decision := range []string{"queued", "deferred", "suppressed", "expired"} {
 		var picks []int64
 		rows, err := d.db.Query(`SELECT DISTINCT installment_id FROM reminder_audit WHERE decision = $1 ORDER BY installment_id LIMIT 3`, decision)
@@ -646,77 +641,7 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 			continue
 		}
 		for _, inst := range picks {
-			r := mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(inst))
-			outcomes := explainSection(r.stdout, "The outcome:")
-			history := explainSection(r.stdout, "Audit history (every recorded decision about this installment):")
-			rs, err := d.db.Query(`SELECT id, run_id, coalesce(send_id, 0), to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-				stage, channel, decision, reason, scheduled_for, valid_until FROM reminder_audit WHERE installment_id = $1 ORDER BY id`, inst)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []auditRow
-			for rs.Next() {
-				var a auditRow
-				rs.Scan(&a.id, &a.run, &a.send, &a.at, &a.stage, &a.channel, &a.decision, &a.reason, &a.scheduled, &a.valid)
-				want = append(want, a)
-			}
-			rs.Close()
-			if len(history) != len(want) {
-				t.Errorf("installment %d: %d history lines, %d audit rows:\n%s", inst, len(history), len(want), r.stdout)
-			}
-			for _, a := range want {
-				stamp := func(nt sql.NullTime) string {
-					if !nt.Valid {
-						return ""
-					}
-					return nt.Time.UTC().Format(time.RFC3339)
-				}
-				found := false
-				for _, l := range outcomes {
-					if strings.HasPrefix(l, "      local time: ") {
-						continue
-					}
-					m := outcomeLine.FindStringSubmatch(l)
-					if m == nil {
-						t.Errorf("installment %d: unreadable outcome line %q", inst, l)
-						continue
-					}
-					if m[1] == a.stage && m[2] == a.channel {
-						found = true
-						if m[3] != a.decision || m[4] != a.reason {
-							t.Errorf("installment %d, %s %s: explain says %s (%s), the audit row %d says %s (%s)",
-								inst, a.stage, a.channel, m[3], m[4], a.id, a.decision, a.reason)
-						}
-						if m[5] != stamp(a.scheduled) || m[6] != stamp(a.valid) {
-							t.Errorf("installment %d, %s %s: explain sends from %q until %q, the audit row %d from %q until %q",
-								inst, a.stage, a.channel, m[5], m[6], a.id, stamp(a.scheduled), stamp(a.valid))
-						}
-					}
-				}
-				if !found {
-					t.Errorf("installment %d: no outcome for stage %s, %s (audit row %d):\n%s", inst, a.stage, a.channel, a.id, strings.Join(outcomes, "\n"))
-				}
-				listed := false
-				for _, l := range history {
-					m := historyLine.FindStringSubmatch(l)
-					if m == nil {
-						t.Errorf("installment %d: unreadable history line %q", inst, l)
-						continue
-					}
-					send := ""
-					if a.scheduled.Valid {
-						send = fmt.Sprint(a.send)
-					}
-					if m[1] == a.at && m[2] == fmt.Sprint(a.run) && m[3] == a.stage && m[4] == a.channel && m[5] == a.decision &&
-						m[6] == a.reason && m[7] == send && m[8] == stamp(a.scheduled) && m[9] == stamp(a.valid) {
-						listed = true
-					}
-				}
-				if !listed {
-					t.Errorf("installment %d: the history does not list audit row %d (%s run %d %s %s %s %s):\n%s",
-						inst, a.id, a.at, a.run, a.stage, a.channel, a.decision, a.reason, strings.Join(history, "\n"))
-				}
-			}
+			explainAgrees(t, ctx, d, inst)
 		}
 	}
 	if r := cli(t, ctx, d.env, "explain", "--installment", "999999999"); r.code == 0 {
@@ -724,6 +649,98 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 	}
 	if r := cli(t, ctx, d.env, "explain"); r.code != 2 {
 		t.Errorf("explain without --installment: exit %d, want 2", r.code)
+	}
+}
+
+// explainAgrees checks that explain's outcome for an installment is what
+// the audit recorded, and that its history lists every audit row.
+func explainAgrees(t *testing.T, ctx context.Context, d *testDB, inst int64) {
+	t.Helper()
+	type auditRow struct {
+		id, run, send                        int64
+		at, stage, channel, decision, reason string
+		scheduled, valid                     sql.NullTime
+	}
+	r := mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(inst))
+	outcomes := explainSection(r.stdout, "The outcome:")
+	history := explainSection(r.stdout, "Audit history (every recorded decision about this installment):")
+	rs, err := d.db.Query(`SELECT id, run_id, coalesce(send_id, 0), to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+		stage, channel, decision, reason, scheduled_for, valid_until FROM reminder_audit WHERE installment_id = $1 ORDER BY id`, inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []auditRow
+	for rs.Next() {
+		var a auditRow
+		rs.Scan(&a.id, &a.run, &a.send, &a.at, &a.stage, &a.channel, &a.decision, &a.reason, &a.scheduled, &a.valid)
+		want = append(want, a)
+	}
+	rs.Close()
+	if len(want) == 0 {
+		t.Errorf("installment %d has no audit rows", inst)
+		return
+	}
+	if len(history) != len(want) {
+		t.Errorf("installment %d: %d history lines, %d audit rows:\n%s", inst, len(history), len(want), r.stdout)
+	}
+	// explain re-evaluates the latest run's decisions; the history lists
+	// every run's.
+	latest := want[len(want)-1].run
+	for _, a := range want {
+		stamp := func(nt sql.NullTime) string {
+			if !nt.Valid {
+				return ""
+			}
+			return nt.Time.UTC().Format(time.RFC3339)
+		}
+		found := a.run != latest
+		for _, l := range outcomes {
+			if a.run != latest {
+				break
+			}
+			if strings.HasPrefix(l, "      local time: ") {
+				continue
+			}
+			m := outcomeLine.FindStringSubmatch(l)
+			if m == nil {
+				t.Errorf("installment %d: unreadable outcome line %q", inst, l)
+				continue
+			}
+			if m[1] == a.stage && m[2] == a.channel {
+				found = true
+				if m[3] != a.decision || m[4] != a.reason {
+					t.Errorf("installment %d, %s %s: explain says %s (%s), the audit row %d says %s (%s)",
+						inst, a.stage, a.channel, m[3], m[4], a.id, a.decision, a.reason)
+				}
+				if m[5] != stamp(a.scheduled) || m[6] != stamp(a.valid) {
+					t.Errorf("installment %d, %s %s: explain sends from %q until %q, the audit row %d from %q until %q",
+						inst, a.stage, a.channel, m[5], m[6], a.id, stamp(a.scheduled), stamp(a.valid))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("installment %d: no outcome for stage %s, %s (audit row %d):\n%s", inst, a.stage, a.channel, a.id, strings.Join(outcomes, "\n"))
+		}
+		listed := false
+		for _, l := range history {
+			m := historyLine.FindStringSubmatch(l)
+			if m == nil {
+				t.Errorf("installment %d: unreadable history line %q", inst, l)
+				continue
+			}
+			send := ""
+			if a.scheduled.Valid {
+				send = fmt.Sprint(a.send)
+			}
+			if m[1] == a.at && m[2] == fmt.Sprint(a.run) && m[3] == a.stage && m[4] == a.channel && m[5] == a.decision &&
+				m[6] == a.reason && m[7] == send && m[8] == stamp(a.scheduled) && m[9] == stamp(a.valid) {
+				listed = true
+			}
+		}
+		if !listed {
+			t.Errorf("installment %d: the history does not list audit row %d (%s run %d %s %s %s %s):\n%s",
+				inst, a.id, a.at, a.run, a.stage, a.channel, a.decision, a.reason, strings.Join(history, "\n"))
+		}
 	}
 }
 

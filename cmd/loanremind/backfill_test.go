@@ -268,6 +268,15 @@ func TestBackfillStaleDaysExpireUnlessSendLate(t *testing.T) {
 	if n := late.count(t, `SELECT count(*) FROM reminder_sends WHERE valid_until <= scheduled_for OR valid_until > $1`, after.Add(24*time.Hour+time.Minute)); n != 0 {
 		t.Errorf("%d late messages with a validity beyond late_validity", n)
 	}
+	// explain re-evaluates a late reminder as its send-late run did: one
+	// alone in its message, so that the message's other items do not
+	// change its validity.
+	var lone int64
+	if err := late.db.QueryRow(`SELECT min(i.installment_id) FROM reminder_send_items i
+		WHERE (SELECT count(*) FROM reminder_send_items j WHERE j.send_id = i.send_id) = 1`).Scan(&lone); err != nil {
+		t.Fatal(err)
+	}
+	explainAgrees(t, ctx, late, lone)
 	// The same installments, stages and channels were decided once each;
 	// only the outcome differs.
 	a, b := auditKeys(t, stale), auditKeys(t, late)
