@@ -174,7 +174,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 			out.longSMS++
 		}
 		if len(out.samples) < cfg.Samples && p.req.DryRun {
-			out.samples = append(out.samples, sample(in, m, &rendered, stages[m.Stage].Name))
+			out.samples = append(out.samples, pl.sample(in, m, &rendered, stages[m.Stage].Name))
 		}
 	}
 	// Which send each message became: index + 1 (messages that failed to
@@ -403,17 +403,24 @@ func contactHash(h *pii.Hasher, ch policy.Channel, b *policy.Borrower) string {
 	return ""
 }
 
-// sample is a dry run's view of a message: personal data masked.
-func sample(in *borrowerInput, m *policy.Message, r *render.Rendered, stage string) Sample {
+// sample is a dry run's view of a message: personal data masked. The
+// message is rendered again with the name masked: the template may write
+// the name in any form (cleaned, folded into a subject), so replacing it in
+// the text could miss it.
+func (pl *planner) sample(in *borrowerInput, m *policy.Message, r *render.Rendered, stage string) Sample {
 	recipient := pii.MaskPhone(m.Recipient)
 	if m.Channel == policy.Email {
 		recipient = pii.MaskEmail(m.Recipient)
 	}
 	body, subject := r.Body, r.Subject
 	if in.name != "" {
-		masked := maskName(in.name)
-		body = strings.ReplaceAll(body, in.name, masked)
-		subject = strings.ReplaceAll(subject, in.name, masked)
+		masked := *in
+		masked.name = maskName(strings.TrimSpace(in.name))
+		again, err := pl.render(&masked, m)
+		if err != nil {
+			again.Body, again.Subject = "(the message could not be rendered with the name masked)", ""
+		}
+		body, subject = again.Body, again.Subject
 	}
 	return Sample{
 		BorrowerID: in.b.ID, Channel: string(m.Channel), Recipient: recipient, Stage: stage, Locale: r.Locale,
@@ -425,5 +432,8 @@ func sample(in *borrowerInput, m *policy.Message, r *render.Rendered, stage stri
 // maskName keeps a name's first letter.
 func maskName(name string) string {
 	r := []rune(name)
+	if len(r) == 0 {
+		return ""
+	}
 	return string(r[:1]) + "**"
 }
