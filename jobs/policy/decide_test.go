@@ -478,7 +478,7 @@ func TestDecideTrace(t *testing.T) {
 		"outside the allowed windows in America/Los_Angeles",
 		"Frequency cap 2/24h: sends counted: 2026-01-15T14:00:00Z",
 		"is deferred (quiet_hours): send at 2026-01-15T16:00:00Z",
-		"+121****1234",
+		"+1 212****1234",
 	} {
 		if !strings.Contains(text, s) {
 			t.Errorf("trace lacks %q:\n%s", s, text)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/pii"
 )
 
 // The trace is read aloud by support staff to borrowers and regulators:
@@ -246,15 +247,13 @@ func (d *decider) traceMessage(msg *Message, exempt bool) {
 		msg.Channel, maskRecipient(msg.Recipient), msg.Items, msg.Stage, d.p.stages[msg.Stage].Name, when, fmtUTC(t), strings.Join(locals, "; "), fmtUTC(toNS(msg.ValidUntil)))
 }
 
-// maskRecipient keeps logs and traces free of full contact data (PIPL).
+// maskRecipient keeps logs and traces free of full contact data (PIPL),
+// masked as everywhere else.
 func maskRecipient(s string) string {
-	if at := strings.IndexByte(s, '@'); at > 0 {
-		return s[:1] + "***" + s[at:]
+	if strings.IndexByte(s, '@') > 0 {
+		return pii.MaskEmail(s)
 	}
-	if len(s) > 7 {
-		return s[:len(s)-8] + "****" + s[len(s)-4:]
-	}
-	return "****"
+	return pii.MaskPhone(s)
 }
 
 func yesNo(b bool) string {
