@@ -18,6 +18,7 @@ package pgtest
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -232,7 +233,8 @@ func ensureTemplate(ctx context.Context, adminURL, name string) error {
 	if exists {
 		return nil
 	}
-	// Templates of earlier migrations are of no more use: drop them.
+	// Templates of earlier migrations are of no more use: drop them, but
+	// the newest few, which another checkout's tests may be cloning now.
 	if err := dropOldTemplates(ctx, conn, name); err != nil {
 		return err
 	}
@@ -263,9 +265,17 @@ func ensureTemplate(ctx context.Context, adminURL, name string) error {
 	return nil
 }
 
-// dropOldTemplates drops the template databases of other migrations.
+// keptTemplates is how many templates of other migrations stay: those of
+// other checkouts (another branch, a reviewer's copy) testing on the same
+// server at the same time.
+const keptTemplates = 3
+
+// dropOldTemplates drops the template databases of other migrations but
+// the keptTemplates newest (database OIDs grow with creation).
 func dropOldTemplates(ctx context.Context, conn *sql.Conn, keep string) error {
-	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database WHERE datname LIKE 'lrtemplate\_%' AND datname <> $1 AND datname NOT LIKE '%\_build'`, keep)
+	rows, err := conn.QueryContext(ctx, `SELECT datname FROM pg_database
+		WHERE datname LIKE 'lrtemplate\_%' AND datname <> $1 AND datname NOT LIKE '%\_build'
+		ORDER BY oid::bigint DESC OFFSET $2`, keep, keptTemplates)
 	if err != nil {
 		return err
 	}
@@ -295,11 +305,22 @@ func cloneTemplate(ctx context.Context, admin *sql.DB, name string) error {
 	var err error
 	for attempt := 0; attempt < 20; attempt++ {
 		_, err = admin.ExecContext(ctx, `CREATE DATABASE `+pq.QuoteIdentifier(name)+` TEMPLATE `+pq.QuoteIdentifier(srv.template))
-		// Another session briefly connected to the template (autovacuum,
-		// a concurrent clone on older servers): try again.
-		if err == nil || !strings.Contains(err.Error(), "being accessed by other users") {
+		var pqErr *pq.Error
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &pqErr) && pqErr.Code == "3D000":
+			// The template is gone: an older checkout's tests on the same
+			// server dropped it as stale. Build it again.
+			if err := ensureTemplate(ctx, srv.adminURL, srv.template); err != nil {
+				return err
+			}
+			continue
+		case !strings.Contains(err.Error(), "being accessed by other users"):
 			return err
 		}
+		// Another session briefly connected to the template (autovacuum,
+		// a concurrent clone on older servers): try again.
 		time.Sleep(time.Duration(50*(attempt+1)) * time.Millisecond)
 	}
 	return err
