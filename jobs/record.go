@@ -199,20 +199,42 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 		return fmt.Errorf("abandoned runs: %w", err)
 	}
 	for _, id := range ids {
-		run, err := queries.SelectRun(ctx, db, id)
-		if err != nil {
-			return fmt.Errorf("abandoned run %d: %w", id, err)
-		}
-		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
-		totals := audit.TotalsOf(run)
-		totals.Status, totals.FinishedAt, totals.Error = StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why
-		seal := totals.Seal(audit.HeaderOf(run).Hash())
-		if _, err := queries.FinishRun(ctx, db, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
+		if err := p.closeAbandonedRun(ctx, id); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)
 		}
 		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
 	}
 	return nil
+}
+
+// closeAbandonedRun seals a dead run's record as it stands, under the
+// record's lock: a run that lost its lane lock but still writes cannot slip
+// a batch between the reading and the sealing, and its next batch is
+// refused (an ended run's record is final).
+func (p *pipeline) closeAbandonedRun(ctx context.Context, id int64) error {
+	tx, err := p.runner.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := queries.LockRun(ctx, tx, id); err != nil {
+		return err
+	}
+	run, err := queries.SelectRun(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if run.Status != StatusRunning {
+		return nil // it ended meanwhile
+	}
+	const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
+	totals := audit.TotalsOf(run)
+	totals.Status, totals.FinishedAt, totals.Error = StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why
+	seal := totals.Seal(audit.HeaderOf(run).Hash())
+	if _, err := queries.FinishRun(ctx, tx, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // failEarly ends a run that could not start.

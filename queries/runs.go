@@ -118,6 +118,12 @@ func SelectRun(ctx context.Context, db DBTX, id int64) (*Run, error) {
 	return &runs[0], nil
 }
 
+// LockRun locks a run's record for the rest of the transaction.
+func LockRun(ctx context.Context, tx *sql.Tx, id int64) error {
+	_, err := tx.ExecContext(ctx, stmt("LockRun"), id)
+	return err
+}
+
 // FinishRun ends a running run with its final status, error and seal. It
 // reports false if the run was no longer running.
 func FinishRun(ctx context.Context, db DBTX, id int64, status string, at time.Time, errText, seal string) (bool, error) {

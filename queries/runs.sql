@@ -43,6 +43,11 @@ SELECT id, mode, as_of, business_date::text AS business_date, shard_index, shard
 FROM reminder_runs
 WHERE id = $1;
 
+-- name: LockRun
+-- Holds a run's record until the transaction ends: a run closing another as
+-- abandoned seals the record as it is, while the other cannot add a batch.
+SELECT id FROM reminder_runs WHERE id = $1 FOR UPDATE;
+
 -- name: FinishRun
 UPDATE reminder_runs SET status = $2, finished_at = $3, error = nullif($4, ''), seal = $5
 WHERE id = $1 AND status = 'running';

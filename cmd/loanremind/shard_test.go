@@ -323,3 +323,36 @@ func TestRunThatLosesItsLaneLockFails(t *testing.T) {
 	}
 	mustVerify(t, d)
 }
+
+// A run that lost its lane lock and the next run of the lane, started at
+// once, overlap: the next run closes the first as abandoned, sealed as its
+// record stood, and the first cannot add a batch after that. The trail
+// verifies, and no installment is decided twice.
+func TestRunThatLostItsLockBesideTheNextRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 12000)
+	env := d.with("LOANREMIND_BATCH_SIZE", "50")
+	done := make(chan result, 1)
+	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
+	var pid int64
+	waitFor(t, time.Minute, "a batch to commit", func() bool {
+		if d.count(t, `SELECT coalesce(max(audit_rows), 0) FROM reminder_runs`) == 0 {
+			return false
+		}
+		err := d.db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid = $1 AND objid = $2 AND objsubid = 2
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockClass, scheduledLaneKey).Scan(&pid)
+		return err == nil
+	})
+	d.exec(t, `SELECT pg_terminate_backend($1)`, pid)
+	second := cli(t, ctx, env, "run", "--as-of", testAsOf)
+	first := <-done
+	if first.code != 1 || second.code != 0 {
+		t.Errorf("the run that lost its lock: exit %d (want 1); the next: exit %d (want 0)\n%s", first.code, second.code, tail(second.stderr, 1500))
+	}
+	if n := d.count(t, `SELECT count(*) FROM (SELECT 1 FROM reminder_audit GROUP BY installment_id, stage, channel HAVING count(*) > 1) x`); n != 0 {
+		t.Errorf("%d installments decided twice for a stage and channel", n)
+	}
+	mustVerify(t, d)
+}
