@@ -53,6 +53,7 @@ type CandidateParams struct {
 // number of candidates.
 type CandidateRows struct {
 	rows *sql.Rows
+	err  error // a row that could not be read
 }
 
 // StreamCandidates starts the candidate query on db (give it a connection
@@ -83,6 +84,10 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
 		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones)
 	if err != nil {
+		// The stream ends here, and the run must not take that for the
+		// end of the candidates.
+		r.err = fmt.Errorf("read candidates: a row cannot be read (borrower %d, installment %d, as far as it was read): %w",
+			c.BorrowerID, c.InstallmentID, err)
 		r.rows.Close()
 		return false
 	}
@@ -95,6 +100,9 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 
 // Err returns the error that ended the stream, if any.
 func (r *CandidateRows) Err() error {
+	if r.err != nil {
+		return r.err
+	}
 	if err := r.rows.Err(); err != nil {
 		return fmt.Errorf("read candidates: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"sync"
@@ -161,5 +162,28 @@ func TestConcurrentRunsProduceNoDuplicates(t *testing.T) {
 	}
 	if !strings.Contains(mustCLI(t, ctx, d.env, "audit", "verify").stdout, "intact") {
 		t.Error("audit trail does not verify after concurrent runs")
+	}
+}
+
+// A candidate row the job cannot read at all (a lender's view with a NULL
+// where its schema has none) fails the run, naming the row: the run must
+// not take the end of what it could read for the end of the candidates.
+func TestUnreadableCandidateRowFailsTheRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 2000)
+	d.exec(t, `ALTER TABLE installments ALTER seq DROP NOT NULL`)
+	var inst int64
+	if err := d.db.QueryRow(`UPDATE installments SET seq = NULL WHERE id = (
+		SELECT i.id FROM installments i JOIN loans l ON l.id = i.loan_id
+		WHERE i.amount_paid_minor < i.amount_due_minor AND i.due_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-30'
+		ORDER BY abs(l.borrower_id - 1000) LIMIT 1) RETURNING id`).Scan(&inst); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, ctx, d.env, "run", "--as-of", testAsOf)
+	var status, errText string
+	d.db.QueryRow(`SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id DESC LIMIT 1`).Scan(&status, &errText)
+	if r.code != 1 || status != "failed" || !strings.Contains(errText, fmt.Sprintf("installment %d", inst)) {
+		t.Errorf("a run over an unreadable row: exit %d, %s (%q); want exit 1, failed, naming installment %d", r.code, status, errText, inst)
 	}
 }
