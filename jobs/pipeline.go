@@ -25,6 +25,7 @@ type pipeline struct {
 	bd        civil.Date
 	notBefore time.Time // earliest send instant: as_of, or now in a backfill
 	capsSince time.Time // sends after this count for frequency caps
+	selected  time.Time // when the selection began (the database's clock)
 	log       *logrus.Entry
 	res       *Result
 	plans     chan *batchPlan // the buffers of written plans, for the next ones
@@ -106,6 +107,9 @@ func (p *pipeline) execute(ctx context.Context) error {
 	}
 	if err := queries.StreamSettings(stream, tx); err != nil {
 		return err
+	}
+	if p.selected, err = queries.SelectionStart(stream, tx); err != nil {
+		return fmt.Errorf("selection start: %w", err)
 	}
 	rows, err := queries.StreamCandidates(stream, tx, queries.CandidateParams{
 		DueDates: dueDates, Stages: stageNames, ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count,

@@ -228,6 +228,23 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	if n != b.existing {
 		return errReplan
 	}
+	// A run of another lane (a backfill beside the hourly run) may have
+	// decided some of these keys the other way since the selection: a
+	// suppression where this batch sends, or the reverse. Only then is the
+	// check worth its cost.
+	other, err := queries.OtherRunsSince(ctx, tx, p.res.RunID, p.selected)
+	if err != nil {
+		return fmt.Errorf("other runs: %w", err)
+	}
+	if other {
+		twice, err := queries.KeysDecidedTwice(ctx, tx, b.installmentIDs(), p.res.RunID, b.sendIDs)
+		if err != nil {
+			return fmt.Errorf("keys decided twice: %w", err)
+		}
+		if twice > 0 {
+			return errReplan
+		}
+	}
 	steps.mark("check")
 	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.plan.counts, b.prevHead, b.head); err != nil {
 		return err
@@ -242,13 +259,7 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 // replan drops what concurrent runs decided meanwhile and plans the batch
 // again against the sends as they are now.
 func (p *pipeline) replan(ctx context.Context, b *batch) error {
-	var inst []int64
-	for i := range b.borrowers {
-		for _, it := range b.borrowers[i].items {
-			inst = append(inst, it.InstallmentID)
-		}
-	}
-	claimed, err := queries.ClaimedKeys(ctx, p.runner.DB, inst)
+	claimed, err := queries.ClaimedKeys(ctx, p.runner.DB, b.installmentIDs())
 	if err != nil {
 		return err
 	}
@@ -279,6 +290,17 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
 	return p.load(ctx, b)
+}
+
+// installmentIDs lists the batch's installments.
+func (b *batch) installmentIDs() []int64 {
+	inst := make([]int64, 0, b.items)
+	for i := range b.borrowers {
+		for _, it := range b.borrowers[i].items {
+			inst = append(inst, it.InstallmentID)
+		}
+	}
+	return inst
 }
 
 // tally adds a written batch to the run's totals.

@@ -145,6 +145,31 @@ func CountOtherSends(ctx context.Context, db DBTX, borrowers []int64, since time
 	return n, err
 }
 
+// SelectionStart returns the database's time at the start of the
+// selection's transaction.
+func SelectionStart(ctx context.Context, db DBTX) (time.Time, error) {
+	var t time.Time
+	err := db.QueryRowContext(ctx, stmt("SelectionStart")).Scan(&t)
+	return t, err
+}
+
+// OtherRunsSince reports whether a run other than runID may have decided
+// anything since since.
+func OtherRunsSince(ctx context.Context, db DBTX, runID int64, since time.Time) (bool, error) {
+	var yes bool
+	err := db.QueryRowContext(ctx, stmt("OtherRunsSince"), runID, since).Scan(&yes)
+	return yes, err
+}
+
+// KeysDecidedTwice counts the keys of a batch, written in this transaction,
+// that another run has decided the other way: sent here and finally
+// decided there, or the reverse.
+func KeysDecidedTwice(ctx context.Context, db DBTX, installments []int64, runID int64, sendIDs []int64) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, stmt("KeysDecidedTwice"), pq.Array(installments), runID, pq.Array(sendIDs)).Scan(&n)
+	return n, err
+}
+
 // QuietWindow is a borrower_quiet_windows row.
 type QuietWindow struct {
 	BorrowerID int64

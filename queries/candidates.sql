@@ -94,6 +94,30 @@ FROM holidays
 WHERE date BETWEEN $1 AND $2
 ORDER BY region, date;
 
+-- name: SelectionStart
+-- When this run's selection began, by the database's clock.
+SELECT now();
+
+-- name: OtherRunsSince
+-- Whether a run other than $1 may have decided anything since $2, the start
+-- of this run's selection: one still running, or one that ended since (give
+-- or take five minutes of skew between the clocks of the job's hosts).
+SELECT EXISTS (
+    SELECT 1 FROM reminder_runs
+    WHERE id <> $1 AND status <> 'skipped'
+      AND (finished_at IS NULL OR finished_at > $2::timestamptz - interval '5 minutes'));
+
+-- name: KeysDecidedTwice
+-- How many keys of this batch ($1: its installments, $2: the run, $3: its
+-- sends) the ledger and the final decisions both hold: another run decided
+-- them the other way since this run's selection. The unique keys of the two
+-- tables do not see each other.
+SELECT count(*)
+FROM reminder_send_items s
+JOIN reminder_decisions d ON d.installment_id = s.installment_id AND d.stage = s.stage AND d.channel = s.channel
+WHERE s.installment_id = ANY($1::bigint[])
+  AND (d.run_id = $2 OR s.send_id = ANY($3::bigint[]));
+
 -- name: ClaimedKeys
 -- Which of these installments already have a decision for their stage:
 -- written by a concurrent run after this run's selection.

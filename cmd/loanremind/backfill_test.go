@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // seededAt seeds N borrowers (seed 7) with due dates around the given day.
@@ -379,6 +381,76 @@ func TestBackfillBesideScheduledRunAddsNoDuplicate(t *testing.T) {
 			t.Errorf("not decided by the overlapping runs: %s", k)
 			break
 		}
+	}
+	mustVerify(t, d)
+}
+
+// A scheduled run plans its batch; meanwhile borrowers ask not to be
+// contacted and a backfill of the same day suppresses their reminders
+// first. The two ledgers have unique keys of their own, so the scheduled
+// run must notice that its keys were decided the other way: it plans the
+// batch again, and no installment ends up both sent and suppressed.
+func TestRunNoticesKeysABackfillSuppressedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// Which borrowers the run reminds, on a copy of the same data.
+	clean := seeded(t, 300)
+	mustCLI(t, ctx, clean.env, "run", "--as-of", testAsOf)
+	var reminded []int64
+	rows, err := clean.db.Query(`SELECT borrower_id FROM reminder_audit GROUP BY borrower_id
+		HAVING bool_and(decision IN ('queued', 'deferred')) AND ('x' || left(md5(borrower_id::text), 7))::bit(28)::int % 64 <> 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id int64
+		rows.Scan(&id)
+		reminded = append(reminded, id)
+	}
+	rows.Close()
+	if len(reminded) == 0 {
+		t.Fatal("the seed reminds nobody outside stripe 0")
+	}
+
+	d := seeded(t, 300)
+	env := d.with("LOANREMIND_BATCH_SIZE", "5000", "LOANREMIND_LOCK_TIMEOUT", "2m")
+	// Hold lock stripe 0: the run's one batch waits there, after its COPY.
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hold, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	if _, err := hold.Exec(`SELECT pg_advisory_xact_lock(1280462675, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
+	waitFor(t, time.Minute, "the run to wait for its lock stripes", func() bool {
+		return d.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) >= 1
+	})
+	// The reminded borrowers ask not to be contacted; everyone else pays,
+	// so that the backfill selects only the former (none in stripe 0).
+	d.exec(t, `UPDATE borrowers SET do_not_contact = true WHERE id = ANY($1)`, pq.Array(reminded))
+	d.exec(t, `UPDATE installments i SET amount_paid_minor = amount_due_minor FROM loans l
+		WHERE l.id = i.loan_id AND NOT l.borrower_id = ANY($1) AND amount_due_minor >= 0`, pq.Array(reminded))
+	mustCLI(t, ctx, env, "backfill", "--from", testDay, "--to", testDay, "--actor", "ops", "--reason", "INC-1")
+	hold.Rollback()
+	if r := <-done; r.code != 0 {
+		t.Fatalf("the scheduled run: exit %d\n%s", r.code, tail(r.stderr, 2000))
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_send_items i JOIN reminder_decisions x USING (installment_id, stage, channel)`); n != 0 {
+		t.Errorf("%d keys both sent and finally decided", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM (SELECT 1 FROM reminder_audit GROUP BY installment_id, stage, channel HAVING count(*) > 1) x`); n != 0 {
+		t.Errorf("%d keys decided twice in the audit", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_sends WHERE borrower_id = ANY($1)`, pq.Array(reminded)); n != 0 {
+		t.Errorf("%d messages to borrowers whose reminders the backfill suppressed", n)
 	}
 	mustVerify(t, d)
 }
