@@ -625,17 +625,7 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 	d := seeded(t, 2000)
 	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
 	for _, decision := range []string{"queued", "deferred", "suppressed", "expired"} {
-		var picks []int64
-		rows, err := d.db.Query(`SELECT DISTINCT installment_id FROM reminder_audit WHERE decision = $1 ORDER BY installment_id LIMIT 3`, decision)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rows.Next() {
-			var id int64
-			rows.Scan(&id)
-			picks = append(picks, id)
-		}
-		rows.Close()
+		picks := d.ids(t, `SELECT DISTINCT installment_id FROM reminder_audit WHERE decision = $1 ORDER BY installment_id LIMIT 3`, decision)
 		if len(picks) == 0 {
 			t.Errorf("the run made no %s decision: the seed should have one", decision)
 			continue

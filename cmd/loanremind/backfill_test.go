@@ -396,18 +396,8 @@ func TestRunNoticesKeysABackfillSuppressedMeanwhile(t *testing.T) {
 	// Which borrowers the run reminds, on a copy of the same data.
 	clean := seeded(t, 300)
 	mustCLI(t, ctx, clean.env, "run", "--as-of", testAsOf)
-	var reminded []int64
-	rows, err := clean.db.Query(`SELECT borrower_id FROM reminder_audit GROUP BY borrower_id
+	reminded := clean.ids(t, `SELECT borrower_id FROM reminder_audit GROUP BY borrower_id
 		HAVING bool_and(decision IN ('queued', 'deferred')) AND ('x' || left(md5(borrower_id::text), 7))::bit(28)::int % 64 <> 0`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		reminded = append(reminded, id)
-	}
-	rows.Close()
 	if len(reminded) == 0 {
 		t.Fatal("the seed reminds nobody outside stripe 0")
 	}

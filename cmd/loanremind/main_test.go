@@ -92,6 +92,28 @@ func (d *testDB) count(t *testing.T, query string, args ...any) int64 {
 	return n
 }
 
+// ids returns the one bigint column of a query's rows.
+func (d *testDB) ids(t *testing.T, query string, args ...any) []int64 {
+	t.Helper()
+	rows, err := d.db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
 func (d *testDB) exec(t *testing.T, query string, args ...any) {
 	t.Helper()
 	if _, err := d.db.Exec(query, args...); err != nil {
