@@ -226,6 +226,12 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 	var c queries.Candidate
 	var cur *borrowerInput
 	first := 0 // where cur's items start in the arenas
+	repeats := 0
+	defer func() {
+		if repeats > 0 {
+			p.log.WithField("rows", repeats).Warn("the candidate query returned installments more than once (a view joining them to several rows?): each was decided once")
+		}
+	}()
 	for rows.Next(&c) {
 		if stop.Err() != nil {
 			return errStopped
@@ -240,6 +246,12 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			b.ids = append(b.ids, c.BorrowerID)
 			cur = &b.borrowers[len(b.borrowers)-1]
 			first = len(b.itemArena)
+		} else if last := len(cur.items) - 1; cur.items[last].InstallmentID == c.InstallmentID && cur.stages[last] == c.Stage {
+			// The same installment again (a lender's view that joins it
+			// to two rows; the order puts repeats together): it is
+			// decided once.
+			repeats++
+			continue
 		}
 		b.itemArena = append(b.itemArena, policy.Item{
 			InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),

@@ -187,3 +187,34 @@ func TestUnreadableCandidateRowFailsTheRun(t *testing.T) {
 		t.Errorf("a run over an unreadable row: exit %d, %s (%q); want exit 1, failed, naming installment %d", r.code, status, errText, inst)
 	}
 }
+
+// The same installment twice in the candidates (a lender's view that joins
+// it to two rows) is decided once, and the run goes on past it.
+func TestRepeatedCandidateRowIsDecidedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 2000)
+	d.exec(t, `ALTER TABLE installments DROP CONSTRAINT installments_pkey CASCADE`)
+	d.exec(t, `ALTER TABLE installments DROP CONSTRAINT installments_loan_seq_key`)
+	var inst int64
+	if err := d.db.QueryRow(`INSERT INTO installments SELECT * FROM installments WHERE id = (
+		SELECT i.id FROM installments i JOIN loans l ON l.id = i.loan_id
+		WHERE i.amount_paid_minor < i.amount_due_minor AND i.due_date BETWEEN DATE '2026-11-01' AND DATE '2026-11-30'
+		ORDER BY abs(l.borrower_id - 1000) LIMIT 1) RETURNING id`).Scan(&inst); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, ctx, d.with("LOANREMIND_BATCH_SIZE", "100"), "run", "--as-of", testAsOf)
+	if r.code != 0 {
+		t.Fatalf("run: exit %d\n%s", r.code, tail(r.stderr, 2000))
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_audit WHERE installment_id = $1`, inst); n != 1 {
+		t.Errorf("installment %d, twice in the candidates: %d audit rows, want 1", inst, n)
+	}
+	if !strings.Contains(r.stderr, "more than once") {
+		t.Errorf("no warning about the repeated installment:\n%s", tail(r.stderr, 1500))
+	}
+	if n := d.count(t, `SELECT count(DISTINCT borrower_id) FROM reminder_audit WHERE borrower_id > 1000`); n == 0 {
+		t.Error("the run stopped at the repeated installment")
+	}
+	mustVerify(t, d)
+}
