@@ -85,6 +85,7 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 		{"holiday", "regions:\n  CN:\n    holidays: [2026-13-01]\n", []string{`regions["CN"].holidays[0]: "2026-13-01" is not a date`}},
 		{"schedule", "schedule: every hour\n", []string{`schedule: "every hour"`}},
 		{"no opt-out", "channels:\n  sms:\n    opt_out: {zh-CN: \"\"}\n", []string{`channels.sms.opt_out["zh-CN"]`}},
+		{"retention under the stages", "audit:\n  retention: 24h\n", []string{"audit.retention: 1d is shorter than the stages' span (63d", "(7d)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateMessages(v)
 	v.positive("audit.retention", c.Audit.Retention)
+	c.validateRetention(v)
 	if _, _, err := net.SplitHostPort(c.Serve.Listen); err != nil {
 		v.addf("serve.listen: %q is not host:port (e.g. :9090)", c.Serve.Listen)
 	}
@@ -125,6 +126,28 @@ func (c *Config) validateStages(v *validator) {
 		if i == len(c.Stages)-1 && s.ExpiresAfter <= 0 {
 			v.addf("%s.expires_after: the last stage needs one (e.g. 30d), or it would never end", f)
 		}
+	}
+}
+
+// validateRetention refuses a retention under what the ledger must
+// remember: pruning a run forgets which installments it reminded, so a
+// retention shorter than the stages' span would let an installment still in
+// a stage be reminded again; and frequency caps count the sends of their
+// window.
+func (c *Config) validateRetention(v *validator) {
+	if len(c.Stages) == 0 || c.Audit.Retention <= 0 {
+		return
+	}
+	const day = 24 * time.Hour
+	first, last := c.Stages[0], c.Stages[len(c.Stages)-1]
+	span := time.Duration(last.DaysFromDue-first.DaysFromDue)*day + time.Duration(last.ExpiresAfter)
+	var longestCap time.Duration
+	for _, cp := range c.FrequencyCaps {
+		longestCap = max(longestCap, time.Duration(cp.Per))
+	}
+	if need := span + longestCap + day; time.Duration(c.Audit.Retention) < need {
+		v.addf("audit.retention: %s is shorter than the stages' span (%s from the first stage's start to the last's end) plus the longest frequency cap (%s) and a day: pruning would forget reminders that installments could get again",
+			c.Audit.Retention, Duration(span), Duration(longestCap))
 	}
 }
 
