@@ -119,6 +119,9 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("--to: %v", err)
 	}
+	if td < fd {
+		return usageErrorf("--to %s is before --from %s", *to, *from)
+	}
 	f.From, f.To = fd.Time(bz), td.AddDays(1).Time(bz)
 	db, err := openDB(ctx, *dbURL)
 	if err != nil {

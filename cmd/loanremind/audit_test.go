@@ -591,6 +591,7 @@ func TestAuditExport(t *testing.T) {
 		{"--from", wide, "--to", wideTo, "--format", "xml"},
 		{"--from", wide, "--to", wideTo, "--decision", "maybe"},
 		{"--from", "yesterday", "--to", wideTo},
+		{"--from", "2026-12-02", "--to", "2026-12-01", "--format", "csv"},
 	} {
 		if r := cli(t, ctx, d.env, append([]string{"audit", "export"}, args...)...); r.code != 2 {
 			t.Errorf("audit export %v: exit %d, want 2", args, r.code)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/pii"
@@ -66,11 +67,11 @@ func Export(ctx context.Context, db queries.DBTX, f queries.ExportFilter, format
 			}
 		}
 		if cw != nil {
-			record[0], record[1], record[2], record[3] = itoa(r.ID), itoa(r.RunID), r.Mode, r.Actor
+			record[0], record[1], record[2], record[3] = itoa(r.ID), itoa(r.RunID), r.Mode, csvText(r.Actor)
 			record[4], record[5], record[6], record[7] = stamp(r.At), itoa(r.BorrowerID), itoa(r.LoanID), itoa(r.InstallmentID)
-			record[8], record[9], record[10], record[11] = r.Stage, r.Channel, r.Decision, r.Reason
+			record[8], record[9], record[10], record[11] = r.Stage, r.Channel, r.Decision, csvText(r.Reason)
 			record[12], record[13], record[14] = r.TimeZones, nullStamp(r.ScheduledFor), nullStamp(r.ValidUntil)
-			record[15], record[16], record[17], record[18] = optID(r.SendID), recipient, account, r.PolicySHA256
+			record[15], record[16], record[17], record[18] = optID(r.SendID), csvText(recipient), csvText(account), r.PolicySHA256
 			if err := cw.Write(record); err != nil {
 				return n, err
 			}
@@ -98,6 +99,26 @@ func Export(ctx context.Context, db queries.DBTX, f queries.ExportFilter, format
 		}
 	}
 	return n, bw.Flush()
+}
+
+// csvText keeps a free-text cell from being read as a formula when the
+// export is opened in a spreadsheet (CWE-1236): a cell that starts with =,
+// @, a tab or a carriage return, or with + or - followed by anything but a
+// phone number's characters, gets a leading apostrophe. Phone numbers,
+// masked or not, stay as they are.
+func csvText(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '@', '\t', '\r':
+		return "'" + s
+	case '+', '-':
+		if strings.Trim(s[1:], "0123456789 *-().") != "" {
+			return "'" + s
+		}
+	}
+	return s
 }
 
 type exportJSON struct {
