@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,10 @@ type Explanation struct {
 	Facts         []string
 	Trace         []string
 	Outcomes      []ExplainedOutcome
-	History       []queries.InstallmentDecision
+	// Differences name where this evaluation disagrees with what the run
+	// it re-evaluates recorded, and why it may.
+	Differences []string
+	History     []queries.InstallmentDecision
 }
 
 // ExplainedOutcome is the policy's verdict on one channel.
@@ -56,6 +60,7 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	ex := &Explanation{InstallmentID: installmentID, History: history}
 	notBefore, sendsBefore := asOf, asOf
 	sendLate := false
+	var recorded []queries.InstallmentDecision // the decisions being re-evaluated
 	switch {
 	case !asOf.IsZero():
 		ex.Basis = "as of the instant asked for, with the sends that existed then"
@@ -66,6 +71,11 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 			notBefore = last.StartedAt
 		}
 		sendLate = last.SendLate
+		for _, h := range history {
+			if h.RunID == last.RunID {
+				recorded = append(recorded, h)
+			}
+		}
 		late := ""
 		if sendLate {
 			late = " with --send-late"
@@ -132,13 +142,45 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	if c.AmountPaidMinor >= c.AmountDueMinor && c.AmountDueMinor >= 0 {
 		ex.Facts = append(ex.Facts, "Nothing is left to pay: the job does not select this installment at all.")
 	}
+	// The other installments of the message the run put this one in: the
+	// message's validity is the earliest of its items'.
+	items := []policy.Item{item}
+	for _, h := range recorded {
+		if h.SendID == 0 {
+			continue
+		}
+		others, err := queries.MessageInstallments(ctx, r.DB, h.SendID)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", h.SendID, err)
+		}
+		for _, id := range others {
+			if id == installmentID || slices.ContainsFunc(items, func(it policy.Item) bool { return it.InstallmentID == id }) {
+				continue
+			}
+			o, err := queries.LoadInstallment(ctx, r.DB, id)
+			if err != nil {
+				return nil, fmt.Errorf("installment %d of message %d: %w", id, h.SendID, err)
+			}
+			items = append(items, policy.Item{
+				InstallmentID: o.InstallmentID, LoanID: o.LoanID, Seq: o.Seq, DueDate: civil.Date(o.DueDay),
+				AmountDueMinor: o.AmountDueMinor, AmountPaidMinor: o.AmountPaidMinor, Currency: o.Currency,
+				LoanStatus: o.LoanStatus,
+			})
+		}
+	}
+	if len(items) > 1 {
+		ex.Facts = append(ex.Facts, fmt.Sprintf("The run sent it in one message with %d other installment(s), which are evaluated with it.", len(items)-1))
+	}
 	req := policy.Request{AsOf: asOf, NotBefore: notBefore.Truncate(time.Microsecond), Borrower: &b,
-		Items: []policy.Item{item}, Existing: existing, Options: policy.Options{Trace: true, SendLate: sendLate}}
+		Items: items, Existing: existing, Options: policy.Options{Trace: true, SendLate: sendLate}}
 	var plan policy.Plan
 	pol.Decide(&req, &plan)
 	ex.Trace = plan.Trace
 	stages := r.Config.Policy.Stages
 	for _, o := range plan.Outcomes {
+		if o.Item != 0 {
+			continue // another installment of the message
+		}
 		eo := ExplainedOutcome{Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason}
 		if o.Stage >= 0 {
 			eo.Stage = stages[o.Stage].Name
@@ -154,7 +196,69 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 		}
 		ex.Outcomes = append(ex.Outcomes, eo)
 	}
+	ex.Differences = differences(ex.Outcomes, recorded)
+	ex.Facts = append(ex.Facts, selectionFacts(ex, bd, item.DueDate, recorded != nil)...)
 	return ex, nil
+}
+
+// selectionFacts says when a run at the evaluated instant would not select
+// the installment at all, so that its outcome is not read as a decision a
+// run would record: no stage applies, or the ledger already holds the
+// stage and channel.
+func selectionFacts(ex *Explanation, bd, due civil.Date, reevaluating bool) []string {
+	var out []string
+	if len(ex.Outcomes) > 0 && !slices.ContainsFunc(ex.Outcomes, func(o ExplainedOutcome) bool { return o.Stage != "" }) {
+		out = append(out, fmt.Sprintf("Not a candidate on %s: no stage applies %d day(s) from its due date %s; the outcome below is what the policy says, not a decision any run records.",
+			bd, int(bd-due), due))
+	}
+	if reevaluating {
+		return out // the run being re-evaluated decided it
+	}
+	for _, o := range ex.Outcomes {
+		for _, h := range ex.History {
+			if h.Stage == o.Stage && h.Channel == o.Channel && !h.AsOf.After(ex.AsOf) {
+				out = append(out, fmt.Sprintf("Not a candidate for stage %s, %s at this instant: run %d (as of %s) already decided it (%s); a run then would not select it again.",
+					o.Stage, o.Channel, h.RunID, h.AsOf.UTC().Format(time.RFC3339), h.Decision))
+				break
+			}
+		}
+	}
+	return out
+}
+
+// differences compares a re-evaluation with what its run recorded. They
+// differ when the borrower's facts changed since (explain reads them as
+// they are now), or when the policy did.
+func differences(outcomes []ExplainedOutcome, recorded []queries.InstallmentDecision) []string {
+	var out []string
+	for _, h := range recorded {
+		i := slices.IndexFunc(outcomes, func(o ExplainedOutcome) bool { return o.Stage == h.Stage && o.Channel == h.Channel })
+		if i < 0 {
+			out = append(out, fmt.Sprintf("run %d decided stage %s, %s: %s (%s); this evaluation has no outcome for it",
+				h.RunID, h.Stage, h.Channel, h.Decision, orNone(h.Reason)))
+			continue
+		}
+		o := outcomes[i]
+		if o.Decision != h.Decision || o.Reason != h.Reason || !o.ScheduledFor.Equal(h.ScheduledFor.Time) || !o.ValidUntil.Equal(h.ValidUntil.Time) {
+			out = append(out, fmt.Sprintf("run %d recorded stage %s, %s: %s (%s)%s; this evaluation says %s (%s)%s",
+				h.RunID, h.Stage, h.Channel, h.Decision, orNone(h.Reason), window(h.ScheduledFor.Time, h.ValidUntil.Time),
+				o.Decision, orNone(o.Reason), window(o.ScheduledFor, o.ValidUntil)))
+		}
+	}
+	for _, o := range outcomes {
+		if len(recorded) > 0 && !slices.ContainsFunc(recorded, func(h queries.InstallmentDecision) bool { return o.Stage == h.Stage && o.Channel == h.Channel }) {
+			out = append(out, fmt.Sprintf("this evaluation decides stage %s, %s: %s, which run %d did not record",
+				orNone(o.Stage), o.Channel, o.Decision, recorded[0].RunID))
+		}
+	}
+	return out
+}
+
+func window(from, until time.Time) string {
+	if from.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(", from %s until %s", from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
 }
 
 func orNone(s string) string {

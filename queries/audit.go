@@ -393,6 +393,11 @@ func PruneRuns(ctx context.Context, tx *sql.Tx, ids []int64) ([]Boundary, int64,
 
 // LoadInstallment reads one installment with its loan and borrower;
 // sql.ErrNoRows when there is none.
+// MessageInstallments lists the installments a message covers.
+func MessageInstallments(ctx context.Context, db DBTX, sendID int64) ([]int64, error) {
+	return selectIDs(ctx, db, stmt("MessageInstallments"), sendID)
+}
+
 func LoadInstallment(ctx context.Context, db DBTX, id int64) (*Candidate, error) {
 	var c Candidate
 	err := db.QueryRowContext(ctx, stmt("InstallmentFacts"), id).Scan(&c.InstallmentID, &c.LoanID, &c.Seq, &c.DueDay,
@@ -502,18 +507,5 @@ func SampleSends(ctx context.Context, db DBTX, runID int64) ([]SampleSend, error
 // OrphanAuditRuns lists the runs that audit rows name but that have no run
 // record.
 func OrphanAuditRuns(ctx context.Context, db DBTX) ([]int64, error) {
-	rows, err := db.QueryContext(ctx, stmt("OrphanAuditRuns"))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return selectIDs(ctx, db, stmt("OrphanAuditRuns"))
 }

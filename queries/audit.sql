@@ -121,6 +121,10 @@ DELETE FROM reminder_sends WHERE run_id = ANY($1::bigint[]);
 -- name: PruneRuns
 DELETE FROM reminder_runs WHERE id = ANY($1::bigint[]);
 
+-- name: MessageInstallments
+-- The installments a message covers, in the order the ledger holds them.
+SELECT installment_id FROM reminder_send_items WHERE send_id = $1 ORDER BY installment_id;
+
 -- name: InstallmentFacts
 -- Everything explain needs about one installment.
 SELECT i.id, i.loan_id, i.seq, (i.due_date - DATE '1970-01-01') AS due_day, i.amount_due_minor, i.amount_paid_minor,

@@ -121,6 +121,24 @@ func sumFS(fsys fs.FS, dir string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// selectIDs returns the one bigint column of a query's rows.
+func selectIDs(ctx context.Context, db DBTX, query string, args ...any) ([]int64, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // selectAll scans every row of a query into dest, a pointer to a slice of
 // structs (by db tags).
 func selectAll(ctx context.Context, db DBTX, dest any, query string, args ...any) error {

@@ -137,20 +137,7 @@ func FinishRun(ctx context.Context, db DBTX, id int64, status string, at time.Ti
 
 // RunningRuns lists the runs of a lane and shard still marked running.
 func RunningRuns(ctx context.Context, db DBTX, shardIndex, shardCount int, backfill bool) ([]int64, error) {
-	rows, err := db.QueryContext(ctx, stmt("RunningRuns"), shardIndex, shardCount, backfill)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return selectIDs(ctx, db, stmt("RunningRuns"), shardIndex, shardCount, backfill)
 }
 
 // TryLaneLock takes the session-level advisory lock of a lane and shard on

@@ -631,9 +631,40 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 			t.Errorf("the run made no %s decision: the seed should have one", decision)
 			continue
 		}
+		// And some in messages with several installments, whose validity
+		// is the earliest of their items'.
+		picks = append(picks, d.ids(t, `SELECT a.installment_id FROM reminder_audit a
+			WHERE a.decision = $1 AND (SELECT count(*) FROM reminder_send_items i WHERE i.send_id = a.send_id) > 2
+			ORDER BY a.installment_id LIMIT 3`, decision)...)
 		for _, inst := range picks {
 			explainAgrees(t, ctx, d, inst)
 		}
+	}
+	// Asked about a later instant, explain says a run then would not select
+	// what the ledger holds; about an installment no stage applies to, that
+	// no run selects it.
+	decided := d.ids(t, `SELECT installment_id FROM reminder_audit WHERE decision = 'suppressed' ORDER BY id LIMIT 1`)[0]
+	r := mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(decided), "--as-of", "2026-11-28T15:00:00+08:00")
+	if !strings.Contains(r.stdout, "a run then would not select it again") {
+		t.Errorf("explain of a decided installment later shows no note that it is not selected again:\n%s", r.stdout)
+	}
+	later := d.ids(t, `SELECT i.id FROM installments i WHERE i.due_date > DATE '2027-06-01' AND i.amount_paid_minor < i.amount_due_minor ORDER BY i.id LIMIT 1`)
+	if len(later) == 1 {
+		r := mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(later[0]), "--as-of", testAsOf)
+		if !strings.Contains(r.stdout, "Not a candidate on 2026-11-28: no stage applies") {
+			t.Errorf("explain of an installment due months later does not say it is no candidate:\n%s", r.stdout)
+		}
+	} else {
+		t.Error("the seed has no installment due after 2027-06-01")
+	}
+	// A borrower who opts out after the run: explain says what it would
+	// decide now, and that the run recorded otherwise.
+	inst := d.ids(t, `SELECT installment_id FROM reminder_audit WHERE decision = 'queued' AND channel = 'sms' ORDER BY id LIMIT 1`)[0]
+	d.exec(t, `UPDATE borrowers SET sms_opt_out = true WHERE id = (SELECT borrower_id FROM reminder_audit WHERE installment_id = $1 LIMIT 1)`, inst)
+	r = mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(inst))
+	diffs := explainSection(r.stdout, "Differences from what the run recorded (the borrower's facts above are as they are now; they, or the policy, changed since):")
+	if len(diffs) == 0 || !strings.Contains(diffs[0], "sms: queued") || !strings.Contains(strings.Join(diffs, "\n"), "opted_out") {
+		t.Errorf("explain after the borrower opted out shows no difference from the recorded queued:\n%s", r.stdout)
 	}
 	if r := cli(t, ctx, d.env, "explain", "--installment", "999999999"); r.code == 0 {
 		t.Error("explain of an installment that does not exist exits 0")
@@ -653,6 +684,9 @@ func explainAgrees(t *testing.T, ctx context.Context, d *testDB, inst int64) {
 		scheduled, valid                     sql.NullTime
 	}
 	r := mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(inst))
+	if strings.Contains(r.stdout, "Differences from what the run recorded") {
+		t.Errorf("installment %d: explain differs from the record although nothing changed:\n%s", inst, r.stdout)
+	}
 	outcomes := explainSection(r.stdout, "The outcome:")
 	history := explainSection(r.stdout, "Audit history (every recorded decision about this installment):")
 	rs, err := d.db.Query(`SELECT id, run_id, coalesce(send_id, 0), to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),

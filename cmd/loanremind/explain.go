@@ -65,6 +65,12 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	if len(ex.Differences) > 0 {
+		fmt.Fprintln(w, "\nDifferences from what the run recorded (the borrower's facts above are as they are now; they, or the policy, changed since):")
+		for _, d := range ex.Differences {
+			fmt.Fprintf(w, "  - %s\n", d)
+		}
+	}
 	fmt.Fprintln(w, "\nAudit history (every recorded decision about this installment):")
 	if len(ex.History) == 0 {
 		fmt.Fprintln(w, "  none: no run has decided it yet")
