@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/loanremind/loanremind/config"
@@ -130,7 +131,9 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	collectAtLimit(e, streamingMemoryLimit)
 	if *unmasked {
-		details := (&audit.Object{}).String("from", *from).String("to", *to).String("format", *format).
+		// Where it was made from, too (PCI DSS 10.2.2: origination).
+		host, _ := os.Hostname()
+		details := (&audit.Object{}).String("host", host).String("from", *from).String("to", *to).String("format", *format).
 			Int("borrower", f.BorrowerID).Int("loan", f.LoanID).Int("installment", f.InstallmentID).
 			Int("run", f.RunID).String("decision", f.Decision)
 		if err := audit.RecordEvent(ctx, db.DB, time.Now(), *actor, audit.EventUnmaskedExport, details); err != nil {

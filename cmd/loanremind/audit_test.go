@@ -551,12 +551,12 @@ func TestAuditExport(t *testing.T) {
 	if checked < 100 {
 		t.Errorf("only %d rows had an address and account to check", checked)
 	}
-	var actor, event, format string
-	if err := d.db.QueryRow(`SELECT actor, event, details->>'format' FROM reminder_audit_events`).Scan(&actor, &event, &format); err != nil {
+	var actor, event, format, host string
+	if err := d.db.QueryRow(`SELECT actor, event, details->>'format', coalesce(details->>'host', '') FROM reminder_audit_events`).Scan(&actor, &event, &format, &host); err != nil {
 		t.Fatalf("the unmasked export recorded no event: %v", err)
 	}
-	if actor != "alice@compliance" || event != audit.EventUnmaskedExport || format != "csv" {
-		t.Errorf("event: %s by %s (format %s)", event, actor, format)
+	if actor != "alice@compliance" || event != audit.EventUnmaskedExport || format != "csv" || host == "" {
+		t.Errorf("event: %s by %s from host %q (format %s)", event, actor, host, format)
 	}
 	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "2 runs") || !strings.Contains(r.stdout, "1 events") {
 		t.Errorf("verify after an unmasked export: %s", r.stdout)
