@@ -169,7 +169,7 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 		}
 	}
 	if len(items) > 1 {
-		ex.Facts = append(ex.Facts, fmt.Sprintf("The run sent it in one message with %d other installment(s), which are evaluated with it.", len(items)-1))
+		ex.Facts = append(ex.Facts, fmt.Sprintf("The run put it in one message with %d other installment(s), which are evaluated with it.", len(items)-1))
 	}
 	req := policy.Request{AsOf: asOf, NotBefore: notBefore.Truncate(time.Microsecond), Borrower: &b,
 		Items: items, Existing: existing, Options: policy.Options{Trace: true, SendLate: sendLate}}
