@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -138,13 +137,7 @@ func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevH
 // away: it tries a few times on fresh connections.
 func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 	res := p.res
-	totals := audit.RunTotals{
-		Status: status, FinishedAt: p.runner.Now().Truncate(time.Microsecond).Round(0), Error: errText,
-		Candidates: p.counts.Candidates, Messages: p.counts.Messages, Queued: p.counts.Queued,
-		Deferred: p.counts.Deferred, Suppressed: p.counts.Suppressed, Skipped: p.counts.Skipped,
-		Expired: p.counts.Expired, AuditRows: p.counts.AuditRows, AuditHead: p.head,
-	}
-	seal := totals.Seal(p.header.Hash())
+	finished := p.runner.Now().Truncate(time.Microsecond).Round(0)
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -152,14 +145,17 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var ok bool
-		ok, err = queries.FinishRun(fctx, p.runner.DB, res.RunID, status, totals.FinishedAt, errText, seal)
+		var ended string
+		ended, err = p.endRun(fctx, res.RunID, status, finished, errText)
 		cancel()
-		if err == nil {
-			if !ok {
-				return errors.New("run record was no longer running")
-			}
+		switch {
+		case err != nil:
+			continue
+		case ended == "" || ended == status:
+			// Ended now, or by an earlier attempt whose reply was lost.
 			return nil
+		default:
+			return fmt.Errorf("run record was no longer running: it ended %s", ended)
 		}
 	}
 	return err
@@ -199,7 +195,8 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 		return fmt.Errorf("abandoned runs: %w", err)
 	}
 	for _, id := range ids {
-		if err := p.closeAbandonedRun(ctx, id); err != nil {
+		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
+		if _, err := p.endRun(ctx, id, StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)
 		}
 		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
@@ -207,34 +204,36 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 	return nil
 }
 
-// closeAbandonedRun seals a dead run's record as it stands, under the
-// record's lock: a run that lost its lane lock but still writes cannot slip
-// a batch between the reading and the sealing, and its next batch is
-// refused (an ended run's record is final).
-func (p *pipeline) closeAbandonedRun(ctx context.Context, id int64) error {
+// endRun ends a running run with its status and seal, computed from its
+// record as it stands, under the record's lock: what the database holds is
+// what the seal vouches for, even when a batch's commit reply was lost,
+// and a run that lost its lane lock cannot slip a batch between the
+// reading and the sealing (its next batch is refused: an ended run's record
+// is final). It returns "" when it ended the run, or the status the run
+// had already ended with.
+func (p *pipeline) endRun(ctx context.Context, id int64, status string, finished time.Time, errText string) (string, error) {
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer tx.Rollback()
 	if err := queries.LockRun(ctx, tx, id); err != nil {
-		return err
+		return "", err
 	}
 	run, err := queries.SelectRun(ctx, tx, id)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if run.Status != StatusRunning {
-		return nil // it ended meanwhile
+		return run.Status, nil
 	}
-	const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
 	totals := audit.TotalsOf(run)
-	totals.Status, totals.FinishedAt, totals.Error = StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why
+	totals.Status, totals.FinishedAt, totals.Error = status, finished, errText
 	seal := totals.Seal(audit.HeaderOf(run).Hash())
-	if _, err := queries.FinishRun(ctx, tx, id, StatusFailed, totals.FinishedAt, why, seal); err != nil {
-		return err
+	if _, err := queries.FinishRun(ctx, tx, id, status, finished, errText, seal); err != nil {
+		return "", err
 	}
-	return tx.Commit()
+	return "", tx.Commit()
 }
 
 // failEarly ends a run that could not start.
