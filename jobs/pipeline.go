@@ -63,7 +63,7 @@ type batch struct {
 	stripes    []int32
 	items      int64
 	newPhones  []queries.PhoneParse
-	existing   int64 // countable sends the batch was planned with
+	existing   queries.SendSet // countable sends the batch was planned with
 	plan       batchPlan
 	prepared   time.Duration
 	steps      string // the write's step timings
@@ -354,7 +354,7 @@ func (p *pipeline) load(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	b.existing = int64(len(sends))
+	b.existing = queries.SendSetOf(sends)
 	p.planBatch(b, sends, quiet)
 	return nil
 }

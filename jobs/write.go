@@ -221,11 +221,11 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
 		return err
 	}
-	n, err := queries.CountOtherSends(ctx, tx, b.ids, p.capsSince, p.res.RunID)
+	others, err := queries.OtherSends(ctx, tx, b.ids, p.capsSince, p.res.RunID)
 	if err != nil {
-		return fmt.Errorf("count existing sends: %w", err)
+		return fmt.Errorf("existing sends: %w", err)
 	}
-	if n != b.existing {
+	if others != b.existing {
 		return errReplan
 	}
 	// A run of another lane (a backfill beside the hourly run) may have

@@ -114,6 +114,7 @@ func (r *CandidateRows) Close() error { return r.rows.Close() }
 
 // ExistingSend is a send that frequency caps count.
 type ExistingSend struct {
+	ID           int64     `db:"id"`
 	BorrowerID   int64     `db:"borrower_id"`
 	Channel      string    `db:"channel"`
 	ScheduledFor time.Time `db:"scheduled_for"`
@@ -129,7 +130,7 @@ func ExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.T
 	var out []ExistingSend
 	for rows.Next() {
 		var s ExistingSend
-		if err := rows.Scan(&s.BorrowerID, &s.Channel, &s.ScheduledFor); err != nil {
+		if err := rows.Scan(&s.ID, &s.BorrowerID, &s.Channel, &s.ScheduledFor); err != nil {
 			return nil, fmt.Errorf("existing sends: %w", err)
 		}
 		out = append(out, s)
@@ -137,12 +138,24 @@ func ExistingSends(ctx context.Context, db DBTX, borrowers []int64, since time.T
 	return out, rows.Err()
 }
 
-// CountOtherSends counts what ExistingSends would return, without the sends
+// SendSet identifies a set of sends: their number and the sum of their ids.
+type SendSet struct{ Count, IDSum int64 }
+
+// SendSetOf identifies sends.
+func SendSetOf(sends []ExistingSend) SendSet {
+	set := SendSet{Count: int64(len(sends))}
+	for _, s := range sends {
+		set.IDSum += s.ID
+	}
+	return set
+}
+
+// OtherSends identifies what ExistingSends would return, without the sends
 // of run runID.
-func CountOtherSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time, runID int64) (int64, error) {
-	var n int64
-	err := db.QueryRowContext(ctx, stmt("CountOtherSends"), pq.Array(borrowers), since, runID).Scan(&n)
-	return n, err
+func OtherSends(ctx context.Context, db DBTX, borrowers []int64, since time.Time, runID int64) (SendSet, error) {
+	var set SendSet
+	err := db.QueryRowContext(ctx, stmt("OtherSends"), pq.Array(borrowers), since, runID).Scan(&set.Count, &set.IDSum)
+	return set, err
 }
 
 // SelectionStart returns the database's time at the start of the

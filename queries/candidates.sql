@@ -60,17 +60,18 @@ ORDER BY b.id, c.loan_id, c.seq, c.id;
 -- name: ExistingSends
 -- The borrowers' sends that frequency caps count: those that may still be
 -- delivered or were, scheduled after $2.
-SELECT borrower_id, channel, scheduled_for
+SELECT id, borrower_id, channel, scheduled_for
 FROM reminder_sends
 WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2
   AND status IN ('pending', 'sending', 'sent', 'delivered');
 
--- name: CountOtherSends
--- The same set, without this run's own ($3): the write transaction compares
--- it with what the batch was planned with, to notice a concurrent run's
--- sends.
-SELECT count(*)
+-- name: OtherSends
+-- The same set, without this run's own ($3), as a count and a sum of ids:
+-- the write transaction compares them with what the batch was planned with,
+-- to notice a concurrent run's sends, or a send the sender gave up on
+-- while another took its place.
+SELECT count(*), coalesce(sum(id), 0)::bigint
 FROM reminder_sends
 WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2

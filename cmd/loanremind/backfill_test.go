@@ -404,33 +404,14 @@ func TestRunNoticesKeysABackfillSuppressedMeanwhile(t *testing.T) {
 
 	d := seeded(t, 300)
 	env := d.with("LOANREMIND_BATCH_SIZE", "5000", "LOANREMIND_LOCK_TIMEOUT", "2m")
-	// Hold lock stripe 0: the run's one batch waits there, after its COPY.
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	hold, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hold.Rollback()
-	if _, err := hold.Exec(`SELECT pg_advisory_xact_lock(1280462675, 0)`); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan result, 1)
-	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
-	waitFor(t, time.Minute, "the run to wait for its lock stripes", func() bool {
-		return d.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) >= 1
-	})
+	finish := runHeldAtCommit(t, ctx, d, env)
 	// The reminded borrowers ask not to be contacted; everyone else pays,
 	// so that the backfill selects only the former (none in stripe 0).
 	d.exec(t, `UPDATE borrowers SET do_not_contact = true WHERE id = ANY($1)`, pq.Array(reminded))
 	d.exec(t, `UPDATE installments i SET amount_paid_minor = amount_due_minor FROM loans l
 		WHERE l.id = i.loan_id AND NOT l.borrower_id = ANY($1) AND amount_due_minor >= 0`, pq.Array(reminded))
 	mustCLI(t, ctx, env, "backfill", "--from", testDay, "--to", testDay, "--actor", "ops", "--reason", "INC-1")
-	hold.Rollback()
-	if r := <-done; r.code != 0 {
+	if r := finish(); r.code != 0 {
 		t.Fatalf("the scheduled run: exit %d\n%s", r.code, tail(r.stderr, 2000))
 	}
 	if n := d.count(t, `SELECT count(*) FROM reminder_send_items i JOIN reminder_decisions x USING (installment_id, stage, channel)`); n != 0 {
@@ -443,4 +424,69 @@ func TestRunNoticesKeysABackfillSuppressedMeanwhile(t *testing.T) {
 		t.Errorf("%d messages to borrowers whose reminders the backfill suppressed", n)
 	}
 	mustVerify(t, d)
+}
+
+// While a run waits to commit a batch, the sender gives up on a send that
+// frequency caps counted and another run adds one in its place: the number
+// of sends is the same, but not the sends, so the run plans the batch again
+// against the sends as they are.
+func TestRunNoticesASendReplacedMeanwhile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 300)
+	borrower := d.ids(t, `SELECT l.borrower_id FROM installments i JOIN loans l ON l.id = i.loan_id
+		JOIN borrowers b ON b.id = l.borrower_id
+		WHERE i.due_date = DATE '2026-11-28' AND i.amount_paid_minor < i.amount_due_minor AND l.status = 'active'
+		  AND NOT coalesce(b.do_not_contact, false) ORDER BY 1 LIMIT 1`)[0]
+	const send = `INSERT INTO reminder_sends (run_id, borrower_id, channel, recipient, locale, template, template_sha256,
+		body, segments, stage, scheduled_for, valid_until, status, created_at)
+		VALUES ($1, $2, 'sms', '+8613800000000', 'zh-CN', 'sms/due_today.tmpl', 'x', 'earlier', 1, 'due_today',
+		        $3::timestamptz, $3::timestamptz + interval '1 hour', 'sent', $3::timestamptz)`
+	d.exec(t, send, 9001, borrower, "2026-11-28T08:00:00+08:00")
+
+	env := d.with("LOANREMIND_BATCH_SIZE", "5000", "LOANREMIND_LOCK_TIMEOUT", "2m")
+	finish := runHeldAtCommit(t, ctx, d, env)
+	d.exec(t, `UPDATE reminder_sends SET status = 'failed' WHERE run_id = 9001`)
+	d.exec(t, send, 9002, borrower, "2026-11-28T09:00:00+08:00")
+	r := finish()
+	if r.code != 0 {
+		t.Fatalf("the run: exit %d\n%s", r.code, tail(r.stderr, 2000))
+	}
+	if !strings.Contains(r.stderr, "planning it again") {
+		t.Errorf("the run did not plan its batch again after a counted send was replaced:\n%s", tail(r.stderr, 1500))
+	}
+	mustVerify(t, d)
+}
+
+// runHeldAtCommit starts a run as of testAsOf and holds it, its one batch
+// written but not committed, on lock stripe 0 (which the batch's borrowers
+// need): the test changes things meanwhile, then finish lets the run go on
+// and returns its result.
+func runHeldAtCommit(t *testing.T, ctx context.Context, d *testDB, env map[string]string) (finish func() result) {
+	t.Helper()
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := func() {
+		hold.Rollback()
+		conn.Close()
+	}
+	t.Cleanup(release)
+	if _, err := hold.Exec(`SELECT pg_advisory_xact_lock(1280462675, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
+	waitFor(t, time.Minute, "the run to wait for its lock stripes", func() bool {
+		return d.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) >= 1
+	})
+	return func() result {
+		release()
+		return <-done
+	}
 }
