@@ -371,33 +371,29 @@ func PruneRuns(ctx context.Context, tx *sql.Tx, ids []int64) ([]Boundary, int64,
 		bounds = append(bounds, b)
 	}
 	rows.Close()
-	if _, err := tx.ExecContext(ctx, stmt("DisableAuditTriggers")); err != nil {
-		return nil, 0, fmt.Errorf("lift the append-only trigger (only the table owner may prune): %w", err)
+	if _, err := tx.ExecContext(ctx, stmt("PruneMode")); err != nil {
+		return nil, 0, fmt.Errorf("prune mode: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, stmt("PruneAudit"), pq.Array(ids))
 	if err != nil {
-		return nil, 0, fmt.Errorf("prune audit: %w", err)
+		return nil, 0, fmt.Errorf("prune audit (only the table owner may prune): %w", err)
 	}
 	auditRows, _ := res.RowsAffected()
-	for _, name := range []string{"EnableAuditTriggers", "PruneDecisions", "PruneSendItems", "PruneSends", "PruneRuns"} {
-		var args []any
-		if name != "EnableAuditTriggers" {
-			args = append(args, pq.Array(ids))
-		}
-		if _, err := tx.ExecContext(ctx, stmt(name), args...); err != nil {
+	for _, name := range []string{"PruneDecisions", "PruneSendItems", "PruneSends", "PruneRuns"} {
+		if _, err := tx.ExecContext(ctx, stmt(name), pq.Array(ids)); err != nil {
 			return nil, 0, fmt.Errorf("prune: %s: %w", name, err)
 		}
 	}
 	return bounds, auditRows, nil
 }
 
-// LoadInstallment reads one installment with its loan and borrower;
-// sql.ErrNoRows when there is none.
 // MessageInstallments lists the installments a message covers.
 func MessageInstallments(ctx context.Context, db DBTX, sendID int64) ([]int64, error) {
 	return selectIDs(ctx, db, stmt("MessageInstallments"), sendID)
 }
 
+// LoadInstallment reads one installment with its loan and borrower;
+// sql.ErrNoRows when there is none.
 func LoadInstallment(ctx context.Context, db DBTX, id int64) (*Candidate, error) {
 	var c Candidate
 	err := db.QueryRowContext(ctx, stmt("InstallmentFacts"), id).Scan(&c.InstallmentID, &c.LoanID, &c.Seq, &c.DueDay,

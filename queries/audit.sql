@@ -97,11 +97,11 @@ SELECT id, prev_run_id, coalesce(prev_run_head, '')
 FROM reminder_runs
 WHERE prev_run_id = ANY($1::bigint[]) AND NOT (id = ANY($1::bigint[]));
 
--- name: DisableAuditTriggers
-ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only;
-
--- name: EnableAuditTriggers
-ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only;
+-- name: PruneMode
+-- Tells the append-only trigger that this transaction prunes: it then lets
+-- the table owner, and nobody else, delete audit rows (migration 00006),
+-- without a table lock that would hold up the runs writing meanwhile.
+SELECT set_config('loanremind.prune', 'on', true);
 
 -- name: PruneAudit
 DELETE FROM reminder_audit WHERE run_id = ANY($1::bigint[]);

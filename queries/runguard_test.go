@@ -1,9 +1,11 @@
 package queries_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/loanremind/loanremind/queries"
 	"github.com/loanremind/loanremind/queries/pgtest"
 )
 
@@ -47,5 +49,43 @@ func TestRunRecordGuard(t *testing.T) {
 	}
 	if status != "succeeded" || seal != "s" || rows != 5 {
 		t.Errorf("the record: %s, seal %s, %d rows; want succeeded, s, 5", status, seal, rows)
+	}
+}
+
+// Pruning takes no table lock: runs keep writing audit rows while a prune
+// is under way.
+func TestPruneDoesNotHoldUpAuditWrites(t *testing.T) {
+	t.Parallel()
+	db := pgtest.DB(t)
+	ctx := context.Background()
+	const row = `INSERT INTO reminder_audit (run_id, at, borrower_id, loan_id, installment_id, stage, channel, decision,
+		reason, time_zones, policy_sha256, details, prev_hash, hash)
+		VALUES ($1, now(), 1, 1, 1, 'due_today', 'sms', 'suppressed', 'opted_out', '[]', 'p', '{}', 'a', 'b')`
+	mustExec(t, db.DB, row, 1)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, n, err := queries.PruneRuns(ctx, tx, []int64{1}); err != nil || n != 1 {
+		t.Fatalf("prune run 1: %d audit rows (%v)", n, err)
+	}
+	// Another run writes meanwhile, with a short lock timeout.
+	w, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Rollback()
+	if _, err := w.Exec(`SET LOCAL lock_timeout = '2s'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(row, 2); err != nil {
+		t.Fatalf("an audit row written during a prune: %v", err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -212,6 +212,26 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 		}
 	})
 
+	t.Run("prune mode lets the owner delete audit rows, and nothing else", func(t *testing.T) {
+		const prune = `SELECT set_config('loanremind.prune', 'on', true); `
+		for _, q := range []string{
+			`UPDATE reminder_audit SET reason = 'changed' WHERE id = (SELECT min(id) FROM reminder_audit)`,
+			`TRUNCATE reminder_audit`,
+			`DELETE FROM reminder_audit_events`,
+		} {
+			if err := asOwner(t, d, prune+q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("as the owner, pruning: %s: %v, want the append-only trigger's error", q, err)
+			}
+		}
+		const del = `DELETE FROM reminder_audit WHERE id = (SELECT max(id) FROM reminder_audit)`
+		if err := asJobRole(t, d, prune+del); pqErrCode(err) != "42501" {
+			t.Errorf("as loanremind_job, pruning: %s: %v, want permission denied", del, err)
+		}
+		if err := asOwner(t, d, prune+del); err != nil {
+			t.Errorf("as the owner, pruning: %s: %v", del, err)
+		}
+	})
+
 	t.Run("an ended run's record is final, for the job role and the owner", func(t *testing.T) {
 		for _, q := range []string{
 			`UPDATE reminder_runs SET status = 'running', seal = NULL, finished_at = NULL`,
