@@ -13,20 +13,6 @@ import (
 	"github.com/loanremind/loanremind/queries"
 )
 
-// lockClass is the first key of every loanremind advisory lock ("LRLK").
-const lockClass int32 = 0x4c524c4b
-
-// laneKey is the second key of the lane lock: runs of a lane (scheduled and
-// manual runs share one, backfills have their own, so that a long backfill
-// never holds up the hourly job) and shard never overlap.
-func laneKey(backfill bool, s Shard) int32 {
-	lane := int32(0)
-	if backfill {
-		lane = 1
-	}
-	return lane<<24 | int32(s.Count&0xfff)<<12 | int32(s.Index&0xfff)
-}
-
 // runRecorded performs a real run: the lane lock, the run record from start
 // to end, and the pipeline between.
 func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result, error) {
@@ -39,15 +25,15 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 		return p.failEarly(fmt.Errorf("connect: %w", err))
 	}
 	defer conn.Close()
-	key := laneKey(backfill, req.Shard)
-	ok, err := queries.TryLaneLock(ctx, conn, lockClass, key)
+	key := queries.LaneOf(backfill, req.Shard.Index, req.Shard.Count)
+	ok, err := queries.TryLaneLock(ctx, conn, key)
 	if err != nil {
 		return p.failEarly(fmt.Errorf("take run lock: %w", err))
 	}
 	if !ok {
 		return p.recordSkipped(ctx, started)
 	}
-	defer queries.LaneUnlock(context.WithoutCancel(ctx), conn, lockClass, key)
+	defer queries.LaneUnlock(context.WithoutCancel(ctx), conn, key)
 
 	if err := p.closeAbandoned(ctx); err != nil {
 		return p.failEarly(err)

@@ -140,16 +140,40 @@ func RunningRuns(ctx context.Context, db DBTX, shardIndex, shardCount int, backf
 	return selectIDs(ctx, db, stmt("RunningRuns"), shardIndex, shardCount, backfill)
 }
 
+// lockClass is the first key of every loanremind advisory lock ("LRLK").
+const lockClass int32 = 0x4c524c4b
+
+// LaneKey is the key of the lane lock of a lane and shard: runs of a lane
+// (scheduled and manual runs share one, backfills have their own, so that a
+// long backfill never holds up the hourly job) and shard never overlap.
+type LaneKey struct{ Class, Key int32 }
+
+// LaneOf returns the lane lock's key.
+func LaneOf(backfill bool, shardIndex, shardCount int) LaneKey {
+	lane := int32(0)
+	if backfill {
+		lane = 1
+	}
+	return LaneKey{lockClass, lane<<24 | int32(shardCount&0xfff)<<12 | int32(shardIndex&0xfff)}
+}
+
+// LaneLockHeld reports whether any session holds a lane's lock.
+func LaneLockHeld(ctx context.Context, db DBTX, k LaneKey) (bool, error) {
+	var held bool
+	err := db.QueryRowContext(ctx, stmt("LaneLockHeld"), k.Class, k.Key).Scan(&held)
+	return held, err
+}
+
 // TryLaneLock takes the session-level advisory lock of a lane and shard on
 // conn; false when another session holds it.
-func TryLaneLock(ctx context.Context, conn DBTX, key1, key2 int32) (bool, error) {
+func TryLaneLock(ctx context.Context, conn DBTX, k LaneKey) (bool, error) {
 	var ok bool
-	err := conn.QueryRowContext(ctx, stmt("TryLaneLock"), key1, key2).Scan(&ok)
+	err := conn.QueryRowContext(ctx, stmt("TryLaneLock"), k.Class, k.Key).Scan(&ok)
 	return ok, err
 }
 
 // LaneUnlock releases the lock TryLaneLock took.
-func LaneUnlock(ctx context.Context, conn DBTX, key1, key2 int32) error {
-	_, err := conn.ExecContext(ctx, stmt("LaneUnlock"), key1, key2)
+func LaneUnlock(ctx context.Context, conn DBTX, k LaneKey) error {
+	_, err := conn.ExecContext(ctx, stmt("LaneUnlock"), k.Class, k.Key)
 	return err
 }

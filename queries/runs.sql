@@ -65,3 +65,12 @@ SELECT pg_try_advisory_lock($1::int4, $2::int4);
 
 -- name: LaneUnlock
 SELECT pg_advisory_unlock($1::int4, $2::int4);
+
+-- name: LaneLockHeld
+-- Whether a session of this database holds the lane lock ($1, $2): a run
+-- marked running whose lane nobody holds has died.
+SELECT EXISTS (
+    SELECT 1 FROM pg_locks
+    WHERE locktype = 'advisory' AND granted AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND classid = ($1::int4)::bigint::oid AND objid = ($2::int4)::bigint::oid);

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -81,6 +82,20 @@ func TestCrashMidRunThenRerunEqualsUninterrupted(t *testing.T) {
 	if status != "running" {
 		t.Fatalf("the killed run is %q, want still marked running", status)
 	}
+	// Dead, with its lane's lock gone, the killed run vouches for the rows
+	// it counted: verify passes, and catches a row added to it.
+	if r := mustCLI(t, ctx, crashed.env, "audit", "verify"); !strings.Contains(r.stdout, "intact") {
+		t.Errorf("audit verify of the killed run: %s", r.stdout)
+	}
+	var forged int64
+	last := crashed.count(t, `SELECT max(id) FROM reminder_audit`)
+	if err := crashed.db.QueryRow(fmt.Sprintf(copyAuditRow, "installment_id", last)).Scan(&forged); err != nil {
+		t.Fatal(err)
+	}
+	if r := cli(t, ctx, crashed.env, "audit", "verify"); r.code != 1 || !strings.Contains(r.stdout, "rows were inserted") {
+		t.Errorf("audit verify with a row added to the killed run: exit %d\n%s", r.code, r.stdout)
+	}
+	bypassTrigger(t, crashed, fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, forged))
 
 	mustCLI(t, ctx, env, "run", "--as-of", testAsOf)
 	mustCLI(t, ctx, clean.with("LOANREMIND_BATCH_SIZE", "5000"), "run", "--as-of", testAsOf)

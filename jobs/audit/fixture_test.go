@@ -68,7 +68,8 @@ func buildChain(tb testing.TB, db *sql.DB, spec chainSpec) []builtRun {
 // runWriter writes one run as the pipeline does.
 type runWriter struct {
 	db      *sql.DB
-	r       int // which run of the fixture: installment ids are unique per run
+	lock    *sql.Conn // holds the lane's lock while the run runs, as a real run's does
+	r       int       // which run of the fixture: installment ids are unique per run
 	header  audit.RunHeader
 	head    string
 	total   queries.BatchCounts
@@ -89,8 +90,16 @@ func startRun(ctx context.Context, db *sql.DB, r int) (*runWriter, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := queries.TryLaneLock(ctx, lock, queries.LaneOf(false, 0, 1)); err != nil || !ok {
+		lock.Close()
+		return nil, fmt.Errorf("lane lock: %v, %v", ok, err)
+	}
 	asOf := fixtureAt.Add(time.Duration(r) * time.Hour)
-	w := &runWriter{db: db, r: r, header: audit.RunHeader{
+	w := &runWriter{db: db, lock: lock, r: r, header: audit.RunHeader{
 		ID: id, Mode: "scheduled", AsOf: asOf, BusinessDate: asOf.Format(time.DateOnly), ShardIndex: 0,
 		ShardCount: 1, Actor: "system:test", Host: "fixture", StartedAt: asOf.Add(123456 * time.Microsecond),
 		ConfigSHA256: sha("config"), PolicySHA256: sha("policy"), TemplatesSHA256: sha("templates"),
@@ -206,6 +215,11 @@ func (w *runWriter) finish(ctx context.Context) error {
 	if err == nil && !ok {
 		err = fmt.Errorf("finish run %d: it was not running", w.header.ID)
 	}
+	// The connection goes back to the pool, its session with it: unlock.
+	if uerr := queries.LaneUnlock(ctx, w.lock, queries.LaneOf(false, 0, 1)); err == nil {
+		err = uerr
+	}
+	w.lock.Close()
 	return err
 }
 

@@ -202,7 +202,16 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]se
 		genesis := []byte(HeaderOf(run).Hash())
 		whole := segment{run: run, prev: genesis, limit: -1}
 		if run.Status == "running" {
-			whole.limit = run.AuditRows
+			// A run still writing vouches for the rows it has counted;
+			// one whose lane nobody holds has died, and its record
+			// vouches for all it will ever have.
+			live, err := queries.LaneLockHeld(ctx, db, queries.LaneOf(run.Mode == "backfill", run.ShardIndex, run.ShardCount))
+			if err != nil {
+				return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
+			}
+			if live {
+				whole.limit = run.AuditRows
+			}
 		}
 		parts := int64(verifyWorkers)
 		if run.Status == "running" || run.AuditRows < parts*segmentSize {
