@@ -21,9 +21,12 @@ SELECT coalesce(audit_head, '') FROM reminder_runs WHERE id = $1;
 -- name: ChainSettings
 -- Walk a chain in the order of the primary key: a bitmap scan and a sort,
 -- which stale statistics can make the planner choose, would sort a whole
--- run on disk. Timestamps are written in UTC (see AuditChain).
+-- run on disk. Timestamps are written in UTC (see AuditChain). No JIT:
+-- the walk of a large run looks expensive enough to compile, and gains
+-- nothing from it.
 SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
-       set_config('enable_seqscan', 'off', true), set_config('TimeZone', 'UTC', true);
+       set_config('enable_seqscan', 'off', true), set_config('TimeZone', 'UTC', true),
+       set_config('jit', 'off', true);
 
 -- name: AuditChain
 -- One run's audit rows in chain order, with exactly the text that was
