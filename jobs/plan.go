@@ -408,10 +408,7 @@ func contactHash(h *pii.Hasher, ch policy.Channel, b *policy.Borrower) string {
 // the name in any form (cleaned, folded into a subject), so replacing it in
 // the text could miss it.
 func (pl *planner) sample(in *borrowerInput, m *policy.Message, r *render.Rendered, stage string) Sample {
-	recipient := pii.MaskPhone(m.Recipient)
-	if m.Channel == policy.Email {
-		recipient = pii.MaskEmail(m.Recipient)
-	}
+	recipient := pii.MaskContact(string(m.Channel), m.Recipient)
 	body, subject := r.Body, r.Subject
 	if in.name != "" {
 		masked := *in

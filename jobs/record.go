@@ -123,7 +123,6 @@ func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevH
 // away: it tries a few times on fresh connections.
 func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 	res := p.res
-	finished := p.runner.Now().Truncate(time.Microsecond).Round(0)
 	ctx = context.WithoutCancel(ctx)
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -132,7 +131,7 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 		}
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var ended string
-		ended, err = p.endRun(fctx, res.RunID, status, finished, errText)
+		ended, err = p.endRun(fctx, res.RunID, status, errText)
 		cancel()
 		switch {
 		case err != nil:
@@ -182,7 +181,7 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
-		if _, err := p.endRun(ctx, id, StatusFailed, p.runner.Now().Truncate(time.Microsecond).Round(0), why); err != nil {
+		if _, err := p.endRun(ctx, id, StatusFailed, why); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)
 		}
 		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
@@ -197,7 +196,7 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 // reading and the sealing (its next batch is refused: an ended run's record
 // is final). It returns "" when it ended the run, or the status the run
 // had already ended with.
-func (p *pipeline) endRun(ctx context.Context, id int64, status string, finished time.Time, errText string) (string, error) {
+func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (string, error) {
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
@@ -214,9 +213,9 @@ func (p *pipeline) endRun(ctx context.Context, id int64, status string, finished
 		return run.Status, nil
 	}
 	totals := audit.TotalsOf(run)
-	totals.Status, totals.FinishedAt, totals.Error = status, finished, errText
+	totals.Status, totals.FinishedAt, totals.Error = status, p.runner.Now().Truncate(time.Microsecond).Round(0), errText
 	seal := totals.Seal(audit.HeaderOf(run).Hash())
-	if _, err := queries.FinishRun(ctx, tx, id, status, finished, errText, seal); err != nil {
+	if _, err := queries.FinishRun(ctx, tx, id, status, totals.FinishedAt, errText, seal); err != nil {
 		return "", err
 	}
 	return "", tx.Commit()

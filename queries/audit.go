@@ -199,34 +199,27 @@ func parseUTCTimestamp(s string) (time.Time, error) {
 		s[13] != ':' || s[16] != ':' {
 		return pq.ParseTimestamp(time.UTC, s)
 	}
-	num := func(s string) (int, bool) {
+	bad := false
+	num := func(s string) int {
 		v := 0
 		for i := 0; i < len(s); i++ {
 			c := s[i] - '0'
-			if c > 9 {
-				return 0, false
-			}
+			bad = bad || c > 9
 			v = v*10 + int(c)
 		}
-		return v, true
+		return v
 	}
-	y, ok1 := num(s[0:4])
-	mo, ok2 := num(s[5:7])
-	d, ok3 := num(s[8:10])
-	h, ok4 := num(s[11:13])
-	mi, ok5 := num(s[14:16])
-	sec, ok6 := num(s[17:19])
-	us, ok7 := 0, true
+	y, mo, d, h, mi, sec, us := num(s[0:4]), num(s[5:7]), num(s[8:10]), num(s[11:13]), num(s[14:16]), num(s[17:19]), 0
 	if frac := s[19 : n-3]; frac != "" {
 		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 {
 			return pq.ParseTimestamp(time.UTC, s)
 		}
-		us, ok7 = num(frac[1:])
+		us = num(frac[1:])
 		for range 7 - len(frac) {
 			us *= 10
 		}
 	}
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+	if bad || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
 		return pq.ParseTimestamp(time.UTC, s)
 	}
 	return time.Date(y, time.Month(mo), d, h, mi, sec, us*1000, time.UTC), nil
@@ -389,7 +382,7 @@ func PruneRuns(ctx context.Context, tx *sql.Tx, ids []int64) ([]Boundary, int64,
 
 // MessageInstallments lists the installments a message covers.
 func MessageInstallments(ctx context.Context, db DBTX, sendID int64) ([]int64, error) {
-	return selectIDs(ctx, db, stmt("MessageInstallments"), sendID)
+	return selectColumn[int64](ctx, db, stmt("MessageInstallments"), sendID)
 }
 
 // LoadInstallment reads one installment with its loan and borrower;
@@ -503,5 +496,5 @@ func SampleSends(ctx context.Context, db DBTX, runID int64) ([]SampleSend, error
 // OrphanAuditRuns lists the runs that audit rows name but that have no run
 // record.
 func OrphanAuditRuns(ctx context.Context, db DBTX) ([]int64, error) {
-	return selectIDs(ctx, db, stmt("OrphanAuditRuns"))
+	return selectColumn[int64](ctx, db, stmt("OrphanAuditRuns"))
 }

@@ -121,22 +121,22 @@ func sumFS(fsys fs.FS, dir string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// selectIDs returns the one bigint column of a query's rows.
-func selectIDs(ctx context.Context, db DBTX, query string, args ...any) ([]int64, error) {
+// selectColumn returns the one column of a query's rows.
+func selectColumn[T any](ctx context.Context, db DBTX, query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var ids []int64
+	var out []T
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var v T
+		if err := rows.Scan(&v); err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		out = append(out, v)
 	}
-	return ids, rows.Err()
+	return out, rows.Err()
 }
 
 // selectAll scans every row of a query into dest, a pointer to a slice of

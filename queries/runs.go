@@ -137,7 +137,7 @@ func FinishRun(ctx context.Context, db DBTX, id int64, status string, at time.Ti
 
 // RunningRuns lists the runs of a lane and shard still marked running.
 func RunningRuns(ctx context.Context, db DBTX, shardIndex, shardCount int, backfill bool) ([]int64, error) {
-	return selectIDs(ctx, db, stmt("RunningRuns"), shardIndex, shardCount, backfill)
+	return selectColumn[int64](ctx, db, stmt("RunningRuns"), shardIndex, shardCount, backfill)
 }
 
 // lockClass is the first key of every loanremind advisory lock ("LRLK").

@@ -7,20 +7,7 @@ import (
 
 // LenderTablesWithRows names the lender's tables that already hold rows.
 func LenderTablesWithRows(ctx context.Context, db DBTX) ([]string, error) {
-	rows, err := db.QueryContext(ctx, stmt("LenderTablesWithRows"))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return selectColumn[string](ctx, db, stmt("LenderTablesWithRows"))
 }
 
 // FinishSeed moves the quiet windows' id sequence past the ids a seed wrote

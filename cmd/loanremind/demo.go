@@ -114,10 +114,7 @@ func demoSamples(ctx context.Context, w io.Writer, db *sql.DB, runID int64) erro
 		return err
 	}
 	for _, m := range samples {
-		to := pii.MaskPhone(m.Recipient)
-		if m.Channel == "email" {
-			to = pii.MaskEmail(m.Recipient)
-		}
+		to := pii.MaskContact(m.Channel, m.Recipient)
 		fmt.Fprintf(w, "\nMessage %d (%s to %s, borrower %d, stage %s, %s): scheduled %s, valid until %s",
 			m.ID, m.Channel, to, m.BorrowerID, m.Stage, m.Template, m.ScheduledFor.UTC().Format(time.RFC3339),
 			m.ValidUntil.UTC().Format(time.RFC3339))

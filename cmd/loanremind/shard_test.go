@@ -192,7 +192,7 @@ func TestShardFromJobCompletionIndex(t *testing.T) {
 	}
 }
 
-// lockClass and the lane keys are those of jobs/record.go: a scheduled or
+// lockClass and the lane keys are those of queries.LaneOf: a scheduled or
 // manual run of shard 0/1 holds (0x4c524c4b, 1<<12); a backfill of shard 0/1
 // holds (0x4c524c4b, 1<<24 | 1<<12).
 const (
@@ -294,21 +294,7 @@ func TestRunThatLosesItsLaneLockFails(t *testing.T) {
 	ctx := context.Background()
 	d := seeded(t, 12000)
 	env := d.with("LOANREMIND_BATCH_SIZE", "100")
-	done := make(chan result, 1)
-	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
-	var pid int64
-	waitFor(t, time.Minute, "a batch to commit", func() bool {
-		if d.count(t, `SELECT coalesce(max(audit_rows), 0) FROM reminder_runs`) == 0 {
-			return false
-		}
-		// Only this database's lock: tests running beside it in the same
-		// cluster hold the same keys in theirs.
-		err := d.db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND classid = $1 AND objid = $2 AND objsubid = 2
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockClass, scheduledLaneKey).Scan(&pid)
-		return err == nil
-	})
-	d.exec(t, `SELECT pg_terminate_backend($1)`, pid)
+	done := runLosingItsLaneLock(t, ctx, d, env)
 	r := <-done
 	var status, errText string
 	d.db.QueryRow(`SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&status, &errText)
@@ -333,19 +319,7 @@ func TestRunThatLostItsLockBesideTheNextRun(t *testing.T) {
 	ctx := context.Background()
 	d := seeded(t, 12000)
 	env := d.with("LOANREMIND_BATCH_SIZE", "50")
-	done := make(chan result, 1)
-	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
-	var pid int64
-	waitFor(t, time.Minute, "a batch to commit", func() bool {
-		if d.count(t, `SELECT coalesce(max(audit_rows), 0) FROM reminder_runs`) == 0 {
-			return false
-		}
-		err := d.db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-			AND classid = $1 AND objid = $2 AND objsubid = 2
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockClass, scheduledLaneKey).Scan(&pid)
-		return err == nil
-	})
-	d.exec(t, `SELECT pg_terminate_backend($1)`, pid)
+	done := runLosingItsLaneLock(t, ctx, d, env)
 	second := cli(t, ctx, env, "run", "--as-of", testAsOf)
 	first := <-done
 	if first.code != 1 || second.code != 0 {
@@ -355,4 +329,27 @@ func TestRunThatLostItsLockBesideTheNextRun(t *testing.T) {
 		t.Errorf("%d installments decided twice for a stage and channel", n)
 	}
 	mustVerify(t, d)
+}
+
+// runLosingItsLaneLock starts a scheduled run and, once a batch has
+// committed, ends the session that holds its lane lock; the run's result
+// comes on the channel.
+func runLosingItsLaneLock(t *testing.T, ctx context.Context, d *testDB, env map[string]string) <-chan result {
+	t.Helper()
+	done := make(chan result, 1)
+	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
+	var pid int64
+	waitFor(t, time.Minute, "a batch to commit", func() bool {
+		if d.count(t, `SELECT coalesce(max(audit_rows), 0) FROM reminder_runs`) == 0 {
+			return false
+		}
+		// Only this database's lock: tests running beside it in the same
+		// cluster hold the same keys in theirs.
+		err := d.db.QueryRow(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND classid = $1 AND objid = $2 AND objsubid = 2
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, lockClass, scheduledLaneKey).Scan(&pid)
+		return err == nil
+	})
+	d.exec(t, `SELECT pg_terminate_backend($1)`, pid)
+	return done
 }

@@ -59,12 +59,7 @@ func Export(ctx context.Context, db queries.DBTX, f queries.ExportFilter, format
 		}
 		recipient, account := r.Recipient, r.AccountRef
 		if !unmasked {
-			account = pii.MaskAccount(account)
-			if r.Channel == "email" {
-				recipient = pii.MaskEmail(recipient)
-			} else {
-				recipient = pii.MaskPhone(recipient)
-			}
+			account, recipient = pii.MaskAccount(account), pii.MaskContact(r.Channel, recipient)
 		}
 		if cw != nil {
 			record[0], record[1], record[2], record[3] = itoa(r.ID), itoa(r.RunID), r.Mode, csvText(r.Actor)

@@ -66,6 +66,9 @@ func buildChain(tb testing.TB, db *sql.DB, spec chainSpec) []builtRun {
 }
 
 // runWriter writes one run as the pipeline does.
+// fixtureLane is the lane the fixture's runs hold while they run.
+var fixtureLane = queries.LaneOf(false, 0, 1)
+
 type runWriter struct {
 	db      *sql.DB
 	lock    *sql.Conn // holds the lane's lock while the run runs, as a real run's does
@@ -94,7 +97,7 @@ func startRun(ctx context.Context, db *sql.DB, r int) (*runWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := queries.TryLaneLock(ctx, lock, queries.LaneOf(false, 0, 1)); err != nil || !ok {
+	if ok, err := queries.TryLaneLock(ctx, lock, fixtureLane); err != nil || !ok {
 		lock.Close()
 		return nil, fmt.Errorf("lane lock: %v, %v", ok, err)
 	}
@@ -216,7 +219,7 @@ func (w *runWriter) finish(ctx context.Context) error {
 		err = fmt.Errorf("finish run %d: it was not running", w.header.ID)
 	}
 	// The connection goes back to the pool, its session with it: unlock.
-	if uerr := queries.LaneUnlock(ctx, w.lock, queries.LaneOf(false, 0, 1)); err == nil {
+	if uerr := queries.LaneUnlock(ctx, w.lock, fixtureLane); err == nil {
 		err = uerr
 	}
 	w.lock.Close()

@@ -117,6 +117,15 @@ func MaskEmail(s string) string {
 	return local[:size] + "***@" + domain
 }
 
+// MaskContact masks the address a message on channel goes to: an email
+// address for "email", a phone number otherwise.
+func MaskContact(channel, s string) string {
+	if channel == "email" {
+		return MaskEmail(s)
+	}
+	return MaskPhone(s)
+}
+
 // MaskAccount masks an account reference, keeping its last 4 characters:
 // "LN-2024-00012345" → "****2345"; a reference of 4 characters or fewer is
 // masked whole ("****"). Surrounding space is ignored.

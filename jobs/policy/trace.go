@@ -244,16 +244,7 @@ func (d *decider) traceMessage(msg *Message, exempt bool) {
 		locals[i] = fmtIn(t, loc)
 	}
 	d.tracef("The %s message to %s with items %v (most severe stage %d %q) is %s: send at %s (%s), deliver before %s.",
-		msg.Channel, maskRecipient(msg.Recipient), msg.Items, msg.Stage, d.p.stages[msg.Stage].Name, when, fmtUTC(t), strings.Join(locals, "; "), fmtUTC(toNS(msg.ValidUntil)))
-}
-
-// maskRecipient keeps logs and traces free of full contact data (PIPL),
-// masked as everywhere else.
-func maskRecipient(s string) string {
-	if strings.IndexByte(s, '@') > 0 {
-		return pii.MaskEmail(s)
-	}
-	return pii.MaskPhone(s)
+		msg.Channel, pii.MaskContact(string(msg.Channel), msg.Recipient), msg.Items, msg.Stage, d.p.stages[msg.Stage].Name, when, fmtUTC(t), strings.Join(locals, "; "), fmtUTC(toNS(msg.ValidUntil)))
 }
 
 func yesNo(b bool) string {
