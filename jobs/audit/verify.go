@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/loanremind/loanremind/queries"
@@ -60,6 +61,27 @@ const maxProblems = 100
 // previous run that is missing or changed, unless a recorded prune removed
 // it.
 func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
+	return verify(ctx, db, f, defaultVerifyOptions())
+}
+
+// verifyOptions say how the chains are walked: by how many workers at once,
+// and in segments of how many rows at least.
+type verifyOptions struct {
+	workers     int
+	segmentRows int64
+}
+
+// defaultVerifyOptions gives a worker two cores: one for the server
+// process that reads its rows (where PostgreSQL runs on the same machine),
+// one for hashing them. More workers than that only compete for the cores,
+// and each one's new server process pays again to map the shared buffer
+// pool (a verification of 296,440 rows on 2 cores took 1.48 s with one
+// worker, 1.75 s with two: medians of 11).
+func defaultVerifyOptions() verifyOptions {
+	return verifyOptions{workers: max(1, runtime.GOMAXPROCS(0)/2), segmentRows: 50_000}
+}
+
+func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Report, error) {
 	rep := &Report{}
 	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "")
 	if err != nil {
@@ -72,15 +94,15 @@ func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
 	// The chains are verified in segments (a run, or a part of a large
 	// run) on several connections at once: the server's work is most of
 	// the cost. Problems are reported in run order.
-	units, err := segmentRuns(ctx, db, runs)
+	units, err := segmentRuns(ctx, db, runs, opt)
 	if err != nil {
 		return nil, err
 	}
 	results := make([]segment, len(units))
 	next := make(chan int)
-	errs := make(chan error, verifyWorkers)
+	errs := make(chan error, opt.workers)
 	var wg sync.WaitGroup
-	for range verifyWorkers {
+	for range opt.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -144,9 +166,6 @@ type DB interface {
 	Conn(ctx context.Context) (*sql.Conn, error)
 }
 
-// verifyWorkers is how many runs are verified at once.
-const verifyWorkers = 2
-
 // selectRuns reads the run records to verify (small: one row per run).
 func selectRuns(ctx context.Context, db queries.DBTX, f VerifyFilter) ([]queries.Run, error) {
 	rows, err := queries.RunsForVerify(ctx, db, f.RunID, f.From, f.To)
@@ -190,12 +209,10 @@ type segment struct {
 	problems []Problem
 }
 
-// segmentSize is how many rows a segment of a large run holds at least.
-const segmentSize = 50_000
-
-// segmentRuns splits the runs into segments: a large finished run into
-// verifyWorkers parts, each starting from the hash of the row before it.
-func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]segment, error) {
+// segmentRuns splits the runs into segments: a finished run of at least
+// opt.segmentRows rows a worker into one part for each worker, each
+// starting from the hash of the row before it.
+func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, opt verifyOptions) ([]segment, error) {
 	var out []segment
 	for i := range runs {
 		run := &runs[i]
@@ -213,8 +230,8 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run) ([]se
 				whole.limit = run.AuditRows
 			}
 		}
-		parts := int64(verifyWorkers)
-		if run.Status == "running" || run.AuditRows < parts*segmentSize {
+		parts := int64(opt.workers)
+		if run.Status == "running" || parts == 1 || run.AuditRows < parts*opt.segmentRows {
 			out = append(out, whole)
 			continue
 		}

@@ -86,6 +86,15 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 		run, row int64 // the problem to find; row 0: about the run record
 		what     string
 	}
+	// deletedRow deletes the row offset rows into the second run: the
+	// next row no longer links to the one before it.
+	deletedRow := func(offset int64) func(r []builtRun) ([]string, []want) {
+		return func(r []builtRun) ([]string, []want) {
+			id := r[1].first + offset
+			return []string{fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, id)},
+				[]want{{r[1].id, id + 1, fmt.Sprintf("does not link to row %d", id-1)}, {r[1].id, 0, "rows were deleted"}}
+		}
+	}
 	for _, c := range []struct {
 		name   string
 		change func(runs []builtRun) ([]string, []want)
@@ -106,10 +115,15 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			return []string{fmt.Sprintf(`UPDATE reminder_audit SET policy_sha256 = '' WHERE id = %d`, id)},
 				[]want{{r[1].id, id, "was edited"}}
 		}},
-		{"deleted row", func(r []builtRun) ([]string, []want) {
-			id := r[1].first + 17
-			return []string{fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, id)},
-				[]want{{r[1].id, id + 1, fmt.Sprintf("does not link to row %d", id-1)}, {r[1].id, 0, "rows were deleted"}}
+		{"deleted row", deletedRow(17)},
+		// The rows on either side of where a segmented walk splits a run
+		// (runs of 60 rows, in segments of 20).
+		{"deleted row that starts a segment", deletedRow(20)},
+		{"deleted row that ends a segment", deletedRow(39)},
+		{"edited row that starts a segment", func(r []builtRun) ([]string, []want) {
+			id := r[1].first + 40
+			return []string{fmt.Sprintf(`UPDATE reminder_audit SET borrower_id = borrower_id + 1 WHERE id = %d`, id)},
+				[]want{{r[1].id, id, "was edited"}}
 		}},
 		{"deleted first row", func(r []builtRun) ([]string, []want) {
 			return []string{fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, r[1].first)},
@@ -153,24 +167,41 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			t.Parallel()
 			db := pgtest.DB(t).DB
 			runs := buildChain(t, db, chainSpec{runs: 3, rowsPerRun: 60, batch: 25})
-			if rep := mustVerify(t, db, audit.VerifyFilter{}); !rep.OK() {
-				t.Fatalf("untouched chain does not verify:%s", problems(rep))
+			// Each run walked whole by one worker, and in three segments
+			// by three workers, as Verify walks a large run with more cores.
+			walks := []struct {
+				name             string
+				workers, segment int
+			}{{"whole", 1, 1}, {"segments", 3, 20}}
+			verify := func(t *testing.T, workers, segment int) *audit.Report {
+				rep, err := audit.VerifyWith(context.Background(), db, audit.VerifyFilter{}, workers, int64(segment))
+				if err != nil {
+					t.Fatalf("verify: %v", err)
+				}
+				return rep
+			}
+			for _, w := range walks {
+				if rep := verify(t, w.workers, w.segment); !rep.OK() {
+					t.Fatalf("untouched chain does not verify (%s):%s", w.name, problems(rep))
+				}
 			}
 			stmts, wants := c.change(runs)
 			tamper(t, db, stmts...)
-			rep := mustVerify(t, db, audit.VerifyFilter{})
-			if rep.OK() {
-				t.Fatal("verify passes after the change")
-			}
-			for _, w := range wants {
-				found := false
-				for _, p := range rep.Problems {
-					if p.RunID == w.run && p.RowID == w.row && strings.Contains(p.What, w.what) {
-						found = true
-					}
+			for _, walk := range walks {
+				rep := verify(t, walk.workers, walk.segment)
+				if rep.OK() {
+					t.Fatalf("verify (%s) passes after the change", walk.name)
 				}
-				if !found {
-					t.Errorf("no problem for run %d, row %d saying %q; got:%s", w.run, w.row, w.what, problems(rep))
+				for _, w := range wants {
+					found := false
+					for _, p := range rep.Problems {
+						if p.RunID == w.run && p.RowID == w.row && strings.Contains(p.What, w.what) {
+							found = true
+						}
+					}
+					if !found {
+						t.Errorf("%s: no problem for run %d, row %d saying %q; got:%s", walk.name, w.run, w.row, w.what, problems(rep))
+					}
 				}
 			}
 		})
