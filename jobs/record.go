@@ -75,10 +75,14 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 			res.Status = StatusFailed
 		}
 	}
-	// The chain head and seal in the logs anchor the audit trail outside
-	// the database: a run deleted whole leaves them behind.
+	// The chain head in the logs anchors the audit trail outside the
+	// database: a run deleted whole leaves it behind. Only a run whose end
+	// is recorded has a final head to anchor.
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
-		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows, "audit_head": p.head}
+		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows}
+	if res.AuditHead != "" {
+		fields["audit_head"] = res.AuditHead
+	}
 	for d, n := range res.Decisions {
 		fields[d] = n
 	}
@@ -130,14 +134,17 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var ended string
-		ended, err = p.endRun(fctx, res.RunID, status, errText)
+		var ended, head string
+		ended, head, err = p.endRun(fctx, res.RunID, status, errText)
 		cancel()
 		switch {
 		case err != nil:
 			continue
 		case ended == "" || ended == status:
 			// Ended now, or by an earlier attempt whose reply was lost.
+			// The head the record keeps is the one to anchor: a batch
+			// whose commit reply was lost is in it, not in p.head.
+			p.head, res.AuditHead = head, head
 			return nil
 		default:
 			return fmt.Errorf("run record was no longer running: it ended %s", ended)
@@ -165,6 +172,7 @@ func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Resul
 		return p.failEarly(fmt.Errorf("record skipped run: %w", err))
 	}
 	res.RunID = runID
+	res.AuditHead = p.head
 	res.Status = StatusSkipped
 	res.Error = why
 	p.log.WithField(FieldRunID, runID).Warn("run skipped: " + why)
@@ -181,7 +189,7 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 	}
 	for _, id := range ids {
 		const why = "abandoned: the process stopped or lost its database connection before the end; a later run completed its work"
-		if _, err := p.endRun(ctx, id, StatusFailed, why); err != nil {
+		if _, _, err := p.endRun(ctx, id, StatusFailed, why); err != nil {
 			return fmt.Errorf("close abandoned run %d: %w", id, err)
 		}
 		p.log.WithField(FieldRunID, id).Warn("marked an abandoned run failed")
@@ -195,30 +203,30 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 // and a run that lost its lane lock cannot slip a batch between the
 // reading and the sealing (its next batch is refused: an ended run's record
 // is final). It returns "" when it ended the run, or the status the run
-// had already ended with.
-func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (string, error) {
+// had already ended with, and the run's final chain head.
+func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (ended, head string, err error) {
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	defer tx.Rollback()
 	if err := queries.LockRun(ctx, tx, id); err != nil {
-		return "", err
+		return "", "", err
 	}
 	run, err := queries.SelectRun(ctx, tx, id)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if run.Status != StatusRunning {
-		return run.Status, nil
+		return run.Status, run.AuditHead, nil
 	}
 	totals := audit.TotalsOf(run)
 	totals.Status, totals.FinishedAt, totals.Error = status, p.runner.Now().Truncate(time.Microsecond).Round(0), errText
 	seal := totals.Seal(audit.HeaderOf(run).Hash())
 	if _, err := queries.FinishRun(ctx, tx, id, status, totals.FinishedAt, errText, seal); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return "", tx.Commit()
+	return "", run.AuditHead, tx.Commit()
 }
 
 // failEarly ends a run that could not start.

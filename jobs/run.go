@@ -97,6 +97,10 @@ type Result struct {
 	Samples      []Sample         // dry run: a few messages, personal data masked
 	LongSMS      int64            // SMS messages over the configured maximum of parts
 	Duration     time.Duration
+	// AuditHead is the run's final chain head, as its record keeps it: kept
+	// outside the database (the last log line carries it), it anchors the
+	// audit trail (audit verify --anchor).
+	AuditHead string
 }
 
 // ReasonCount counts the decisions of one stage, decision and reason.

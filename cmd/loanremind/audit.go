@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/loanremind/loanremind/config"
@@ -27,6 +31,24 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	return usageErrorf("audit: unknown subcommand %q: want export, verify or prune", args[0])
 }
 
+// anchorFlag collects --anchor RUN:HEAD values.
+type anchorFlag []audit.Anchor
+
+func (a *anchorFlag) String() string { return "" }
+
+func (a *anchorFlag) Set(v string) error {
+	run, head, ok := strings.Cut(v, ":")
+	id, err := strconv.ParseInt(run, 10, 64)
+	if !ok || err != nil || id <= 0 {
+		return fmt.Errorf("%q is not RUN:HEAD (a run id, a colon and the run's audit_head)", v)
+	}
+	if b, err := hex.DecodeString(head); err != nil || len(b) != sha256.Size {
+		return fmt.Errorf("%q: the head is not a SHA-256 in hex (64 characters)", v)
+	}
+	*a = append(*a, audit.Anchor{RunID: id, Head: strings.ToLower(head)})
+	return nil
+}
+
 // errAuditBroken makes verify exit 1.
 type errAuditBroken struct{ n int }
 
@@ -35,11 +57,13 @@ func (e errAuditBroken) Error() string {
 }
 
 func runAuditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID]")
+	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...]")
 	dbURL := addDatabaseFlag(fs, e)
 	from := fs.String("from", "", "first business `date` of the runs to verify")
 	to := fs.String("to", "", "last business `date` of the runs to verify")
 	runID := fs.Int64("run", 0, "verify only this run `id`")
+	var anchors anchorFlag
+	fs.Var(&anchors, "anchor", "a run's chain head kept outside the database, from its last log line or report (`RUN:HEAD`, repeatable): the run must still be there with that head")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,7 +81,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	collectAtLimit(e, streamingMemoryLimit)
 	start := time.Now()
-	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to})
+	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors})
 	if err != nil {
 		return err
 	}
@@ -66,6 +90,9 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	if rep.OK() {
 		fmt.Fprintf(e.stdout, "audit trail intact: %d runs, %d audit rows, %d events verified in %s (%.0f rows/s)\n",
 			rep.Runs, rep.Rows, rep.Events, elapsed.Round(time.Millisecond), rate)
+		if rep.Anchors > 0 {
+			fmt.Fprintf(e.stdout, "anchored: %d run(s) still there with the heads kept outside the database\n", rep.Anchors)
+		}
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "AUDIT TRAIL BROKEN: %d problem(s) in %d runs, %d audit rows, %d events\n", len(rep.Problems), rep.Runs, rep.Rows, rep.Events)

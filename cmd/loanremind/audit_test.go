@@ -1012,3 +1012,67 @@ func TestAuditPrune(t *testing.T) {
 	mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00")
 	mustCLI(t, ctx, d.env, "audit", "verify")
 }
+
+// TestVerifyAnchorsTheEndOfTheTrail shows what the chains alone cannot:
+// the newest run removed whole by a superuser leaves an intact-looking
+// trail, and the anchor kept from that run's last log line exposes it.
+func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 300)
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	second := mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00")
+
+	// The anchor as operators keep it: from the run's last log line, and
+	// the same in its report.
+	var anchor string
+	for _, line := range strings.Split(second.stderr, "\n") {
+		var entry struct {
+			Msg   string `json:"msg"`
+			RunID int64  `json:"run_id"`
+			Head  string `json:"audit_head"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "run finished" {
+			anchor = fmt.Sprintf("%d:%s", entry.RunID, entry.Head)
+		}
+	}
+	if !strings.HasPrefix(anchor, "2:") || len(anchor) != 2+64 {
+		t.Fatalf("no anchor for run 2 in its last log line: %q\n%s", anchor, tail(second.stderr, 2000))
+	}
+	if !strings.Contains(second.stdout, "anchor "+anchor) {
+		t.Errorf("the report does not show the anchor %s:\n%s", anchor, second.stdout)
+	}
+	if d.count(t, `SELECT count(*) FROM reminder_runs WHERE id = 2 AND audit_rows > 0 AND audit_head = $1`, anchor[2:]) != 1 {
+		t.Fatal("the anchor is not run 2's recorded head, or run 2 wrote nothing")
+	}
+
+	r := mustCLI(t, ctx, d.env, "audit", "verify", "--anchor", anchor)
+	if !strings.Contains(r.stdout, "audit trail intact: 2 runs") || !strings.Contains(r.stdout, "anchored: 1 run(s)") {
+		t.Errorf("verify with the anchor:\n%s", r.stdout)
+	}
+	wrong := "2:" + strings.Repeat("ab", 32)
+	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", wrong); r.code != 1 ||
+		!strings.Contains(r.stdout, "run 2: its chain head is "+anchor[2:14]+"…, but the anchor kept outside the database says abababababab…") {
+		t.Errorf("verify with a wrong anchor: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, bad := range []string{"2", "x:" + anchor[2:], "2:" + anchor[2:20], "0:" + anchor[2:], "2:" + strings.Repeat("zz", 32)} {
+		if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", bad); r.code != 2 || !strings.Contains(r.stderr, "--anchor") {
+			t.Errorf("--anchor %q: exit %d, want 2 naming the flag\n%s", bad, r.code, r.stderr)
+		}
+	}
+
+	// The newest run removed whole: nothing links to it, so the chains
+	// still verify; the anchor does not.
+	bypassTrigger(t, d,
+		`DELETE FROM reminder_audit WHERE run_id = 2`,
+		`DELETE FROM reminder_decisions WHERE run_id = 2`,
+		`DELETE FROM reminder_sends WHERE run_id = 2`,
+		`DELETE FROM reminder_runs WHERE id = 2`)
+	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
+		t.Errorf("verify without the anchor after the newest run was removed:\n%s", r.stdout)
+	}
+	r = cli(t, ctx, d.env, "audit", "verify", "--anchor", anchor)
+	if r.code != 1 || !strings.Contains(r.stdout, "run 2: is missing, but an anchor kept outside the database names it: the run was deleted whole") {
+		t.Errorf("verify with the anchor after the newest run was removed: exit %d\n%s", r.code, r.stdout)
+	}
+}

@@ -25,6 +25,9 @@ func printResult(w io.Writer, res *jobs.Result) {
 	if res.Error != "" {
 		fmt.Fprintf(w, "  %s\n", res.Error)
 	}
+	if res.AuditHead != "" {
+		fmt.Fprintf(w, "  anchor %d:%s (keep it outside the database: audit verify --anchor checks it)\n", res.RunID, res.AuditHead)
+	}
 	if res.Status == jobs.StatusSkipped {
 		return
 	}

@@ -33,10 +33,22 @@ func (p Problem) String() string {
 }
 
 // VerifyFilter selects what to verify: one run, a range of business dates
-// (YYYY-MM-DD, either end open), or everything.
+// (YYYY-MM-DD, either end open), or everything; and the anchors to check
+// whatever the selection.
 type VerifyFilter struct {
 	RunID    int64
 	From, To string
+	Anchors  []Anchor
+}
+
+// Anchor is a run's final chain head as kept outside the database (each
+// run's last log line and report carry it). The chains show every change
+// but one: the newest runs of a lane removed whole, which nothing after them
+// links to. An anchor shows that too: its run must still be there, with
+// that head, and every earlier run of its lane and shard links up to it.
+type Anchor struct {
+	RunID int64
+	Head  string
 }
 
 // Report is the outcome of Verify.
@@ -44,6 +56,7 @@ type Report struct {
 	Runs     int64
 	Rows     int64
 	Events   int64
+	Anchors  int64 // checked
 	Problems []Problem
 }
 
@@ -142,6 +155,9 @@ feed:
 			return nil, err
 		}
 		i = j
+	}
+	if err := checkAnchors(ctx, db, f.Anchors, rep); err != nil {
+		return nil, err
 	}
 	if f.RunID != 0 && rep.Runs == 0 {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
@@ -382,6 +398,25 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[i
 		if run.Seal != totals.Seal(HeaderOf(run).Hash()) {
 			rep.add(Problem{RunID: run.ID, What: "the run record does not match its seal: its header, status, counts or error were edited"})
 		}
+	}
+	return nil
+}
+
+// checkAnchors compares each anchor with its run's record. The record's
+// head is the run's chain head wherever the run's chain is verified.
+func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, rep *Report) error {
+	for _, a := range anchors {
+		head, found, err := queries.RunHead(ctx, db, a.RunID)
+		if err != nil {
+			return fmt.Errorf("verify anchor of run %d: %w", a.RunID, err)
+		}
+		switch {
+		case !found:
+			rep.add(Problem{RunID: a.RunID, What: "is missing, but an anchor kept outside the database names it: the run was deleted whole (or pruned, if it is older than the retention)"})
+		case head != a.Head:
+			rep.add(Problem{RunID: a.RunID, What: fmt.Sprintf("its chain head is %.12s…, but the anchor kept outside the database says %.12s…: the run was changed or replaced", head, a.Head)})
+		}
+		rep.Anchors++
 	}
 	return nil
 }
