@@ -32,10 +32,12 @@ type pipeline struct {
 
 	// Owned by the writer goroutine.
 	header  *audit.RunHeader
-	head    string // hash of the last audit row written, or the header's
+	head    string // hash of the last audit row written, or the header's; at the end, the record's
 	counts  queries.BatchCounts
 	reasons map[reasonKey]int64
 	batches int
+
+	recordedRows int64 // the audit rows the ended run's record counts (set by finish)
 }
 
 // borrowerInput is one borrower's candidate items, as selected.

@@ -81,7 +81,7 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
 		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows}
 	if res.AuditHead != "" {
-		fields["audit_head"] = res.AuditHead
+		fields["audit_rows"], fields["audit_head"] = p.recordedRows, res.AuditHead
 	}
 	for d, n := range res.Decisions {
 		fields[d] = n
@@ -134,8 +134,9 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var ended, head string
-		ended, head, err = p.endRun(fctx, res.RunID, status, errText)
+		var ended string
+		var run *queries.Run
+		ended, run, err = p.endRun(fctx, res.RunID, status, errText)
 		cancel()
 		switch {
 		case err != nil:
@@ -144,7 +145,7 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			// Ended now, or by an earlier attempt whose reply was lost.
 			// The head the record keeps is the one to anchor: a batch
 			// whose commit reply was lost is in it, not in p.head.
-			p.head, res.AuditHead = head, head
+			p.head, res.AuditHead, p.recordedRows = run.AuditHead, run.AuditHead, run.AuditRows
 			return nil
 		default:
 			return fmt.Errorf("run record was no longer running: it ended %s", ended)
@@ -172,7 +173,6 @@ func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Resul
 		return p.failEarly(fmt.Errorf("record skipped run: %w", err))
 	}
 	res.RunID = runID
-	res.AuditHead = p.head
 	res.Status = StatusSkipped
 	res.Error = why
 	p.log.WithField(FieldRunID, runID).Warn("run skipped: " + why)
@@ -203,30 +203,31 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 // and a run that lost its lane lock cannot slip a batch between the
 // reading and the sealing (its next batch is refused: an ended run's record
 // is final). It returns "" when it ended the run, or the status the run
-// had already ended with, and the run's final chain head.
-func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (ended, head string, err error) {
+// had already ended with, and the run's record (its rows and chain head are
+// final).
+func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (ended string, run *queries.Run, err error) {
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
 	defer tx.Rollback()
 	if err := queries.LockRun(ctx, tx, id); err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	run, err := queries.SelectRun(ctx, tx, id)
+	run, err = queries.SelectRun(ctx, tx, id)
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
 	if run.Status != StatusRunning {
-		return run.Status, run.AuditHead, nil
+		return run.Status, run, nil
 	}
 	totals := audit.TotalsOf(run)
 	totals.Status, totals.FinishedAt, totals.Error = status, p.runner.Now().Truncate(time.Microsecond).Round(0), errText
 	seal := totals.Seal(audit.HeaderOf(run).Hash())
 	if _, err := queries.FinishRun(ctx, tx, id, status, totals.FinishedAt, errText, seal); err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	return "", run.AuditHead, tx.Commit()
+	return "", run, tx.Commit()
 }
 
 // failEarly ends a run that could not start.

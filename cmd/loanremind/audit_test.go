@@ -910,7 +910,7 @@ func TestAuditPrune(t *testing.T) {
 	// the other half around the test date.
 	d.exec(t, `UPDATE installments SET due_date = due_date - (DATE '`+testDay+`' - DATE '`+oldDay+`')
 		WHERE loan_id IN (SELECT id FROM loans WHERE borrower_id % 2 = 0)`)
-	mustCLI(t, ctx, d.env, "run", "--as-of", oldAsOf)
+	oldAnchor := reportedAnchor(t, mustCLI(t, ctx, d.env, "run", "--as-of", oldAsOf))
 	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
 	if n := d.count(t, `SELECT count(*) FROM reminder_runs WHERE id = 1 AND business_date = '`+oldDay+`' AND status = 'succeeded'`); n != 1 {
 		t.Fatal("run 1 is not a succeeded run of " + oldDay)
@@ -1008,6 +1008,14 @@ func TestAuditPrune(t *testing.T) {
 	if !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
 		t.Errorf("verify after the prune: %s", r.stdout)
 	}
+	// An anchor kept from the pruned run: gone as recorded, not deleted.
+	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", oldAnchor); r.code != 0 || !strings.Contains(r.stdout, "anchored: 1 run(s)") {
+		t.Errorf("verify with the pruned run's anchor %s: exit %d\n%s", oldAnchor, r.code, r.stdout)
+	}
+	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", "1:"+strings.Repeat("ab", 32)); r.code != 1 ||
+		!strings.Contains(r.stdout, "run 1: was pruned with chain head "+oldAnchor[2:14]) {
+		t.Errorf("verify with another head for the pruned run: exit %d\n%s", r.code, r.stdout)
+	}
 	// A later run links to what remains, and the trail still verifies.
 	mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00")
 	mustCLI(t, ctx, d.env, "audit", "verify")
@@ -1039,8 +1047,8 @@ func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 	if !strings.HasPrefix(anchor, "2:") || len(anchor) != 2+64 {
 		t.Fatalf("no anchor for run 2 in its last log line: %q\n%s", anchor, tail(second.stderr, 2000))
 	}
-	if !strings.Contains(second.stdout, "anchor "+anchor) {
-		t.Errorf("the report does not show the anchor %s:\n%s", anchor, second.stdout)
+	if got := reportedAnchor(t, second); got != anchor {
+		t.Errorf("the report shows the anchor %s, the log %s", got, anchor)
 	}
 	if d.count(t, `SELECT count(*) FROM reminder_runs WHERE id = 2 AND audit_rows > 0 AND audit_head = $1`, anchor[2:]) != 1 {
 		t.Fatal("the anchor is not run 2's recorded head, or run 2 wrote nothing")
@@ -1072,7 +1080,47 @@ func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 		t.Errorf("verify without the anchor after the newest run was removed:\n%s", r.stdout)
 	}
 	r = cli(t, ctx, d.env, "audit", "verify", "--anchor", anchor)
-	if r.code != 1 || !strings.Contains(r.stdout, "run 2: is missing, but an anchor kept outside the database names it: the run was deleted whole") {
+	if r.code != 1 || !strings.Contains(r.stdout, "run 2: is missing, but an anchor kept outside the database names it and no recorded prune removed it: the run was deleted whole") {
 		t.Errorf("verify with the anchor after the newest run was removed: exit %d\n%s", r.code, r.stdout)
 	}
+}
+
+// TestVerifyWalksAnchoredRuns: verifying one run with another's anchor
+// walks the anchored run's chain too, whose record alone would not show an
+// edited row.
+func TestVerifyWalksAnchoredRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 300)
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	anchor := reportedAnchor(t, mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00"))
+	ids := auditIDs(t, d, 2)
+	if len(ids) < 3 {
+		t.Fatal("run 2 wrote too few audit rows")
+	}
+	id := ids[len(ids)/2]
+	bypassTrigger(t, d, fmt.Sprintf(`UPDATE reminder_audit SET reason = reason || '-edited' WHERE id = %d`, id))
+	if r := mustCLI(t, ctx, d.env, "audit", "verify", "--run", "1"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
+		t.Errorf("verify run 1:\n%s", r.stdout)
+	}
+	r := cli(t, ctx, d.env, "audit", "verify", "--run", "1", "--anchor", anchor)
+	if r.code != 1 || !strings.Contains(r.stdout, fmt.Sprintf("run 2, audit row %d: its content does not match its hash", id)) {
+		t.Errorf("verify run 1 with run 2's anchor after a row of run 2 was edited: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "9", "--anchor", anchor); r.code != 1 || !strings.Contains(r.stdout, "run 9: no such run") {
+		t.Errorf("verify a missing run with an anchor: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// reportedAnchor returns the anchor a run's report prints, RUN:HEAD.
+func reportedAnchor(t *testing.T, r result) string {
+	t.Helper()
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "anchor "); ok {
+			anchor, _, _ := strings.Cut(rest, " ")
+			return anchor
+		}
+	}
+	t.Fatalf("the run's report shows no anchor:\n%s", r.stdout)
+	return ""
 }

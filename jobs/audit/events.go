@@ -74,8 +74,14 @@ func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, acto
 	for i, b := range bounds {
 		links[i] = (&Object{}).Int("run", b.RunID).Int("prev_run_id", b.PrevRunID).String("prev_run_head", b.PrevRunHead)
 	}
+	// Every pruned run's head, for anchors kept outside the database that
+	// name one: it was pruned, as recorded, not deleted.
+	heads := make([]*Object, len(runs))
+	for i, r := range runs {
+		heads[i] = (&Object{}).Int("run", r.ID).String("head", r.AuditHead)
+	}
 	details := (&Object{}).String("before", before.Format(time.DateOnly)).String("reason", reason).
-		Int("runs", int64(len(ids))).Int("audit_rows", auditRows).Objects("boundaries", links)
+		Int("runs", int64(len(ids))).Int("audit_rows", auditRows).Objects("boundaries", links).Objects("pruned", heads)
 	if len(ids) > 0 {
 		details.Int("first_run", ids[0]).Int("last_run", ids[len(ids)-1])
 	}
@@ -88,19 +94,32 @@ func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, acto
 	return PruneResult{Runs: len(ids), AuditRows: auditRows}, nil
 }
 
-// parseBoundaries reads the links a prune event recorded.
-func parseBoundaries(details string) map[int64]string {
+// prunes is what the prune events recorded: the heads of pruned runs that
+// remaining runs link to (remaining run id → head), and the head of every
+// pruned run (pruned run id → head).
+type prunes struct {
+	links, heads map[int64]string
+}
+
+// add reads the details of a prune event.
+func (p *prunes) add(details string) {
 	var d struct {
 		Boundaries []struct {
 			Run         int64  `json:"run"`
 			PrevRunHead string `json:"prev_run_head"`
 		} `json:"boundaries"`
+		Pruned []struct {
+			Run  int64  `json:"run"`
+			Head string `json:"head"`
+		} `json:"pruned"`
 	}
-	out := map[int64]string{}
-	if json.Unmarshal([]byte(details), &d) == nil {
-		for _, b := range d.Boundaries {
-			out[b.Run] = b.PrevRunHead
-		}
+	if json.Unmarshal([]byte(details), &d) != nil {
+		return
 	}
-	return out
+	for _, b := range d.Boundaries {
+		p.links[b.Run] = b.PrevRunHead
+	}
+	for _, r := range d.Pruned {
+		p.heads[r.Run] = r.Head
+	}
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/loanremind/loanremind/queries"
@@ -100,8 +102,14 @@ func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Rep
 	if err != nil {
 		return nil, err
 	}
-	runs, err := selectRuns(ctx, db, f)
+	runs, err := selectRuns(ctx, db, f.RunID, f.From, f.To)
 	if err != nil {
+		return nil, err
+	}
+	noSuchRun := f.RunID != 0 && len(runs) == 0
+	// An anchored run's chain is walked whatever the selection: its record
+	// alone does not vouch for its rows.
+	if runs, err = withAnchoredRuns(ctx, db, runs, f.Anchors); err != nil {
 		return nil, err
 	}
 	// The chains are verified in segments (a run, or a part of a large
@@ -156,10 +164,10 @@ feed:
 		}
 		i = j
 	}
-	if err := checkAnchors(ctx, db, f.Anchors, rep); err != nil {
+	if err := checkAnchors(ctx, db, f.Anchors, pruned, rep); err != nil {
 		return nil, err
 	}
-	if f.RunID != 0 && rep.Runs == 0 {
+	if noSuchRun {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
 	if f.RunID == 0 && f.From == "" && f.To == "" {
@@ -182,9 +190,10 @@ type DB interface {
 	Conn(ctx context.Context) (*sql.Conn, error)
 }
 
-// selectRuns reads the run records to verify (small: one row per run).
-func selectRuns(ctx context.Context, db queries.DBTX, f VerifyFilter) ([]queries.Run, error) {
-	rows, err := queries.RunsForVerify(ctx, db, f.RunID, f.From, f.To)
+// selectRuns reads the run records to verify (small: one row per run):
+// one run, a range of business dates, or all.
+func selectRuns(ctx context.Context, db queries.DBTX, runID int64, from, to string) ([]queries.Run, error) {
+	rows, err := queries.RunsForVerify(ctx, db, runID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("verify: read runs: %w", err)
 	}
@@ -226,8 +235,8 @@ type segment struct {
 }
 
 // segmentRuns splits the runs into segments: a finished run of at least
-// opt.segmentRows rows a worker into one part for each worker, each
-// starting from the hash of the row before it.
+// twice opt.segmentRows rows into as many parts as there are workers and
+// whole segments, each starting from the hash of the row before it.
 func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, opt verifyOptions) ([]segment, error) {
 	var out []segment
 	for i := range runs {
@@ -246,8 +255,8 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, opt v
 				whole.limit = run.AuditRows
 			}
 		}
-		parts := int64(opt.workers)
-		if run.Status == "running" || parts == 1 || run.AuditRows < parts*opt.segmentRows {
+		parts := min(int64(opt.workers), run.AuditRows/opt.segmentRows)
+		if run.Status == "running" || parts < 2 {
 			out = append(out, whole)
 			continue
 		}
@@ -343,7 +352,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 // checkRun joins a run's segments and checks the run record against them:
 // its link to the previous run, its row count and chain head, its counts
 // per decision, and its seal.
-func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[int64]string, rep *Report) error {
+func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned *prunes, rep *Report) error {
 	run := segs[0].run
 	for _, sg := range segs {
 		for _, p := range sg.problems {
@@ -359,7 +368,7 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[i
 		case found && head != run.PrevRunHead:
 			rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d with head %.12s…, but that run's head is now %.12s…: run %d was changed", run.PrevRunID, run.PrevRunHead, head, run.PrevRunID)})
 		case !found:
-			if h, ok := pruned[run.ID]; !ok || h != run.PrevRunHead {
+			if h, ok := pruned.links[run.ID]; !ok || h != run.PrevRunHead {
 				rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d, which is missing and no recorded prune removed it: run %d was deleted", run.PrevRunID, run.PrevRunID)})
 			}
 		}
@@ -402,17 +411,47 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned map[i
 	return nil
 }
 
-// checkAnchors compares each anchor with its run's record. The record's
-// head is the run's chain head wherever the run's chain is verified.
-func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, rep *Report) error {
+// withAnchoredRuns adds to runs the anchored runs they lack, in id order.
+func withAnchoredRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, anchors []Anchor) ([]queries.Run, error) {
+	have := map[int64]bool{}
+	for _, r := range runs {
+		have[r.ID] = true
+	}
+	added := false
+	for _, a := range anchors {
+		if have[a.RunID] {
+			continue
+		}
+		have[a.RunID] = true
+		more, err := selectRuns(ctx, db, a.RunID, "", "")
+		if err != nil {
+			return nil, err
+		}
+		runs, added = append(runs, more...), added || len(more) > 0
+	}
+	if added {
+		slices.SortFunc(runs, func(a, b queries.Run) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	return runs, nil
+}
+
+// checkAnchors compares each anchor with its run's record, whose head the
+// walk of the run's chain checks. A missing run passes only if a recorded
+// prune removed it with that head.
+func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, pruned *prunes, rep *Report) error {
 	for _, a := range anchors {
 		head, found, err := queries.RunHead(ctx, db, a.RunID)
 		if err != nil {
 			return fmt.Errorf("verify anchor of run %d: %w", a.RunID, err)
 		}
+		prunedHead, wasPruned := pruned.heads[a.RunID]
 		switch {
+		case !found && wasPruned && prunedHead == a.Head:
+			// Pruned as recorded: past the retention, it is gone on purpose.
+		case !found && wasPruned:
+			rep.add(Problem{RunID: a.RunID, What: fmt.Sprintf("was pruned with chain head %.12s…, but the anchor kept outside the database says %.12s…: the run was changed before it was pruned", prunedHead, a.Head)})
 		case !found:
-			rep.add(Problem{RunID: a.RunID, What: "is missing, but an anchor kept outside the database names it: the run was deleted whole (or pruned, if it is older than the retention)"})
+			rep.add(Problem{RunID: a.RunID, What: "is missing, but an anchor kept outside the database names it and no recorded prune removed it: the run was deleted whole"})
 		case head != a.Head:
 			rep.add(Problem{RunID: a.RunID, What: fmt.Sprintf("its chain head is %.12s…, but the anchor kept outside the database says %.12s…: the run was changed or replaced", head, a.Head)})
 		}
@@ -422,15 +461,14 @@ func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, rep *R
 }
 
 // verifyEvents walks the administrative events chain and returns, from the
-// prune events, the recorded heads of pruned runs that remaining runs link
-// to (run id → the pruned previous run's head).
-func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool) (map[int64]string, error) {
+// prune events, what they recorded of the runs they removed.
+func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool) (*prunes, error) {
 	rows, err := queries.AuditEvents(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("verify events: %w", err)
 	}
 	defer rows.Close()
-	pruned := map[int64]string{}
+	pruned := &prunes{links: map[int64]string{}, heads: map[int64]string{}}
 	prev := EventsGenesis
 	var e queries.AuditEvent
 	for rows.Next() {
@@ -449,9 +487,7 @@ func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool)
 		}
 		prev = e.Hash
 		if e.Event == EventPrune {
-			for run, head := range parseBoundaries(e.Details) {
-				pruned[run] = head
-			}
+			pruned.add(e.Details)
 		}
 	}
 	return pruned, rows.Err()
