@@ -57,15 +57,19 @@ func (e errAuditBroken) Error() string {
 }
 
 func runAuditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...]")
+	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...] [--workers N]")
 	dbURL := addDatabaseFlag(fs, e)
 	from := fs.String("from", "", "first business `date` of the runs to verify")
 	to := fs.String("to", "", "last business `date` of the runs to verify")
 	runID := fs.Int64("run", 0, "verify only this run `id`")
+	workers := fs.Int("workers", 0, "chains walked at once, each on its own connection (0: one for every two cores, for a server on this machine)")
 	var anchors anchorFlag
 	fs.Var(&anchors, "anchor", "a run's chain head kept outside the database, from its last log line or report (`RUN:HEAD`, repeatable): the run must still be there with that head")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *workers < 0 {
+		return usageErrorf("audit verify: --workers %d: want 0 (automatic) or more", *workers)
 	}
 	for _, d := range []*string{from, to} {
 		if *d != "" {
@@ -81,7 +85,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	collectAtLimit(e, streamingMemoryLimit)
 	start := time.Now()
-	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors})
+	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors, Workers: *workers})
 	if err != nil {
 		return err
 	}

@@ -392,9 +392,14 @@ func TestVerifyFindsTampering(t *testing.T) {
 				t.Fatal("too few audit rows to tamper with")
 			}
 			if c.change == nil {
-				r := mustCLI(t, ctx, d.env, "audit", "verify")
-				if !strings.Contains(r.stdout, fmt.Sprintf("audit trail intact: %d runs", c.runs)) {
-					t.Errorf("verify: %s", r.stdout)
+				for _, workers := range []string{"0", "1", "3"} {
+					r := mustCLI(t, ctx, d.env, "audit", "verify", "--workers", workers)
+					if !strings.Contains(r.stdout, fmt.Sprintf("audit trail intact: %d runs", c.runs)) {
+						t.Errorf("verify --workers %s: %s", workers, r.stdout)
+					}
+				}
+				if r := cli(t, ctx, d.env, "audit", "verify", "--workers", "-1"); r.code != 2 || !strings.Contains(r.stderr, "--workers -1") {
+					t.Errorf("verify --workers -1: exit %d, want 2\n%s", r.code, r.stderr)
 				}
 				return
 			}

@@ -41,6 +41,7 @@ type VerifyFilter struct {
 	RunID    int64
 	From, To string
 	Anchors  []Anchor
+	Workers  int // chains walked at once; 0: one for every two cores
 }
 
 // Anchor is a run's final chain head as kept outside the database (each
@@ -76,7 +77,11 @@ const maxProblems = 100
 // previous run that is missing or changed, unless a recorded prune removed
 // it.
 func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
-	return verify(ctx, db, f, defaultVerifyOptions())
+	opt := defaultVerifyOptions()
+	if f.Workers > 0 {
+		opt.workers = f.Workers
+	}
+	return verify(ctx, db, f, opt)
 }
 
 // verifyOptions say how the chains are walked: by how many workers at once,
@@ -87,8 +92,8 @@ type verifyOptions struct {
 }
 
 // defaultVerifyOptions gives a worker two cores: one for the server
-// process that reads its rows (where PostgreSQL runs on the same machine),
-// one for hashing them. More workers than that only compete for the cores,
+// process that reads its rows (where PostgreSQL runs on the same machine;
+// VerifyFilter.Workers says otherwise), one for hashing them. More workers than that only compete for the cores,
 // and each one's new server process pays again to map the shared buffer
 // pool (a verification of 296,440 rows on 2 cores took 1.48 s with one
 // worker, 1.75 s with two: medians of 11).
