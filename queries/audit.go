@@ -44,13 +44,11 @@ func AuditIDRange(ctx context.Context, db DBTX, runID int64) (int64, int64, erro
 	return lo.Int64, hi.Int64, err
 }
 
-// AuditRowBefore returns the id and hash of a run's last audit row before
-// id; none is sql.ErrNoRows.
-func AuditRowBefore(ctx context.Context, db DBTX, runID, id int64) (int64, string, error) {
-	var rowID int64
-	var hash string
-	err := db.QueryRowContext(ctx, stmt("AuditRowBefore"), runID, id).Scan(&rowID, &hash)
-	return rowID, hash, err
+// AuditRowBefore returns the id, hash and prev_hash of a run's last audit
+// row before id; none is sql.ErrNoRows.
+func AuditRowBefore(ctx context.Context, db DBTX, runID, id int64) (rowID int64, hash, prevHash string, err error) {
+	err = db.QueryRowContext(ctx, stmt("AuditRowBefore"), runID, id).Scan(&rowID, &hash, &prevHash)
+	return rowID, hash, prevHash, err
 }
 
 // RawChainRow is an audit row as fast verification reads it: the text

@@ -47,8 +47,8 @@ SELECT min(id), max(id) FROM reminder_audit WHERE run_id = $1;
 
 -- name: AuditRowBefore
 -- The row before a segment of a run's chain, whose hash the segment's first
--- row links to.
-SELECT id, hash FROM reminder_audit WHERE run_id = $1 AND id < $2 ORDER BY run_id DESC, id DESC LIMIT 1;
+-- row links to, and the hash it links to itself.
+SELECT id, hash, prev_hash FROM reminder_audit WHERE run_id = $1 AND id < $2 ORDER BY run_id DESC, id DESC LIMIT 1;
 
 -- name: AuditEvents
 SELECT id, at, actor, event, details::text, prev_hash, hash

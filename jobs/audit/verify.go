@@ -231,6 +231,7 @@ type segment struct {
 	limit    int64  // rows to check at most: a running run vouches for its committed count only
 	prev     []byte // the hash the segment's first row must link to
 	prevID   int64  // the row before the segment, 0 for the run's header
+	prevPrev []byte // the hash the row before the segment links to
 
 	// Results.
 	rows     int64
@@ -270,18 +271,18 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, opt v
 			return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
 		}
 		from := int64(0)
-		prev, prevID := genesis, int64(0)
+		prev, prevPrev, prevID := genesis, []byte(nil), int64(0)
 		for k := int64(1); k <= parts; k++ {
 			to := int64(0)
 			if k < parts {
 				to = lo + (hi-lo+1)*k/parts
 			}
-			out = append(out, segment{run: run, from: from, to: to, prev: prev, prevID: prevID, limit: -1})
+			out = append(out, segment{run: run, from: from, to: to, prev: prev, prevPrev: prevPrev, prevID: prevID, limit: -1})
 			if to != 0 {
-				id, hash, err := queries.AuditRowBefore(ctx, db, run.ID, to)
+				id, hash, prevHash, err := queries.AuditRowBefore(ctx, db, run.ID, to)
 				switch {
 				case err == nil:
-					prev, prevID = []byte(hash), id
+					prev, prevPrev, prevID = []byte(hash), []byte(prevHash), id
 				case !errors.Is(err, sql.ErrNoRows):
 					return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
 				}
@@ -304,7 +305,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 	var (
 		sum             [sha256.Size]byte
 		hexSum          [2 * sha256.Size]byte
-		prev, prevPrev  = append([]byte(nil), sg.prev...), []byte(nil)
+		prev, prevPrev  = append([]byte(nil), sg.prev...), append([]byte(nil), sg.prevPrev...)
 		prevID          = sg.prevID
 		brokenLinkShown bool
 	)

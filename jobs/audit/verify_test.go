@@ -125,6 +125,23 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			return []string{fmt.Sprintf(`UPDATE reminder_audit SET borrower_id = borrower_id + 1 WHERE id = %d`, id)},
 				[]want{{r[1].id, id, "was edited"}}
 		}},
+		{"inserted row that ends a segment", func(r []builtRun) ([]string, []want) {
+			// Room made at row 19 (every later row's id moves up one), and
+			// a forged row put there that links to row 18 as the one it
+			// displaces did: with 61 rows, the walk in segments splits
+			// the run right after it.
+			id := r[1].first + 19
+			return []string{
+					fmt.Sprintf(`UPDATE reminder_audit SET id = -id WHERE run_id = %d AND id >= %d`, r[1].id, id),
+					fmt.Sprintf(`UPDATE reminder_audit SET id = -id + 1 WHERE run_id = %d AND id < 0`, r[1].id),
+					fmt.Sprintf(`INSERT INTO reminder_audit (id, run_id, at, borrower_id, loan_id, installment_id, stage,
+						channel, decision, reason, send_id, scheduled_for, valid_until, time_zones, policy_sha256, details, prev_hash, hash)
+						SELECT %d, run_id, at, borrower_id, loan_id, installment_id + 1, stage, channel, decision, reason, send_id,
+						       scheduled_for, valid_until, time_zones, policy_sha256, details, prev_hash, hash
+						FROM reminder_audit WHERE run_id = %d AND id = %d`, id, r[1].id, id+1),
+				},
+				[]want{{r[1].id, id, "the row was inserted"}, {r[1].id, 0, "rows were inserted"}}
+		}},
 		{"deleted first row", func(r []builtRun) ([]string, []want) {
 			return []string{fmt.Sprintf(`DELETE FROM reminder_audit WHERE id = %d`, r[1].first)},
 				[]want{{r[1].id, r[1].first + 1, "does not link to the run's header"}}
