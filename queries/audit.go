@@ -272,10 +272,21 @@ func AppendAuditEvent(ctx context.Context, tx *sql.Tx, e *AuditEvent, genesis st
 	}
 	e.PrevHash = prev
 	e.Hash = hash(prev)
-	if _, err := tx.ExecContext(ctx, stmt("InsertAuditEvent"), e.At, e.Actor, e.Event, e.Details, e.PrevHash, e.Hash); err != nil {
+	err := tx.QueryRowContext(ctx, stmt("InsertAuditEvent"), e.At, e.Actor, e.Event, e.Details, e.PrevHash, e.Hash).Scan(&e.ID)
+	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)
 	}
 	return nil
+}
+
+// AuditEventHash returns an administrative event's hash, and whether the
+// event exists.
+func AuditEventHash(ctx context.Context, db DBTX, id int64) (hash string, found bool, err error) {
+	err = db.QueryRowContext(ctx, stmt("AuditEventHash"), id).Scan(&hash)
+	if err == sql.ErrNoRows {
+		return "", false, nil
+	}
+	return hash, err == nil, err
 }
 
 // ExportFilter selects audit rows to export.

@@ -60,7 +60,11 @@ SELECT coalesce((SELECT hash FROM reminder_audit_events ORDER BY id DESC LIMIT 1
 
 -- name: InsertAuditEvent
 INSERT INTO reminder_audit_events (at, actor, event, details, prev_hash, hash)
-VALUES ($1, $2, $3, $4::jsonb, $5, $6);
+VALUES ($1, $2, $3, $4::jsonb, $5, $6)
+RETURNING id;
+
+-- name: AuditEventHash
+SELECT hash FROM reminder_audit_events WHERE id = $1;
 
 -- name: LockAuditEvents
 -- Serializes writers of the event chain.

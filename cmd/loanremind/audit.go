@@ -37,16 +37,33 @@ type anchorFlag []audit.Anchor
 func (a *anchorFlag) String() string { return "" }
 
 func (a *anchorFlag) Set(v string) error {
-	run, head, ok := strings.Cut(v, ":")
-	id, err := strconv.ParseInt(run, 10, 64)
+	id, head, err := parseAnchor(v, "RUN:HEAD (a run id, a colon and the run's audit_head)")
+	*a = append(*a, audit.Anchor{RunID: id, Head: head})
+	return err
+}
+
+// eventAnchorFlag collects --event-anchor EVENT:HASH values.
+type eventAnchorFlag []audit.EventAnchor
+
+func (a *eventAnchorFlag) String() string { return "" }
+
+func (a *eventAnchorFlag) Set(v string) error {
+	id, hash, err := parseAnchor(v, "EVENT:HASH (an event id, a colon and the event's hash)")
+	*a = append(*a, audit.EventAnchor{EventID: id, Hash: hash})
+	return err
+}
+
+// parseAnchor reads ID:HASH: a positive id and a SHA-256 in hex.
+func parseAnchor(v, want string) (int64, string, error) {
+	idText, hash, ok := strings.Cut(v, ":")
+	id, err := strconv.ParseInt(idText, 10, 64)
 	if !ok || err != nil || id <= 0 {
-		return fmt.Errorf("%q is not RUN:HEAD (a run id, a colon and the run's audit_head)", v)
+		return 0, "", fmt.Errorf("%q is not %s", v, want)
 	}
-	if b, err := hex.DecodeString(head); err != nil || len(b) != sha256.Size {
-		return fmt.Errorf("%q: the head is not a SHA-256 in hex (64 characters)", v)
+	if b, err := hex.DecodeString(hash); err != nil || len(b) != sha256.Size {
+		return 0, "", fmt.Errorf("%q: the hash is not a SHA-256 in hex (64 characters)", v)
 	}
-	*a = append(*a, audit.Anchor{RunID: id, Head: strings.ToLower(head)})
-	return nil
+	return id, strings.ToLower(hash), nil
 }
 
 // errAuditBroken makes verify exit 1.
@@ -57,7 +74,7 @@ func (e errAuditBroken) Error() string {
 }
 
 func runAuditVerify(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...] [--workers N]")
+	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...] [--event-anchor EVENT:HASH ...] [--workers N]")
 	dbURL := addDatabaseFlag(fs, e)
 	from := fs.String("from", "", "first business `date` of the runs to verify")
 	to := fs.String("to", "", "last business `date` of the runs to verify")
@@ -65,6 +82,8 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	workers := fs.Int("workers", 0, "chains walked at once, each on its own connection (0: one for every two cores, for a server on this machine)")
 	var anchors anchorFlag
 	fs.Var(&anchors, "anchor", "a run's chain head kept outside the database, from its last log line or report (`RUN:HEAD`, repeatable): the run must still be there with that head")
+	var eventAnchors eventAnchorFlag
+	fs.Var(&eventAnchors, "event-anchor", "an administrative event's hash kept outside the database, as audit prune and audit export --unmasked print it (`EVENT:HASH`, repeatable): the event must still be there with that hash")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,7 +104,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	collectAtLimit(e, streamingMemoryLimit)
 	start := time.Now()
-	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors, Workers: *workers})
+	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors, EventAnchors: eventAnchors, Workers: *workers})
 	if err != nil {
 		return err
 	}
@@ -94,8 +113,8 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	if rep.OK() {
 		fmt.Fprintf(e.stdout, "audit trail intact: %d runs, %d audit rows, %d events verified in %s (%.0f rows/s)\n",
 			rep.Runs, rep.Rows, rep.Events, elapsed.Round(time.Millisecond), rate)
-		if rep.Anchors > 0 {
-			fmt.Fprintf(e.stdout, "anchored: %d run(s) still there with the heads kept outside the database\n", rep.Anchors)
+		if rep.Anchors+rep.EventAnchors > 0 {
+			fmt.Fprintf(e.stdout, "anchored: %d run(s) and %d event(s) still there with the hashes kept outside the database\n", rep.Anchors, rep.EventAnchors)
 		}
 		return nil
 	}
@@ -167,9 +186,12 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 		details := (&audit.Object{}).String("host", host).String("from", *from).String("to", *to).String("format", *format).
 			Int("borrower", f.BorrowerID).Int("loan", f.LoanID).Int("installment", f.InstallmentID).
 			Int("run", f.RunID).String("decision", f.Decision)
-		if err := audit.RecordEvent(ctx, db.DB, time.Now(), *actor, audit.EventUnmaskedExport, details); err != nil {
+		anchor, err := audit.RecordEvent(ctx, db.DB, time.Now(), *actor, audit.EventUnmaskedExport, details)
+		if err != nil {
 			return fmt.Errorf("record the unmasked export: %w", err)
 		}
+		// Not on standard output, which carries the export.
+		fmt.Fprintf(e.stderr, "recorded the unmasked export as audit event %d: event anchor %s (keep it outside the database: audit verify --event-anchor checks it)\n", anchor.EventID, anchor)
 	}
 	_, err = audit.Export(ctx, db, f, *format, *unmasked, e.stdout)
 	return err
@@ -211,6 +233,7 @@ func runAuditPrune(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "pruned %d runs and %d audit rows before %s; recorded as an audit event\n", res.Runs, res.AuditRows, cutoff)
+	fmt.Fprintf(e.stdout, "pruned %d runs and %d audit rows before %s; recorded as audit event %d\n", res.Runs, res.AuditRows, cutoff, res.Event.EventID)
+	fmt.Fprintf(e.stdout, "event anchor %s (keep it outside the database: audit verify --event-anchor checks it)\n", res.Event)
 	return nil
 }

@@ -983,6 +983,7 @@ func TestAuditPrune(t *testing.T) {
 	unchanged("after refused prunes")
 
 	r = mustCLI(t, ctx, d.env, "audit", "prune", "--before", "2022-01-11", "--actor", "alice", "--reason", "retention: 3 years after last activity")
+	pruneAnchor := printedEventAnchor(t, r.stdout)
 	if !strings.Contains(r.stdout, fmt.Sprintf("pruned 1 runs and %d audit rows", old[0])) {
 		t.Errorf("prune reports: %s", r.stdout)
 	}
@@ -1013,9 +1014,11 @@ func TestAuditPrune(t *testing.T) {
 	if !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
 		t.Errorf("verify after the prune: %s", r.stdout)
 	}
-	// An anchor kept from the pruned run: gone as recorded, not deleted.
-	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", oldAnchor); r.code != 0 || !strings.Contains(r.stdout, "anchored: 1 run(s)") {
-		t.Errorf("verify with the pruned run's anchor %s: exit %d\n%s", oldAnchor, r.code, r.stdout)
+	// An anchor kept from the pruned run: gone as recorded, not deleted;
+	// and the prune event's own anchor.
+	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", oldAnchor, "--event-anchor", pruneAnchor); r.code != 0 ||
+		!strings.Contains(r.stdout, "anchored: 1 run(s) and 1 event(s)") {
+		t.Errorf("verify with the pruned run's anchor %s and the prune's %s: exit %d\n%s", oldAnchor, pruneAnchor, r.code, r.stdout)
 	}
 	if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", "1:"+strings.Repeat("ab", 32)); r.code != 1 ||
 		!strings.Contains(r.stdout, "run 1: was pruned with chain head "+oldAnchor[2:14]) {
@@ -1115,6 +1118,78 @@ func TestVerifyWalksAnchoredRuns(t *testing.T) {
 	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "9", "--anchor", anchor); r.code != 1 || !strings.Contains(r.stdout, "run 9: no such run") {
 		t.Errorf("verify a missing run with an anchor: exit %d\n%s", r.code, r.stdout)
 	}
+}
+
+// TestVerifyAnchorsEvents: the newest administrative event removed whole
+// leaves the events chain intact; the anchor the command that recorded it
+// printed shows it.
+func TestVerifyAnchorsEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 100)
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	r := mustCLI(t, ctx, d.env, "audit", "export", "--from", "2000-01-01", "--to", "2100-01-01", "--unmasked", "--actor", "alice")
+	anchor := printedEventAnchor(t, r.stderr)
+	if strings.Contains(r.stdout, "event anchor") {
+		t.Error("the event anchor went to standard output, into the export")
+	}
+	if r := mustCLI(t, ctx, d.env, "audit", "verify", "--event-anchor", anchor); !strings.Contains(r.stdout, "1 events verified") ||
+		!strings.Contains(r.stdout, "anchored: 0 run(s) and 1 event(s)") {
+		t.Errorf("verify with the event anchor %s:\n%s", anchor, r.stdout)
+	}
+	id, _, _ := strings.Cut(anchor, ":")
+	if r := cli(t, ctx, d.env, "audit", "verify", "--event-anchor", id+":"+strings.Repeat("cd", 32)); r.code != 1 ||
+		!strings.Contains(r.stdout, "audit event "+id+": its hash is "+anchor[len(id)+1:len(id)+13]) {
+		t.Errorf("verify with a wrong event anchor: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, bad := range []string{id, "x:" + anchor[len(id)+1:], id + ":abc"} {
+		if r := cli(t, ctx, d.env, "audit", "verify", "--event-anchor", bad); r.code != 2 || !strings.Contains(r.stderr, "--event-anchor") {
+			t.Errorf("--event-anchor %q: exit %d, want 2 naming the flag\n%s", bad, r.code, r.stderr)
+		}
+	}
+	asSuperuser := func(q string) {
+		t.Helper()
+		tx, err := d.db.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		for _, q := range []string{`ALTER TABLE reminder_audit_events DISABLE TRIGGER reminder_audit_events_append_only`, q,
+			`ALTER TABLE reminder_audit_events ENABLE TRIGGER reminder_audit_events_append_only`} {
+			if _, err := tx.Exec(q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An anchored event's content is checked whatever runs are selected.
+	asSuperuser(`UPDATE reminder_audit_events SET actor = 'mallory' WHERE id = ` + id)
+	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "1", "--event-anchor", anchor); r.code != 1 ||
+		!strings.Contains(r.stdout, "audit event "+id+": its content does not match its hash") {
+		t.Errorf("verify run 1 with the anchor of an edited event: exit %d\n%s", r.code, r.stdout)
+	}
+	asSuperuser(`DELETE FROM reminder_audit_events WHERE id = ` + id)
+	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
+		t.Errorf("verify without the anchor after the newest event was removed:\n%s", r.stdout)
+	}
+	r = cli(t, ctx, d.env, "audit", "verify", "--event-anchor", anchor)
+	if r.code != 1 || !strings.Contains(r.stdout, "audit event "+id+": is missing, but an anchor kept outside the database names it: the event was deleted") {
+		t.Errorf("verify with the event anchor after the event was removed: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// printedEventAnchor returns the EVENT:HASH a command printed after
+// "event anchor ".
+func printedEventAnchor(t *testing.T, out string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(out, "event anchor ")
+	anchor, _, _ := strings.Cut(rest, " ")
+	if !ok || !strings.Contains(anchor, ":") {
+		t.Fatalf("no event anchor printed:\n%s", out)
+	}
+	return anchor
 }
 
 // reportedAnchor returns the anchor a run's report prints, RUN:HEAD.

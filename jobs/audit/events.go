@@ -16,32 +16,46 @@ const (
 	EventUnmaskedExport = "unmasked_export"
 )
 
-// RecordEvent appends an administrative event (who did what, when) to the
-// events chain.
-func RecordEvent(ctx context.Context, db *sql.DB, at time.Time, actor, event string, details *Object) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := appendEvent(ctx, tx, at, actor, event, details); err != nil {
-		return err
-	}
-	return tx.Commit()
+// EventAnchor is an administrative event's hash as kept outside the
+// database (the commands that record events print it): verification then
+// shows the event deleted or changed, even when it is the newest, which no
+// later event links to.
+type EventAnchor struct {
+	EventID int64
+	Hash    string
 }
 
-func appendEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, event string, details *Object) error {
+func (a EventAnchor) String() string { return fmt.Sprintf("%d:%s", a.EventID, a.Hash) }
+
+// RecordEvent appends an administrative event (who did what, when) to the
+// events chain, and returns its anchor.
+func RecordEvent(ctx context.Context, db *sql.DB, at time.Time, actor, event string, details *Object) (EventAnchor, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return EventAnchor{}, err
+	}
+	defer tx.Rollback()
+	anchor, err := appendEvent(ctx, tx, at, actor, event, details)
+	if err != nil {
+		return EventAnchor{}, err
+	}
+	return anchor, tx.Commit()
+}
+
+func appendEvent(ctx context.Context, tx *sql.Tx, at time.Time, actor, event string, details *Object) (EventAnchor, error) {
 	e := &queries.AuditEvent{At: at.Truncate(time.Microsecond).Round(0), Actor: actor, Event: event, Details: details.Text()}
-	return queries.AppendAuditEvent(ctx, tx, e, EventsGenesis, func(prev string) string {
+	err := queries.AppendAuditEvent(ctx, tx, e, EventsGenesis, func(prev string) string {
 		ev := Event{At: e.At, Actor: e.Actor, Event: e.Event, Details: e.Details, PrevHash: prev}
 		return ev.Hash()
 	})
+	return EventAnchor{EventID: e.ID, Hash: e.Hash}, err
 }
 
-// PruneResult says what a prune removed.
+// PruneResult says what a prune removed, and the anchor of its event.
 type PruneResult struct {
 	Runs      int
 	AuditRows int64
+	Event     EventAnchor
 }
 
 // Prune deletes whole runs with a business date before `before`, and all
@@ -85,13 +99,14 @@ func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, acto
 	if len(ids) > 0 {
 		details.Int("first_run", ids[0]).Int("last_run", ids[len(ids)-1])
 	}
-	if err := appendEvent(ctx, tx, at, actor, EventPrune, details); err != nil {
+	anchor, err := appendEvent(ctx, tx, at, actor, EventPrune, details)
+	if err != nil {
 		return PruneResult{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return PruneResult{}, err
 	}
-	return PruneResult{Runs: len(ids), AuditRows: auditRows}, nil
+	return PruneResult{Runs: len(ids), AuditRows: auditRows, Event: anchor}, nil
 }
 
 // prunes is what the prune events recorded: the heads of pruned runs that

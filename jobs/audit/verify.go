@@ -41,7 +41,10 @@ type VerifyFilter struct {
 	RunID    int64
 	From, To string
 	Anchors  []Anchor
-	Workers  int // chains walked at once; 0: one for every two cores
+	// EventAnchors are administrative events' hashes kept outside the
+	// database, checked whatever the selection.
+	EventAnchors []EventAnchor
+	Workers      int // chains walked at once; 0: one for every two cores
 }
 
 // Anchor is a run's final chain head as kept outside the database (each
@@ -56,11 +59,12 @@ type Anchor struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	Runs     int64
-	Rows     int64
-	Events   int64
-	Anchors  int64 // checked
-	Problems []Problem
+	Runs         int64
+	Rows         int64
+	Events       int64
+	Anchors      int64 // run anchors checked
+	EventAnchors int64 // event anchors checked
+	Problems     []Problem
 }
 
 // OK reports whether the trail verified clean.
@@ -103,7 +107,9 @@ func defaultVerifyOptions() verifyOptions {
 
 func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Report, error) {
 	rep := &Report{}
-	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "")
+	// The events chain is checked when everything is, or when an event is
+	// anchored: its record alone does not vouch for its content.
+	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "" || len(f.EventAnchors) > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +176,9 @@ feed:
 		i = j
 	}
 	if err := checkAnchors(ctx, db, f.Anchors, pruned, rep); err != nil {
+		return nil, err
+	}
+	if err := checkEventAnchors(ctx, db, f.EventAnchors, rep); err != nil {
 		return nil, err
 	}
 	if noSuchRun {
@@ -462,6 +471,25 @@ func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, pruned
 			rep.add(Problem{RunID: a.RunID, What: fmt.Sprintf("its chain head is %.12s…, but the anchor kept outside the database says %.12s…: the run was changed or replaced", head, a.Head)})
 		}
 		rep.Anchors++
+	}
+	return nil
+}
+
+// checkEventAnchors compares each event anchor with its event, whose hash
+// the walk of the events chain checks.
+func checkEventAnchors(ctx context.Context, db queries.DBTX, anchors []EventAnchor, rep *Report) error {
+	for _, a := range anchors {
+		hash, found, err := queries.AuditEventHash(ctx, db, a.EventID)
+		if err != nil {
+			return fmt.Errorf("verify anchor of event %d: %w", a.EventID, err)
+		}
+		switch {
+		case !found:
+			rep.add(Problem{RowID: a.EventID, What: "is missing, but an anchor kept outside the database names it: the event was deleted"})
+		case hash != a.Hash:
+			rep.add(Problem{RowID: a.EventID, What: fmt.Sprintf("its hash is %.12s…, but the anchor kept outside the database says %.12s…: the event was changed or replaced", hash, a.Hash)})
+		}
+		rep.EventAnchors++
 	}
 	return nil
 }
