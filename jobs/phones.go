@@ -5,6 +5,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 
+	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
@@ -45,6 +46,22 @@ func parsePhone(raw, region string) queries.PhoneParse {
 		p.Zones = strings.Join(kept, ",")
 	}
 	return p
+}
+
+// ContactHashes returns the keyed hashes under which audit details may name
+// an address, as the job computes them: an email address's; a phone
+// number's as given (the job hashes a number it cannot parse as stored)
+// and, when it parses for region, in E.164.
+func ContactHashes(h *pii.Hasher, address, region string) []string {
+	address = strings.TrimSpace(address)
+	if strings.Contains(address, "@") {
+		return []string{h.Contact("email", address)}
+	}
+	hashes := []string{h.Contact("sms", address)}
+	if p := parsePhone(address, region); p.Valid && p.E164 != address {
+		hashes = append(hashes, h.Contact("sms", p.E164))
+	}
+	return hashes
 }
 
 // policyPhone turns a parse into the policy's view of the number.

@@ -297,6 +297,7 @@ type ExportFilter struct {
 	RunID         int64
 	InstallmentID int64
 	Decision      string
+	ContactHashes []string // the decisions whose details carry one of these contact_hmac
 }
 
 // ExportRow is one exported decision.
@@ -314,7 +315,8 @@ type ExportRow struct {
 
 // ExportAudit streams the matching decisions in chain order.
 func ExportAudit(ctx context.Context, db DBTX, f ExportFilter) (*sql.Rows, error) {
-	return db.QueryContext(ctx, stmt("ExportAudit"), f.From, f.To, f.BorrowerID, f.LoanID, f.RunID, f.Decision, f.InstallmentID)
+	return db.QueryContext(ctx, stmt("ExportAudit"), f.From, f.To, f.BorrowerID, f.LoanID, f.RunID, f.Decision, f.InstallmentID,
+		pq.Array(f.ContactHashes))
 }
 
 // ScanExportRow reads a row of ExportAudit.

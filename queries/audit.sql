@@ -71,8 +71,8 @@ SELECT hash FROM reminder_audit_events WHERE id = $1;
 SELECT pg_advisory_xact_lock(1280462675, 1000);
 
 -- name: ExportAudit
--- One row per decision in a window of decision times, filtered, in chain
--- order, with the run's actor, the address actually used (from the send) or
+-- One row per decision in a window of decision times, filtered (by $8: the
+-- keyed hashes of a contact address, among others), in chain order, with the run's actor, the address actually used (from the send) or
 -- the borrower's, and the loan's account reference.
 SELECT a.id, a.run_id, r.mode, r.actor, a.at, a.borrower_id, a.loan_id, a.installment_id, a.stage, a.channel,
        a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0),
@@ -90,6 +90,7 @@ WHERE a.at >= $1 AND a.at < $2
   AND ($5::bigint = 0 OR a.run_id = $5::bigint)
   AND ($6::text = '' OR a.decision = $6::text)
   AND ($7::bigint = 0 OR a.installment_id = $7::bigint)
+  AND (coalesce(cardinality($8::text[]), 0) = 0 OR a.details->>'contact_hmac' = ANY($8::text[]))
 ORDER BY a.id;
 
 -- name: RunsToPrune

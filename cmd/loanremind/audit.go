@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/config"
+	"github.com/loanremind/loanremind/jobs"
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/queries"
@@ -126,7 +127,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 }
 
 func runAuditExport(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "audit export", "audit export --from DATE --to DATE [--borrower ID] [--loan ID] [--installment ID] [--run ID] [--decision D] --format csv|json [--unmasked --actor NAME]")
+	fs := newFlagSet(e, "audit export", "audit export --from DATE --to DATE [--borrower ID] [--loan ID] [--installment ID] [--run ID] [--decision D] [--contact ADDRESS] --format csv|json [--unmasked --actor NAME]")
 	cf := addConfigFlag(fs, e)
 	dbURL := addDatabaseFlag(fs, e)
 	from := fs.String("from", "", "first `date` of the decisions (business time zone)")
@@ -137,6 +138,7 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 	fs.Int64Var(&f.InstallmentID, "installment", 0, "only this installment `id`")
 	fs.Int64Var(&f.RunID, "run", 0, "only this run `id`")
 	fs.StringVar(&f.Decision, "decision", "", "only this decision (queued, deferred, suppressed, skipped, expired)")
+	contact := fs.String("contact", "", "only the decisions about this phone number (international, or national for default_phone_region) or email `address`, found by its keyed hash: the audit does not store it")
 	format := fs.String("format", "csv", "csv or json (one object per line)")
 	unmasked := fs.Bool("unmasked", false, "full phone numbers, emails and account references (recorded as an audit event)")
 	actor := fs.String("actor", "", "who exports (required with --unmasked)")
@@ -174,6 +176,12 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 		return usageErrorf("--to %s is before --from %s", *to, *from)
 	}
 	f.From, f.To = fd.Time(bz), td.AddDays(1).Time(bz)
+	if *contact != "" {
+		if cfg.Audit.HMACKey == "" {
+			fmt.Fprintln(e.stderr, "warning: no audit HMAC key configured: looking the contact up under the built-in development key, which only runs without a key used")
+		}
+		f.ContactHashes = jobs.ContactHashes(contactHasher(cfg), *contact, cfg.DefaultPhoneRegion)
+	}
 	db, err := openDB(ctx, *dbURL)
 	if err != nil {
 		return err

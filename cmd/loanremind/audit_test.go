@@ -499,9 +499,29 @@ func TestAuditExport(t *testing.T) {
 	for _, dec := range []string{"queued", "deferred", "suppressed", "skipped", "expired"} {
 		cases = append(cases, filterCase{"decision " + dec, []string{"--decision", dec}, "decision = '" + dec + "'", wide, wideTo})
 	}
+	// By contact: a Chinese mobile number typed in national format (the
+	// default phone region is CN) finds the decisions the job hashed in
+	// E.164, and an email address in capitals finds those about it.
+	var phone, email string
+	d.db.QueryRow(`SELECT b.phone FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
+		WHERE a.channel = 'sms' AND a.details ? 'contact_hmac' AND b.phone ~ '^\+861[0-9]{10}$'
+		GROUP BY b.phone ORDER BY count(DISTINCT a.run_id) DESC, count(*) DESC, b.phone LIMIT 1`).Scan(&phone)
+	d.db.QueryRow(`SELECT b.email FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
+		WHERE a.channel = 'email' AND a.details ? 'contact_hmac'
+		GROUP BY b.email ORDER BY count(*) DESC, b.email LIMIT 1`).Scan(&email)
+	if phone == "" || email == "" {
+		t.Fatalf("no phone number or email with decisions: %q %q", phone, email)
+	}
+	hasher := pii.NewHasher([]byte(d.env["LOANREMIND_AUDIT_HMAC_KEY"]))
+	cases = append(cases,
+		filterCase{"contact phone", []string{"--contact", strings.TrimPrefix(phone, "+86")},
+			fmt.Sprintf("details->>'contact_hmac' = '%s'", hasher.Contact("sms", phone)), wide, wideTo},
+		filterCase{"contact email", []string{"--contact", strings.ToUpper(email)},
+			fmt.Sprintf("details->>'contact_hmac' = '%s'", hasher.Contact("email", email)), wide, wideTo},
+		filterCase{"contact nobody has", []string{"--contact", "+8613000000000"}, "false", wide, wideTo})
 	for _, c := range cases {
 		want := exportSQLIDs(t, d, `SELECT id FROM reminder_audit WHERE `+inRange+` AND `+c.where+` ORDER BY id`, c.from, c.to)
-		if len(want) == 0 && !strings.HasPrefix(c.name, "the days ") {
+		if len(want) == 0 && !strings.HasPrefix(c.name, "the days ") && c.name != "contact nobody has" {
 			t.Errorf("%s: SQL finds no rows: the test data lacks them", c.name)
 		}
 		records := exportCSV(t, d, d.env, append([]string{"--from", c.from, "--to", c.to}, c.args...)...)

@@ -22,6 +22,15 @@ import (
 // and tests, useless as protection, and the job says so at start.
 const devHMACKey = "loanremind-development-key-do-not-use-in-production"
 
+// contactHasher keys the hashes of contact addresses in audit details.
+func contactHasher(cfg *config.Config) *pii.Hasher {
+	key := cfg.Audit.HMACKey
+	if key == "" {
+		key = devHMACKey
+	}
+	return pii.NewHasher([]byte(key))
+}
+
 // setup is what most commands need: the configuration, the jobs config
 // built from it, the logger and the database.
 type setup struct {
@@ -98,15 +107,11 @@ func jobsConfig(cfg *config.Config, configPath string) (jobs.Config, error) {
 	if err != nil {
 		return jobs.Config{}, err
 	}
-	key := cfg.Audit.HMACKey
-	if key == "" {
-		key = devHMACKey
-	}
 	host, _ := os.Hostname()
 	return jobs.Config{
 		Policy:             pc,
 		Renderer:           engine,
-		Hasher:             pii.NewHasher([]byte(key)),
+		Hasher:             contactHasher(cfg),
 		BatchSize:          cfg.BatchSize,
 		DefaultPhoneRegion: cfg.DefaultPhoneRegion,
 		LockTimeout:        cfg.LockTimeout.Std(),
