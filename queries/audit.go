@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -172,56 +173,23 @@ func driverInt(v driver.Value, ok *bool) int64 {
 	return n
 }
 
-// driverTime reads a timestamptz the query turned into text in UTC.
+// driverTime reads a timestamptz the query sent in its binary form
+// (timestamptz_send): microseconds since 2000-01-01 UTC, big-endian.
 func driverTime(v driver.Value, ok *bool) sql.NullTime {
 	if v == nil {
 		return sql.NullTime{}
 	}
-	s, is := v.(string)
-	if !is {
+	b, is := v.([]byte)
+	if !is || len(b) != 8 {
 		*ok = false
 		return sql.NullTime{}
 	}
-	t, err := parseUTCTimestamp(s)
-	*ok = *ok && err == nil
-	return sql.NullTime{Time: t, Valid: err == nil}
+	us := int64(binary.BigEndian.Uint64(b))
+	return sql.NullTime{Time: time.UnixMicro(us + pgEpochMicros).UTC(), Valid: true}
 }
 
-// parseUTCTimestamp reads PostgreSQL's ISO text of a timestamptz in UTC,
-// "2026-11-28 02:00:00.123456+00", by hand: the driver's parser takes
-// several times as long, and a chain has three timestamps a row. Anything
-// else (an offset, a year past 9999, BC) goes to the driver's parser.
-func parseUTCTimestamp(s string) (time.Time, error) {
-	n := len(s)
-	if n < len("2006-01-02 15:04:05+00") || s[n-3:] != "+00" || s[4] != '-' || s[7] != '-' || s[10] != ' ' ||
-		s[13] != ':' || s[16] != ':' {
-		return pq.ParseTimestamp(time.UTC, s)
-	}
-	bad := false
-	num := func(s string) int {
-		v := 0
-		for i := 0; i < len(s); i++ {
-			c := s[i] - '0'
-			bad = bad || c > 9
-			v = v*10 + int(c)
-		}
-		return v
-	}
-	y, mo, d, h, mi, sec, us := num(s[0:4]), num(s[5:7]), num(s[8:10]), num(s[11:13]), num(s[14:16]), num(s[17:19]), 0
-	if frac := s[19 : n-3]; frac != "" {
-		if frac[0] != '.' || len(frac) < 2 || len(frac) > 7 {
-			return pq.ParseTimestamp(time.UTC, s)
-		}
-		us = num(frac[1:])
-		for range 7 - len(frac) {
-			us *= 10
-		}
-	}
-	if bad || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
-		return pq.ParseTimestamp(time.UTC, s)
-	}
-	return time.Date(y, time.Month(mo), d, h, mi, sec, us*1000, time.UTC), nil
-}
+// pgEpochMicros is PostgreSQL's epoch, 2000-01-01 UTC, in Unix microseconds.
+const pgEpochMicros = 946_684_800_000_000
 
 // driverBytes returns a text column's bytes without copying them: lib/pq
 // hands over text as a new string and other types as its buffer.

@@ -21,23 +21,22 @@ SELECT coalesce(audit_head, '') FROM reminder_runs WHERE id = $1;
 -- name: ChainSettings
 -- Walk a chain in the order of the primary key: a bitmap scan and a sort,
 -- which stale statistics can make the planner choose, would sort a whole
--- run on disk. Timestamps are written in UTC (see AuditChain). No JIT:
--- the walk of a large run looks expensive enough to compile, and gains
--- nothing from it.
+-- run on disk. No JIT: the walk of a large run looks expensive enough to
+-- compile, and gains nothing from it.
 SELECT set_config('enable_sort', 'off', true), set_config('enable_bitmapscan', 'off', true),
-       set_config('enable_seqscan', 'off', true), set_config('TimeZone', 'UTC', true),
-       set_config('jit', 'off', true);
+       set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true);
 
 -- name: AuditChain
 -- One run's audit rows in chain order, with exactly the text that was
 -- hashed. The jsonb columns come as jsonb, whose text the driver hands over
--- without copying it; timestamps come as text, which the reader turns into
--- microseconds faster than the driver parses a timestamptz; policy_sha256
--- comes as null when it is the run's ($4, the column is never null), which
--- spares sending the same 64 bytes for every row.
-SELECT id, at::text, borrower_id, loan_id, installment_id, stage, channel, decision, reason,
-       coalesce(send_id, 0), scheduled_for::text, valid_until::text, time_zones, nullif(policy_sha256, $4), details,
-       prev_hash, hash
+-- without copying it; timestamps come in their binary form, the
+-- microseconds that are hashed, which the server writes and the reader
+-- decodes faster than the text of a timestamptz; policy_sha256 comes as
+-- null when it is the run's ($4, the column is never null), which spares
+-- sending the same 64 bytes for every row.
+SELECT id, timestamptz_send(at), borrower_id, loan_id, installment_id, stage, channel, decision, reason,
+       coalesce(send_id, 0), timestamptz_send(scheduled_for), timestamptz_send(valid_until),
+       time_zones, nullif(policy_sha256, $4), details, prev_hash, hash
 FROM reminder_audit
 WHERE run_id = $1 AND id >= $2::bigint AND ($3::bigint = 0 OR id < $3::bigint)
 ORDER BY run_id, id;

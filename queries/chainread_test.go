@@ -135,7 +135,7 @@ func TestReadAuditChain(t *testing.T) {
 	}
 }
 
-// The chain's timestamps, which the reader parses from PostgreSQL's text,
+// The chain's timestamps, which the reader decodes from their binary form,
 // are the instants the database holds, to the microsecond, whatever their
 // fraction, year or era.
 func TestReadAuditChainTimestamps(t *testing.T) {
@@ -172,7 +172,7 @@ func TestReadAuditChainTimestamps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// Whatever the session's zone: the reader asks for UTC.
+	// Whatever the session's zone.
 	if _, err := conn.ExecContext(ctx, `SET TimeZone = 'Asia/Kathmandu'`); err != nil {
 		t.Fatal(err)
 	}
