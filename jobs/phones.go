@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -50,16 +51,23 @@ func parsePhone(raw, region string) queries.PhoneParse {
 
 // ContactHashes returns the keyed hashes under which audit details may name
 // an address, as the job computes them: an email address's; a phone
-// number's as given (the job hashes a number it cannot parse as stored)
-// and, when it parses for region, in E.164.
+// number's as given and trimmed (the job hashes a number it cannot parse
+// as stored) and, when it parses for region, in E.164.
 func ContactHashes(h *pii.Hasher, address, region string) []string {
-	address = strings.TrimSpace(address)
-	if strings.Contains(address, "@") {
-		return []string{h.Contact("email", address)}
+	trimmed := strings.TrimSpace(address)
+	if strings.Contains(trimmed, "@") {
+		return []string{h.Contact("email", trimmed)}
 	}
-	hashes := []string{h.Contact("sms", address)}
-	if p := parsePhone(address, region); p.Valid && p.E164 != address {
-		hashes = append(hashes, h.Contact("sms", p.E164))
+	var hashes []string
+	add := func(a string) {
+		if hash := h.Contact("sms", a); !slices.Contains(hashes, hash) {
+			hashes = append(hashes, hash)
+		}
+	}
+	add(address)
+	add(trimmed)
+	if p := parsePhone(trimmed, region); p.Valid {
+		add(p.E164)
 	}
 	return hashes
 }

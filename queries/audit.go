@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 	"unsafe"
 
@@ -185,6 +186,11 @@ func driverTime(v driver.Value, ok *bool) sql.NullTime {
 		return sql.NullTime{}
 	}
 	us := int64(binary.BigEndian.Uint64(b))
+	if us == math.MaxInt64 || us == math.MinInt64 {
+		// ±infinity, which the job never writes: a time no real one
+		// equals, without wrapping around.
+		return sql.NullTime{Time: time.UnixMicro(us).UTC(), Valid: true}
+	}
 	return sql.NullTime{Time: time.UnixMicro(us + pgEpochMicros).UTC(), Valid: true}
 }
 

@@ -177,6 +177,9 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 	}
 	f.From, f.To = fd.Time(bz), td.AddDays(1).Time(bz)
 	if *contact != "" {
+		if strings.TrimSpace(*contact) == "" {
+			return usageErrorf("--contact: the address is blank")
+		}
 		if cfg.Audit.HMACKey == "" {
 			fmt.Fprintln(e.stderr, "warning: no audit HMAC key configured: looking the contact up under the built-in development key, which only runs without a key used")
 		}
@@ -193,7 +196,7 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 		host, _ := os.Hostname()
 		details := (&audit.Object{}).String("host", host).String("from", *from).String("to", *to).String("format", *format).
 			Int("borrower", f.BorrowerID).Int("loan", f.LoanID).Int("installment", f.InstallmentID).
-			Int("run", f.RunID).String("decision", f.Decision)
+			Int("run", f.RunID).String("decision", f.Decision).Strings("contact_hmac", f.ContactHashes)
 		anchor, err := audit.RecordEvent(ctx, db.DB, time.Now(), *actor, audit.EventUnmaskedExport, details)
 		if err != nil {
 			return fmt.Errorf("record the unmasked export: %w", err)

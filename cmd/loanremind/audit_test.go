@@ -519,6 +519,9 @@ func TestAuditExport(t *testing.T) {
 		filterCase{"contact email", []string{"--contact", strings.ToUpper(email)},
 			fmt.Sprintf("details->>'contact_hmac' = '%s'", hasher.Contact("email", email)), wide, wideTo},
 		filterCase{"contact nobody has", []string{"--contact", "+8613000000000"}, "false", wide, wideTo})
+	if r := cli(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", "  "); r.code != 2 || !strings.Contains(r.stderr, "--contact") {
+		t.Errorf("export with a blank --contact: exit %d, want 2\n%s", r.code, r.stderr)
+	}
 	for _, c := range cases {
 		want := exportSQLIDs(t, d, `SELECT id FROM reminder_audit WHERE `+inRange+` AND `+c.where+` ORDER BY id`, c.from, c.to)
 		if len(want) == 0 && !strings.HasPrefix(c.name, "the days ") && c.name != "contact nobody has" {
@@ -605,6 +608,15 @@ func TestAuditExport(t *testing.T) {
 	}
 	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "2 runs") || !strings.Contains(r.stdout, "1 events") {
 		t.Errorf("verify after an unmasked export: %s", r.stdout)
+	}
+	// An unmasked export about one contact records which, by its keyed
+	// hashes, not the address.
+	national := strings.TrimPrefix(phone, "+86")
+	mustCLI(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", national, "--unmasked", "--actor", "alice@compliance")
+	var contactEvent string
+	d.db.QueryRow(`SELECT details->>'contact_hmac' FROM reminder_audit_events ORDER BY id DESC LIMIT 1`).Scan(&contactEvent)
+	if !strings.Contains(contactEvent, hasher.Contact("sms", phone)) || strings.Contains(contactEvent, national) {
+		t.Errorf("the unmasked export by contact recorded contact_hmac %s", contactEvent)
 	}
 
 	// JSON: one object per line, the same rows.

@@ -109,6 +109,18 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			return []string{fmt.Sprintf(`UPDATE reminder_audit SET details = details || '{"amount_due_minor": 1}' WHERE id = %d`, id)},
 				[]want{{r[1].id, id, "was edited"}}
 		}},
+		{"no time turned into the zero time", func(r []builtRun) ([]string, []want) {
+			// Row 3 is suppressed: it has no send time, which the writer
+			// stores as NULL, and the zero time must not pass for it.
+			id := r[1].first + 3
+			return []string{fmt.Sprintf(`UPDATE reminder_audit SET scheduled_for = '0001-01-01 00:00:00+00' WHERE id = %d AND scheduled_for IS NULL`, id)},
+				[]want{{r[1].id, id, "was edited"}}
+		}},
+		{"infinite validity", func(r []builtRun) ([]string, []want) {
+			id := r[1].first + 1
+			return []string{fmt.Sprintf(`UPDATE reminder_audit SET valid_until = 'infinity' WHERE id = %d AND valid_until IS NOT NULL`, id)},
+				[]want{{r[1].id, id, "was edited"}}
+		}},
 		{"emptied policy", func(r []builtRun) ([]string, []want) {
 			// Read back, an empty policy must not pass for the run's own.
 			id := r[1].first + 5
