@@ -32,7 +32,7 @@ type pipeline struct {
 
 	// Owned by the writer goroutine.
 	header  *audit.RunHeader
-	head    string // hash of the last audit row written, or the header's; at the end, the record's
+	head    string // hash of the last audit row written, or the header's
 	counts  queries.BatchCounts
 	reasons map[reasonKey]int64
 	batches int

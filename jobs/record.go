@@ -145,7 +145,7 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			// Ended now, or by an earlier attempt whose reply was lost.
 			// The head the record keeps is the one to anchor: a batch
 			// whose commit reply was lost is in it, not in p.head.
-			p.head, res.AuditHead, p.recordedRows = run.AuditHead, run.AuditHead, run.AuditRows
+			res.AuditHead, p.recordedRows = run.AuditHead, run.AuditRows
 			return nil
 		default:
 			return fmt.Errorf("run record was no longer running: it ended %s", ended)

@@ -253,16 +253,6 @@ func AppendAuditEvent(ctx context.Context, tx *sql.Tx, e *AuditEvent, genesis st
 	return nil
 }
 
-// AuditEventHash returns an administrative event's hash, and whether the
-// event exists.
-func AuditEventHash(ctx context.Context, db DBTX, id int64) (hash string, found bool, err error) {
-	err = db.QueryRowContext(ctx, stmt("AuditEventHash"), id).Scan(&hash)
-	if err == sql.ErrNoRows {
-		return "", false, nil
-	}
-	return hash, err == nil, err
-}
-
 // ExportFilter selects audit rows to export.
 type ExportFilter struct {
 	From, To      time.Time // decision time, [From, To)

@@ -62,9 +62,6 @@ INSERT INTO reminder_audit_events (at, actor, event, details, prev_hash, hash)
 VALUES ($1, $2, $3, $4::jsonb, $5, $6)
 RETURNING id;
 
--- name: AuditEventHash
-SELECT hash FROM reminder_audit_events WHERE id = $1;
-
 -- name: LockAuditEvents
 -- Serializes writers of the event chain.
 SELECT pg_advisory_xact_lock(1280462675, 1000);

@@ -39,8 +39,11 @@ func (a *anchorFlag) String() string { return "" }
 
 func (a *anchorFlag) Set(v string) error {
 	id, head, err := parseAnchor(v, "RUN:HEAD (a run id, a colon and the run's audit_head)")
+	if err != nil {
+		return err
+	}
 	*a = append(*a, audit.Anchor{RunID: id, Head: head})
-	return err
+	return nil
 }
 
 // eventAnchorFlag collects --event-anchor EVENT:HASH values.
@@ -50,8 +53,11 @@ func (a *eventAnchorFlag) String() string { return "" }
 
 func (a *eventAnchorFlag) Set(v string) error {
 	id, hash, err := parseAnchor(v, "EVENT:HASH (an event id, a colon and the event's hash)")
+	if err != nil {
+		return err
+	}
 	*a = append(*a, audit.EventAnchor{EventID: id, Hash: hash})
-	return err
+	return nil
 }
 
 // parseAnchor reads ID:HASH: a positive id and a SHA-256 in hex.

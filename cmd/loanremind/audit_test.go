@@ -116,7 +116,8 @@ func pqErrCode(err error) string {
 }
 
 // bypassTrigger runs statements as a superuser who lifted the append-only
-// trigger for one transaction, as an attacker with full access would.
+// triggers (of the audit, the run records and the events) for one
+// transaction, as an attacker with full access would.
 func bypassTrigger(t *testing.T, d *testDB, statements ...string) {
 	t.Helper()
 	tx, err := d.db.Begin()
@@ -125,8 +126,10 @@ func bypassTrigger(t *testing.T, d *testDB, statements ...string) {
 	}
 	defer tx.Rollback()
 	all := append(append([]string{`ALTER TABLE reminder_audit DISABLE TRIGGER reminder_audit_append_only`,
-		`ALTER TABLE reminder_runs DISABLE TRIGGER reminder_runs_final`}, statements...),
-		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`, `ALTER TABLE reminder_runs ENABLE TRIGGER reminder_runs_final`)
+		`ALTER TABLE reminder_runs DISABLE TRIGGER reminder_runs_final`,
+		`ALTER TABLE reminder_audit_events DISABLE TRIGGER reminder_audit_events_append_only`}, statements...),
+		`ALTER TABLE reminder_audit ENABLE TRIGGER reminder_audit_append_only`, `ALTER TABLE reminder_runs ENABLE TRIGGER reminder_runs_final`,
+		`ALTER TABLE reminder_audit_events ENABLE TRIGGER reminder_audit_events_append_only`)
 	for _, q := range all {
 		if _, err := tx.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
@@ -1063,7 +1066,8 @@ func TestAuditPrune(t *testing.T) {
 
 // TestVerifyAnchorsTheEndOfTheTrail shows what the chains alone cannot:
 // the newest run removed whole by a superuser leaves an intact-looking
-// trail, and the anchor kept from that run's last log line exposes it.
+// trail, and the anchor kept from that run's last log line exposes it. An
+// anchored run's chain is walked whatever the selection.
 func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -1109,6 +1113,22 @@ func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 		}
 	}
 
+	// Verifying run 1 with run 2's anchor walks run 2's chain too, whose
+	// record alone would not show an edited row.
+	ids := auditIDs(t, d, 2)
+	id := ids[len(ids)/2]
+	bypassTrigger(t, d, fmt.Sprintf(`UPDATE reminder_audit SET reason = reason || '-edited' WHERE id = %d`, id))
+	if r := mustCLI(t, ctx, d.env, "audit", "verify", "--run", "1"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
+		t.Errorf("verify run 1:\n%s", r.stdout)
+	}
+	r = cli(t, ctx, d.env, "audit", "verify", "--run", "1", "--anchor", anchor)
+	if r.code != 1 || !strings.Contains(r.stdout, fmt.Sprintf("run 2, audit row %d: its content does not match its hash", id)) {
+		t.Errorf("verify run 1 with run 2's anchor after a row of run 2 was edited: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "9", "--anchor", anchor); r.code != 1 || !strings.Contains(r.stdout, "run 9: no such run") {
+		t.Errorf("verify a missing run with an anchor: exit %d\n%s", r.code, r.stdout)
+	}
+
 	// The newest run removed whole: nothing links to it, so the chains
 	// still verify; the anchor does not.
 	bypassTrigger(t, d,
@@ -1122,33 +1142,6 @@ func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 	r = cli(t, ctx, d.env, "audit", "verify", "--anchor", anchor)
 	if r.code != 1 || !strings.Contains(r.stdout, "run 2: is missing, but an anchor kept outside the database names it and no recorded prune removed it: the run was deleted whole") {
 		t.Errorf("verify with the anchor after the newest run was removed: exit %d\n%s", r.code, r.stdout)
-	}
-}
-
-// TestVerifyWalksAnchoredRuns: verifying one run with another's anchor
-// walks the anchored run's chain too, whose record alone would not show an
-// edited row.
-func TestVerifyWalksAnchoredRuns(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	d := seeded(t, 300)
-	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
-	anchor := reportedAnchor(t, mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00"))
-	ids := auditIDs(t, d, 2)
-	if len(ids) < 3 {
-		t.Fatal("run 2 wrote too few audit rows")
-	}
-	id := ids[len(ids)/2]
-	bypassTrigger(t, d, fmt.Sprintf(`UPDATE reminder_audit SET reason = reason || '-edited' WHERE id = %d`, id))
-	if r := mustCLI(t, ctx, d.env, "audit", "verify", "--run", "1"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
-		t.Errorf("verify run 1:\n%s", r.stdout)
-	}
-	r := cli(t, ctx, d.env, "audit", "verify", "--run", "1", "--anchor", anchor)
-	if r.code != 1 || !strings.Contains(r.stdout, fmt.Sprintf("run 2, audit row %d: its content does not match its hash", id)) {
-		t.Errorf("verify run 1 with run 2's anchor after a row of run 2 was edited: exit %d\n%s", r.code, r.stdout)
-	}
-	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "9", "--anchor", anchor); r.code != 1 || !strings.Contains(r.stdout, "run 9: no such run") {
-		t.Errorf("verify a missing run with an anchor: exit %d\n%s", r.code, r.stdout)
 	}
 }
 
@@ -1179,30 +1172,13 @@ func TestVerifyAnchorsEvents(t *testing.T) {
 			t.Errorf("--event-anchor %q: exit %d, want 2 naming the flag\n%s", bad, r.code, r.stderr)
 		}
 	}
-	asSuperuser := func(q string) {
-		t.Helper()
-		tx, err := d.db.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback()
-		for _, q := range []string{`ALTER TABLE reminder_audit_events DISABLE TRIGGER reminder_audit_events_append_only`, q,
-			`ALTER TABLE reminder_audit_events ENABLE TRIGGER reminder_audit_events_append_only`} {
-			if _, err := tx.Exec(q); err != nil {
-				t.Fatalf("%s: %v", q, err)
-			}
-		}
-		if err := tx.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
 	// An anchored event's content is checked whatever runs are selected.
-	asSuperuser(`UPDATE reminder_audit_events SET actor = 'mallory' WHERE id = ` + id)
+	bypassTrigger(t, d, `UPDATE reminder_audit_events SET actor = 'mallory' WHERE id = `+id)
 	if r := cli(t, ctx, d.env, "audit", "verify", "--run", "1", "--event-anchor", anchor); r.code != 1 ||
 		!strings.Contains(r.stdout, "audit event "+id+": its content does not match its hash") {
 		t.Errorf("verify run 1 with the anchor of an edited event: exit %d\n%s", r.code, r.stdout)
 	}
-	asSuperuser(`DELETE FROM reminder_audit_events WHERE id = ` + id)
+	bypassTrigger(t, d, `DELETE FROM reminder_audit_events WHERE id = `+id)
 	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "audit trail intact: 1 runs") {
 		t.Errorf("verify without the anchor after the newest event was removed:\n%s", r.stdout)
 	}

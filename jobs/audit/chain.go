@@ -260,28 +260,24 @@ func rawHash(runID int64, policy []byte, r *queries.RawChainRow, out *[sha256.Si
 		policy = r.PolicySHA256
 	}
 	var buf [1024]byte
-	*out = sha256.Sum256(appendRow(buf[:0], runID, readBack(r.At), r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
-		r.Decision, r.Reason, r.SendID, readBackNull(r.ScheduledFor), readBackNull(r.ValidUntil), r.TimeZones, policy, r.Details, r.PrevHash))
+	*out = sha256.Sum256(appendRow(buf[:0], runID, r.At, r.BorrowerID, r.LoanID, r.InstallmentID, r.Stage, r.Channel,
+		r.Decision, r.Reason, r.SendID, readBack(r.ScheduledFor), readBack(r.ValidUntil), r.TimeZones, policy, r.Details, r.PrevHash))
 }
 
-// readBack is a stored timestamp as hashed. The writer stores "no time" as
-// NULL and never the zero time, which appendTime encodes as none: a zero
-// time read back was put there by someone else, and hashes as the time it
-// is (a nanosecond on, the same microsecond), so that it cannot pass for a
-// NULL.
-func readBack(t time.Time) time.Time {
-	if t.IsZero() {
-		return t.Add(time.Nanosecond)
-	}
-	return t
-}
-
-// readBackNull is readBack for a nullable column: NULL is none.
-func readBackNull(t sql.NullTime) time.Time {
-	if !t.Valid {
+// readBack is a nullable timestamp as hashed: NULL is none. The writer
+// stores "no time" as NULL and never the zero time, which appendTime
+// encodes as none: a zero time read back was put there by someone else,
+// and hashes as the time it is (a nanosecond on, the same microsecond), so
+// that it cannot pass for a NULL. (A zero "at", never NULL, hashes as none
+// and so differs from the time the writer hashed.)
+func readBack(t sql.NullTime) time.Time {
+	switch {
+	case !t.Valid:
 		return time.Time{}
+	case t.Time.IsZero():
+		return t.Time.Add(time.Nanosecond)
 	}
-	return readBack(t.Time)
+	return t.Time
 }
 
 // Each field is written as a type letter, its length and its bytes, so no

@@ -109,18 +109,16 @@ func Prune(ctx context.Context, db *sql.DB, before time.Time, at time.Time, acto
 	return PruneResult{Runs: len(ids), AuditRows: auditRows, Event: anchor}, nil
 }
 
-// prunes is what the prune events recorded: the heads of pruned runs that
-// remaining runs link to (remaining run id → head), and the head of every
-// pruned run (pruned run id → head).
-type prunes struct {
-	links, heads map[int64]string
-}
+// prunes is what the prune events recorded: the chain head of each pruned
+// run, by its id.
+type prunes map[int64]string
 
-// add reads the details of a prune event.
-func (p *prunes) add(details string) {
+// add reads the details of a prune event: the heads of every pruned run,
+// and of those that remaining runs link to (all an older event recorded).
+func (p prunes) add(details string) {
 	var d struct {
 		Boundaries []struct {
-			Run         int64  `json:"run"`
+			PrevRunID   int64  `json:"prev_run_id"`
 			PrevRunHead string `json:"prev_run_head"`
 		} `json:"boundaries"`
 		Pruned []struct {
@@ -132,9 +130,9 @@ func (p *prunes) add(details string) {
 		return
 	}
 	for _, b := range d.Boundaries {
-		p.links[b.Run] = b.PrevRunHead
+		p[b.PrevRunID] = b.PrevRunHead
 	}
 	for _, r := range d.Pruned {
-		p.heads[r.Run] = r.Head
+		p[r.Run] = r.Head
 	}
 }

@@ -97,10 +97,10 @@ type verifyOptions struct {
 
 // defaultVerifyOptions gives a worker two cores: one for the server
 // process that reads its rows (where PostgreSQL runs on the same machine;
-// VerifyFilter.Workers says otherwise), one for hashing them. More workers than that only compete for the cores,
-// and each one's new server process pays again to map the shared buffer
-// pool (a verification of 296,440 rows on 2 cores took 1.48 s with one
-// worker, 1.75 s with two: medians of 11).
+// VerifyFilter.Workers says otherwise), one for hashing them. More workers
+// than that only compete for the cores, and each one's new server process
+// pays again to map the shared buffer pool (a verification of 296,440 rows
+// on 2 cores took 1.48 s with one worker, 1.75 s with two: medians of 11).
 func defaultVerifyOptions() verifyOptions {
 	return verifyOptions{workers: max(1, runtime.GOMAXPROCS(0)/2), segmentRows: 50_000}
 }
@@ -109,7 +109,7 @@ func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Rep
 	rep := &Report{}
 	// The events chain is checked when everything is, or when an event is
 	// anchored: its record alone does not vouch for its content.
-	pruned, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "" || len(f.EventAnchors) > 0)
+	pruned, events, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "" || len(f.EventAnchors) > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -175,12 +175,8 @@ feed:
 		}
 		i = j
 	}
-	if err := checkAnchors(ctx, db, f.Anchors, pruned, rep); err != nil {
-		return nil, err
-	}
-	if err := checkEventAnchors(ctx, db, f.EventAnchors, rep); err != nil {
-		return nil, err
-	}
+	checkAnchors(runs, f.Anchors, pruned, rep)
+	checkEventAnchors(events, f.EventAnchors, rep)
 	if noSuchRun {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
@@ -367,7 +363,7 @@ func verifySegment(ctx context.Context, db DB, sg *segment) error {
 // checkRun joins a run's segments and checks the run record against them:
 // its link to the previous run, its row count and chain head, its counts
 // per decision, and its seal.
-func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned *prunes, rep *Report) error {
+func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned prunes, rep *Report) error {
 	run := segs[0].run
 	for _, sg := range segs {
 		for _, p := range sg.problems {
@@ -383,7 +379,7 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned *prun
 		case found && head != run.PrevRunHead:
 			rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d with head %.12s…, but that run's head is now %.12s…: run %d was changed", run.PrevRunID, run.PrevRunHead, head, run.PrevRunID)})
 		case !found:
-			if h, ok := pruned.links[run.ID]; !ok || h != run.PrevRunHead {
+			if h, ok := pruned[run.PrevRunID]; !ok || h != run.PrevRunHead {
 				rep.add(Problem{RunID: run.ID, What: fmt.Sprintf("links to run %d, which is missing and no recorded prune removed it: run %d was deleted", run.PrevRunID, run.PrevRunID)})
 			}
 		}
@@ -432,7 +428,6 @@ func withAnchoredRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, 
 	for _, r := range runs {
 		have[r.ID] = true
 	}
-	added := false
 	for _, a := range anchors {
 		if have[a.RunID] {
 			continue
@@ -442,24 +437,24 @@ func withAnchoredRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, 
 		if err != nil {
 			return nil, err
 		}
-		runs, added = append(runs, more...), added || len(more) > 0
+		runs = append(runs, more...)
 	}
-	if added {
-		slices.SortFunc(runs, func(a, b queries.Run) int { return cmp.Compare(a.ID, b.ID) })
-	}
+	slices.SortFunc(runs, func(a, b queries.Run) int { return cmp.Compare(a.ID, b.ID) })
 	return runs, nil
 }
 
-// checkAnchors compares each anchor with its run's record, whose head the
-// walk of the run's chain checks. A missing run passes only if a recorded
-// prune removed it with that head.
-func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, pruned *prunes, rep *Report) error {
+// checkAnchors compares each anchor with its run's record, as verified
+// (runs holds every anchored run still there), whose head the walk of the
+// run's chain checks. A missing run passes only if a recorded prune removed
+// it with that head.
+func checkAnchors(runs []queries.Run, anchors []Anchor, pruned prunes, rep *Report) {
 	for _, a := range anchors {
-		head, found, err := queries.RunHead(ctx, db, a.RunID)
-		if err != nil {
-			return fmt.Errorf("verify anchor of run %d: %w", a.RunID, err)
+		i, found := slices.BinarySearchFunc(runs, a.RunID, func(r queries.Run, id int64) int { return cmp.Compare(r.ID, id) })
+		var head string
+		if found {
+			head = runs[i].AuditHead
 		}
-		prunedHead, wasPruned := pruned.heads[a.RunID]
+		prunedHead, wasPruned := pruned[a.RunID]
 		switch {
 		case !found && wasPruned && prunedHead == a.Head:
 			// Pruned as recorded: past the retention, it is gone on purpose.
@@ -472,17 +467,13 @@ func checkAnchors(ctx context.Context, db queries.DBTX, anchors []Anchor, pruned
 		}
 		rep.Anchors++
 	}
-	return nil
 }
 
-// checkEventAnchors compares each event anchor with its event, whose hash
-// the walk of the events chain checks.
-func checkEventAnchors(ctx context.Context, db queries.DBTX, anchors []EventAnchor, rep *Report) error {
+// checkEventAnchors compares each event anchor with its event, as the walk
+// of the events chain read it (events: event id → hash).
+func checkEventAnchors(events map[int64]string, anchors []EventAnchor, rep *Report) {
 	for _, a := range anchors {
-		hash, found, err := queries.AuditEventHash(ctx, db, a.EventID)
-		if err != nil {
-			return fmt.Errorf("verify anchor of event %d: %w", a.EventID, err)
-		}
+		hash, found := events[a.EventID]
 		switch {
 		case !found:
 			rep.add(Problem{RowID: a.EventID, What: "is missing, but an anchor kept outside the database names it: the event was deleted"})
@@ -491,24 +482,26 @@ func checkEventAnchors(ctx context.Context, db queries.DBTX, anchors []EventAnch
 		}
 		rep.EventAnchors++
 	}
-	return nil
 }
 
 // verifyEvents walks the administrative events chain and returns, from the
-// prune events, what they recorded of the runs they removed.
-func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool) (*prunes, error) {
+// prune events, what they recorded of the runs they removed, and each
+// event's hash (event id → hash: a few, administrative).
+func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool) (prunes, map[int64]string, error) {
 	rows, err := queries.AuditEvents(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("verify events: %w", err)
+		return nil, nil, fmt.Errorf("verify events: %w", err)
 	}
 	defer rows.Close()
-	pruned := &prunes{links: map[int64]string{}, heads: map[int64]string{}}
+	pruned := prunes{}
+	hashes := map[int64]string{}
 	prev := EventsGenesis
 	var e queries.AuditEvent
 	for rows.Next() {
 		if err := queries.ScanAuditEvent(rows, &e); err != nil {
-			return nil, fmt.Errorf("verify events: %w", err)
+			return nil, nil, fmt.Errorf("verify events: %w", err)
 		}
+		hashes[e.ID] = e.Hash
 		if check {
 			rep.Events++
 			ev := Event{At: e.At, Actor: e.Actor, Event: e.Event, Details: e.Details, PrevHash: e.PrevHash}
@@ -524,5 +517,5 @@ func verifyEvents(ctx context.Context, db queries.DBTX, rep *Report, check bool)
 			pruned.add(e.Details)
 		}
 	}
-	return pruned, rows.Err()
+	return pruned, hashes, rows.Err()
 }
