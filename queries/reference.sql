@@ -67,3 +67,12 @@ SELECT (SELECT count(*) FROM bench_ref_sends), (SELECT count(*) FROM bench_ref_a
 
 -- name: ReferenceDrop
 DROP TABLE IF EXISTS bench_ref_sends, bench_ref_items, bench_ref_audit;
+
+-- name: VerifyReference
+-- PostgreSQL alone reading one run's audit rows in chain order (as
+-- AuditChain does, after ChainSettings) and writing them out as text, with
+-- no client to send them to: the least that verifying the run costs the
+-- server. COPY takes no parameters: the run's id is formatted in.
+COPY (SELECT id, at, borrower_id, loan_id, installment_id, stage, channel, decision, reason, send_id,
+             scheduled_for, valid_until, time_zones, policy_sha256, details, prev_hash, hash
+      FROM reminder_audit WHERE run_id = %d ORDER BY run_id, id) TO '/dev/null';
