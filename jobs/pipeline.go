@@ -36,8 +36,6 @@ type pipeline struct {
 	counts  queries.BatchCounts
 	reasons map[reasonKey]int64
 	batches int
-
-	recordedRows int64 // the audit rows the ended run's record counts (set by finish)
 }
 
 // borrowerInput is one borrower's candidate items, as selected.

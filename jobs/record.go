@@ -81,7 +81,7 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
 		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows}
 	if res.AuditHead != "" {
-		fields["audit_rows"], fields["audit_head"] = p.recordedRows, res.AuditHead
+		fields["audit_rows"], fields["audit_head"] = res.AuditRows, res.AuditHead
 	}
 	for d, n := range res.Decisions {
 		fields[d] = n
@@ -145,7 +145,7 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			// Ended now, or by an earlier attempt whose reply was lost.
 			// The head the record keeps is the one to anchor: a batch
 			// whose commit reply was lost is in it, not in p.head.
-			res.AuditHead, p.recordedRows = run.AuditHead, run.AuditRows
+			res.AuditHead, res.AuditRows = run.AuditHead, run.AuditRows
 			return nil
 		default:
 			return fmt.Errorf("run record was no longer running: it ended %s", ended)

@@ -97,10 +97,12 @@ type Result struct {
 	Samples      []Sample         // dry run: a few messages, personal data masked
 	LongSMS      int64            // SMS messages over the configured maximum of parts
 	Duration     time.Duration
-	// AuditHead is the run's final chain head, as its record keeps it: kept
-	// outside the database (the last log line carries it), it anchors the
-	// audit trail (audit verify --anchor).
+	// AuditHead is the run's final chain head and AuditRows its length, as
+	// its record keeps them (both unset until the run's end is recorded):
+	// kept outside the database (the last log line carries them), the head
+	// anchors the audit trail (audit verify --anchor).
 	AuditHead string
+	AuditRows int64
 }
 
 // ReasonCount counts the decisions of one stage, decision and reason.

@@ -68,8 +68,9 @@ SELECT pg_advisory_xact_lock(1280462675, 1000);
 
 -- name: ExportAudit
 -- One row per decision in a window of decision times, filtered (by $8: the
--- keyed hashes of a contact address, among others), in chain order, with the run's actor, the address actually used (from the send) or
--- the borrower's, and the loan's account reference.
+-- keyed hashes of a contact address, among others), in chain order, with
+-- the run's actor, the address actually used (from the send) or the
+-- borrower's, and the loan's account reference.
 SELECT a.id, a.run_id, r.mode, r.actor, a.at, a.borrower_id, a.loan_id, a.installment_id, a.stage, a.channel,
        a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0),
        a.policy_sha256,

@@ -32,31 +32,22 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 	return usageErrorf("audit: unknown subcommand %q: want export, verify or prune", args[0])
 }
 
-// anchorFlag collects --anchor RUN:HEAD values.
-type anchorFlag []audit.Anchor
-
-func (a *anchorFlag) String() string { return "" }
-
-func (a *anchorFlag) Set(v string) error {
-	id, head, err := parseAnchor(v, "RUN:HEAD (a run id, a colon and the run's audit_head)")
-	if err != nil {
-		return err
-	}
-	*a = append(*a, audit.Anchor{RunID: id, Head: head})
-	return nil
+// anchorsFlag collects repeated ID:HASH values (see parseAnchor) as
+// anchors of one kind.
+type anchorsFlag[T any] struct {
+	list *[]T
+	want string // what a value is, for the error
+	make func(id int64, hash string) T
 }
 
-// eventAnchorFlag collects --event-anchor EVENT:HASH values.
-type eventAnchorFlag []audit.EventAnchor
+func (a anchorsFlag[T]) String() string { return "" }
 
-func (a *eventAnchorFlag) String() string { return "" }
-
-func (a *eventAnchorFlag) Set(v string) error {
-	id, hash, err := parseAnchor(v, "EVENT:HASH (an event id, a colon and the event's hash)")
+func (a anchorsFlag[T]) Set(v string) error {
+	id, hash, err := parseAnchor(v, a.want)
 	if err != nil {
 		return err
 	}
-	*a = append(*a, audit.EventAnchor{EventID: id, Hash: hash})
+	*a.list = append(*a.list, a.make(id, hash))
 	return nil
 }
 
@@ -87,10 +78,12 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	to := fs.String("to", "", "last business `date` of the runs to verify")
 	runID := fs.Int64("run", 0, "verify only this run `id`")
 	workers := fs.Int("workers", 0, "chains walked at once, each on its own connection (0: one for every two cores, for a server on this machine)")
-	var anchors anchorFlag
-	fs.Var(&anchors, "anchor", "a run's chain head kept outside the database, from its last log line or report (`RUN:HEAD`, repeatable): the run must still be there with that head")
-	var eventAnchors eventAnchorFlag
-	fs.Var(&eventAnchors, "event-anchor", "an administrative event's hash kept outside the database, as audit prune and audit export --unmasked print it (`EVENT:HASH`, repeatable): the event must still be there with that hash")
+	var anchors []audit.Anchor
+	fs.Var(anchorsFlag[audit.Anchor]{&anchors, "RUN:HEAD (a run id, a colon and the run's audit_head)",
+		func(id int64, head string) audit.Anchor { return audit.Anchor{RunID: id, Head: head} }}, "anchor", "a run's chain head kept outside the database, from its last log line or report (`RUN:HEAD`, repeatable): the run must still be there with that head")
+	var eventAnchors []audit.EventAnchor
+	fs.Var(anchorsFlag[audit.EventAnchor]{&eventAnchors, "EVENT:HASH (an event id, a colon and the event's hash)",
+		func(id int64, hash string) audit.EventAnchor { return audit.EventAnchor{EventID: id, Hash: hash} }}, "event-anchor", "an administrative event's hash kept outside the database, as audit prune and audit export --unmasked print it (`EVENT:HASH`, repeatable): the event must still be there with that hash")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

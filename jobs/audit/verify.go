@@ -107,9 +107,10 @@ func defaultVerifyOptions() verifyOptions {
 
 func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Report, error) {
 	rep := &Report{}
+	everything := f.RunID == 0 && f.From == "" && f.To == ""
 	// The events chain is checked when everything is, or when an event is
 	// anchored: its record alone does not vouch for its content.
-	pruned, events, err := verifyEvents(ctx, db, rep, f.RunID == 0 && f.From == "" && f.To == "" || len(f.EventAnchors) > 0)
+	pruned, events, err := verifyEvents(ctx, db, rep, everything || len(f.EventAnchors) > 0)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ feed:
 	if noSuchRun {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
-	if f.RunID == 0 && f.From == "" && f.To == "" {
+	if everything {
 		orphans, err := queries.OrphanAuditRuns(ctx, db)
 		if err != nil {
 			return nil, fmt.Errorf("verify: orphan rows: %w", err)
