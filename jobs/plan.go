@@ -152,6 +152,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 	// Messages first: their indexes become send ids at write time.
 	firstSend := out.sends.Len()
 	msgDecision := make([]string, len(plan.Messages))
+	msgDigest := make([]string, len(plan.Messages))
 	for mi := range plan.Messages {
 		m := &plan.Messages[mi]
 		rendered, err := pl.render(in, m)
@@ -168,6 +169,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 			ScheduledFor: m.At, ValidUntil: m.ValidUntil,
 		}
 		s.Currency, s.TotalDueMinor = total(in.items, m.Items)
+		msgDigest[mi] = audit.MessageDigest(s.Channel, s.Recipient, s.Subject, s.Body, s.ScheduledFor, s.ValidUntil)
 		out.sends.AddSend(&s)
 		out.counts.Messages++
 		if m.Channel == policy.SMS && cfg.MaxSMSSegments > 0 && rendered.Segments > cfg.MaxSMSSegments {
@@ -204,6 +206,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 			TimeZones: zones, PolicySHA256: cfg.PolicySHA256,
 		}
 		var capExempt bool
+		var digest string
 		send := int32(0)
 		if o.Message >= 0 {
 			m := &plan.Messages[o.Message]
@@ -213,6 +216,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 				send = sendOf[o.Message]
 				row.ScheduledFor, row.ValidUntil = m.At, m.ValidUntil
 				capExempt = m.CapExempt
+				digest = msgDigest[o.Message]
 			}
 		}
 		ci := 0
@@ -222,7 +226,7 @@ func (pl *planner) borrower(in *borrowerInput, existing []policy.Contact) {
 		if !hashed[ci] {
 			contacts[ci], hashed[ci] = contactHash(cfg.Hasher, o.Channel, &in.b), true
 		}
-		row.Details = details(it, p.bd, contacts[ci], capExempt, plan.Notes)
+		row.Details = details(it, p.bd, contacts[ci], capExempt, digest, plan.Notes)
 		out.addAudit(&row, send)
 		out.counts.AuditRows++
 		switch policy.Decision(row.Decision) {
@@ -341,12 +345,14 @@ func zonesJSON(zones []policy.ZoneUse) string {
 	return string(audit.AppendArray(nil, objs))
 }
 
-// details is the audit row's details: the amounts and dates decided on, and
-// a keyed hash of the contact address instead of the address. It runs for
+// details is the audit row's details: the amounts and dates decided on, a
+// keyed hash of the contact address instead of the address, and the hash of
+// the message that queued the item (audit.MessageDigest), by which the
+// audit vouches for the outbox. It runs for
 // every audit row, so it writes jsonb's text directly: keys shorter first,
 // then bytewise, as audit.Object would order them (a test holds the two
 // equal).
-func details(it *policy.Item, bd civil.Date, contact string, capExempt bool, notes []string) string {
+func details(it *policy.Item, bd civil.Date, contact string, capExempt bool, message string, notes []string) string {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"seq": `...)
 	b = strconv.AppendInt(b, int64(it.Seq), 10)
@@ -374,6 +380,10 @@ func details(it *policy.Item, bd civil.Date, contact string, capExempt bool, not
 	}
 	b = append(b, `, "days_past_due": `...)
 	b = strconv.AppendInt(b, int64(bd-it.DueDate), 10)
+	if message != "" {
+		b = append(b, `, "message_sha256": `...)
+		b = audit.AppendString(b, message)
+	}
 	b = append(b, `, "amount_due_minor": `...)
 	b = strconv.AppendInt(b, it.AmountDueMinor, 10)
 	b = append(b, `, "amount_paid_minor": `...)

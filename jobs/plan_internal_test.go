@@ -24,9 +24,10 @@ func TestDetailsMatchesObject(t *testing.T) {
 		bd := civil.Date(rapid.Int32Range(-1000, 40000).Draw(t, "bd"))
 		contact := rapid.SampledFrom([]string{"", "abc\"\\\n", "6090f4"}).Draw(t, "contact")
 		exempt := rapid.Bool().Draw(t, "exempt")
+		message := rapid.SampledFrom([]string{"", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}).Draw(t, "message")
 		notes := rapid.SliceOfN(rapid.String(), 0, 3).Draw(t, "notes")
-		got := details(&it, bd, contact, exempt, notes)
-		want := detailsObject(&it, bd, contact, exempt, notes)
+		got := details(&it, bd, contact, exempt, message, notes)
+		want := detailsObject(&it, bd, contact, exempt, message, notes)
 		if got != want {
 			t.Fatalf("details:\n got %s\nwant %s", got, want)
 		}
@@ -34,7 +35,7 @@ func TestDetailsMatchesObject(t *testing.T) {
 }
 
 // detailsObject is details built the general way: the test reference.
-func detailsObject(it *policy.Item, bd civil.Date, contact string, capExempt bool, notes []string) string {
+func detailsObject(it *policy.Item, bd civil.Date, contact string, capExempt bool, message string, notes []string) string {
 	o := &audit.Object{}
 	o.Int("seq", int64(it.Seq)).
 		String("due_date", it.DueDate.String()).
@@ -44,6 +45,9 @@ func detailsObject(it *policy.Item, bd civil.Date, contact string, capExempt boo
 		String("currency", it.Currency)
 	if contact != "" {
 		o.String("contact_hmac", contact)
+	}
+	if message != "" {
+		o.String("message_sha256", message)
 	}
 	if capExempt {
 		o.Bool("cap_exempt", true)

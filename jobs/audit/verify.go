@@ -11,20 +11,28 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
+	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/queries"
 )
 
-// Problem is one break in the trail, naming the row or run.
+// Problem is one break in the trail, naming the row or run; or a row of
+// the outbox or the ledger that the trail does not vouch for, naming its
+// table and key.
 type Problem struct {
 	RunID int64 // 0 for the events chain
 	RowID int64 // 0 when the problem is the run record itself
+	Table string
+	Key   string // the row's key in Table
 	What  string
 }
 
 func (p Problem) String() string {
 	switch {
+	case p.Table != "":
+		return fmt.Sprintf("%s %s: %s", p.Table, p.Key, p.What)
 	case p.RunID == 0 && p.RowID != 0:
 		return fmt.Sprintf("audit event %d: %s", p.RowID, p.What)
 	case p.RowID != 0:
@@ -180,6 +188,19 @@ feed:
 	checkEventAnchors(events, f.EventAnchors, rep)
 	if noSuchRun {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
+	}
+	// The outbox and the ledger of the selected runs (everything: of
+	// every run, existing or not) against the audit rows that decided
+	// them.
+	var runIDs []int64
+	if !everything {
+		runIDs = make([]int64, 0, len(runs))
+		for _, r := range runs {
+			runIDs = append(runIDs, r.ID)
+		}
+	}
+	if err := checkOutbox(ctx, db, runIDs, rep); err != nil {
+		return nil, err
 	}
 	if everything {
 		orphans, err := queries.OrphanAuditRuns(ctx, db)
@@ -419,6 +440,39 @@ func checkRun(ctx context.Context, db queries.DBTX, segs []segment, pruned prune
 		if run.Seal != totals.Seal(HeaderOf(run).Hash()) {
 			rep.add(Problem{RunID: run.ID, What: "the run record does not match its seal: its header, status, counts or error were edited"})
 		}
+	}
+	return nil
+}
+
+// checkOutbox reports every message, ledger item and final decision of the
+// runs (nil: all) that no audit row vouches for (see Vouch): written to the
+// job's tables behind its back, or changed there after it wrote them.
+func checkOutbox(ctx context.Context, db queries.DBTX, runIDs []int64, rep *Report) error {
+	sends, err := queries.UnvouchedSends(ctx, db, runIDs, maxProblems)
+	if err != nil {
+		return fmt.Errorf("verify the outbox: %w", err)
+	}
+	for _, s := range sends {
+		rep.add(Problem{RunID: s.RunID, Table: "reminder_sends", Key: strconv.FormatInt(s.ID, 10),
+			What: fmt.Sprintf("no audit row of run %d queued this message as it stands (recipient, body and window): it was written or changed behind the job's back", s.RunID)})
+	}
+	items, err := queries.UnvouchedSendItems(ctx, db, runIDs, maxProblems)
+	if err != nil {
+		return fmt.Errorf("verify the ledger: %w", err)
+	}
+	for _, k := range items {
+		rep.add(Problem{RunID: k.RunID, Table: "reminder_send_items",
+			Key:  fmt.Sprintf("(send %d, installment %d, %s, %s)", k.SendID, k.InstallmentID, k.Stage, k.Channel),
+			What: "no audit row of its message's run queued this installment for that message: it was written behind the job's back"})
+	}
+	decisions, err := queries.UnvouchedDecisions(ctx, db, runIDs, maxProblems)
+	if err != nil {
+		return fmt.Errorf("verify the ledger: %w", err)
+	}
+	for _, k := range decisions {
+		rep.add(Problem{RunID: k.RunID, Table: "reminder_decisions",
+			Key:  fmt.Sprintf("(installment %d, %s, %s)", k.InstallmentID, k.Stage, k.Channel),
+			What: fmt.Sprintf("no audit row of run %d made this decision (%s %s): it was written behind the job's back, and silences the installment's reminders", k.RunID, k.Decision, clean.Text(k.Reason, 80))})
 	}
 	return nil
 }

@@ -1,0 +1,35 @@
+-- The outbox is sent from, so it must hold only what the audit vouches for.
+-- Every queued or deferred audit row records, in its hashed details, the
+-- hash of its message as the job wrote it (recipient, subject, body and
+-- window): reminder_message_sha256 computes the same hash from a
+-- reminder_sends row, so that `audit verify` and the sender can compare a
+-- message with what the chain says of it. The Go side is
+-- audit.MessageDigest; a test holds the two equal.
+--
+-- The job's role loses what it does not use: it updates only the columns of
+-- its run record that a run changes, and only the columns of the phone
+-- cache that a parse fills.
+
+-- +goose Up
+CREATE FUNCTION reminder_message_sha256(channel text, recipient text, subject text, body text,
+                                        scheduled_for timestamptz, valid_until timestamptz)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT encode(sha256(convert_to(
+        'loanremind.message.v1'
+        || octet_length(channel) || ':' || channel
+        || octet_length(recipient) || ':' || recipient
+        || octet_length(coalesce(subject, '')) || ':' || coalesce(subject, '')
+        || octet_length(body) || ':' || body
+        || (extract(epoch FROM scheduled_for) * 1000000)::bigint || ';'
+        || (extract(epoch FROM valid_until) * 1000000)::bigint || ';', 'UTF8')), 'hex')
+$$;
+
+REVOKE UPDATE ON reminder_runs FROM loanremind_job;
+GRANT UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
+              audit_rows, audit_head, seal) ON reminder_runs TO loanremind_job;
+
+-- +goose Down
+REVOKE UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
+               audit_rows, audit_head, seal) ON reminder_runs FROM loanremind_job;
+GRANT UPDATE ON reminder_runs TO loanremind_job;
+DROP FUNCTION reminder_message_sha256(text, text, text, text, timestamptz, timestamptz);
