@@ -188,6 +188,7 @@ type Log struct {
 // name the field and the value; callers exit 2 on them.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	c := Default()
+	var problems []string
 	if path != "" {
 		f, err := os.Open(path)
 		if err != nil {
@@ -195,7 +196,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		}
 		defer f.Close()
 		if err := c.decode(f); err != nil {
-			return nil, &Error{File: path, Problems: []string{err.Error()}}
+			// Values that could not be decoded keep their defaults:
+			// validate the rest too, so that every bad field is
+			// reported at once.
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return nil, &Error{File: path, Problems: []string{err.Error()}}
+			}
+			problems = append(problems, te.Errors...)
 		}
 	}
 	if err := c.applyEnv(getenv); err != nil {
@@ -205,10 +213,14 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 		return nil, err
 	}
 	if err := c.Validate(); err != nil {
-		if e, ok := err.(*Error); ok {
-			e.File = path
+		e, ok := err.(*Error)
+		if !ok {
+			return nil, err
 		}
-		return nil, err
+		problems = append(problems, e.Problems...)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{File: path, Problems: problems}
 	}
 	return c, nil
 }
@@ -221,10 +233,17 @@ func (c *Config) decode(r io.Reader) error {
 	c.Regions = nil
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	var bad *yaml.TypeError
+	if err != nil && !errors.As(err, &bad) {
 		c.Regions = defaults
 		return err
 	}
+	// Bad values (err is a TypeError) leave the rest decoded: merge it,
+	// so that validation sees it, and report them.
 	merged := make(map[string]Region, len(defaults)+len(c.Regions))
 	for k, v := range defaults {
 		merged[k] = v
@@ -243,7 +262,7 @@ func (c *Config) decode(r io.Reader) error {
 		merged[k] = base
 	}
 	c.Regions = merged
-	return nil
+	return err
 }
 
 func (c *Config) loadSecrets() error {

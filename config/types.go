@@ -13,9 +13,23 @@ import (
 // "24h") or in whole days ("30d").
 type Duration time.Duration
 
-// ParseDuration parses a Go duration or a number of days ("30d").
+// ParseDuration parses a Go duration or a number of days ("30d"); "0" or
+// "off" is none. A duration under a millisecond is an error: PostgreSQL
+// reads a timeout in whole milliseconds, so "500us" would become 0, which
+// switches the timeout off instead of making it short.
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
+	if s == "off" {
+		return 0, nil
+	}
+	d, err := parseDuration(s)
+	if err == nil && d != 0 && d.Std().Abs() < time.Millisecond {
+		return 0, fmt.Errorf("duration %q is under a millisecond, which a timeout would read as 0 (none): write 0 or off for none", s)
+	}
+	return d, err
+}
+
+func parseDuration(s string) (Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil {
@@ -200,6 +214,9 @@ func (w Weekdays) MarshalYAML() (any, error) { return w.Names(), nil }
 // MarshalJSON writes the day names.
 func (w Weekdays) MarshalText() ([]byte, error) { return []byte(strings.Join(w.Names(), ",")), nil }
 
+// lineError is a problem with one YAML value, at its line. It is a
+// *yaml.TypeError, which the decoder collects and goes on: a file's every
+// bad value is reported, not only its first.
 func lineError(n *yaml.Node, err error) error {
-	return fmt.Errorf("line %d: %w", n.Line, err)
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
 }

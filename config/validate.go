@@ -37,8 +37,8 @@ func (c *Config) Validate() error {
 	if c.BatchSize < 1 || c.BatchSize > 100000 {
 		v.addf("batch_size: %d must be between 1 and 100000", c.BatchSize)
 	}
-	v.positive("lock_timeout", c.LockTimeout)
-	v.positive("statement_timeout", c.StatementTimeout)
+	v.timeout("lock_timeout", c.LockTimeout)
+	v.timeout("statement_timeout", c.StatementTimeout)
 	v.positive("late_validity", c.LateValidity)
 	if c.MinSendWindow < 0 {
 		v.addf("min_send_window: %s must not be negative", c.MinSendWindow)
@@ -242,6 +242,14 @@ func (v *validator) zone(field, name string) {
 func (v *validator) positive(field string, d Duration) {
 	if d <= 0 {
 		v.addf("%s: %s must be positive", field, d)
+	}
+}
+
+// timeout checks a database timeout: 0 (written 0 or off) is none, and
+// ParseDuration refuses one under a millisecond.
+func (v *validator) timeout(field string, d Duration) {
+	if d < 0 {
+		v.addf("%s: %s must be positive, or 0 (off) for none", field, d)
 	}
 }
 
