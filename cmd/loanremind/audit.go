@@ -40,7 +40,12 @@ type anchorsFlag[T any] struct {
 	make func(id int64, hash string) T
 }
 
-func (a anchorsFlag[T]) String() string { return "" }
+func (a anchorsFlag[T]) String() string {
+	if a.list == nil || len(*a.list) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d anchor(s)", len(*a.list))
+}
 
 func (a anchorsFlag[T]) Set(v string) error {
 	id, hash, err := parseAnchor(v, a.want)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -33,18 +32,32 @@ func openDB(ctx context.Context, url string) (*sqlx.DB, error) {
 	}
 	db, err := queries.Open(url)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("database URL: %w", err)}
+		return nil, usageError{redactedError{"database URL", url, err}}
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to database: %w", err)
+		return nil, redactedError{"connect to database", url, err}
 	}
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
 }
+
+// redactedError is an error about a connection string: its text never
+// carries the string's password (a URL that does not parse is quoted
+// whole), and it wraps err for errors.Is and As.
+type redactedError struct {
+	context, dsn string
+	err          error
+}
+
+func (e redactedError) Error() string {
+	return e.context + ": " + queries.RedactPasswords(e.err.Error(), e.dsn)
+}
+
+func (e redactedError) Unwrap() error { return e.err }
 
 // newLogger makes the process logger: JSON, or text on a terminal (format
 // "auto"). Bodies, phone numbers, emails and account references are never

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/loanremind/loanremind/config"
+	"github.com/loanremind/loanremind/queries"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; without
@@ -105,7 +106,9 @@ func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
-	fmt.Fprintln(stderr, "loanremind:", err)
+	// Whatever failed, a password in a URL or DSN it quotes is not
+	// printed.
+	fmt.Fprintln(stderr, "loanremind:", queries.RedactPasswords(err.Error()))
 	var ue usageError
 	var ce *config.Error
 	if errors.As(err, &ue) || errors.As(err, &ce) {
@@ -135,7 +138,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usageErrorf("%s: unexpected arguments: %s", fs.Name(), strings.Join(fs.Args(), " "))
 	}
+	// A flag given with an empty or blank value is a mistake, never a way
+	// to say "any": `audit export --contact ""` must not export every row.
+	var blank []string
+	fs.Visit(func(f *flag.Flag) {
+		if strings.TrimSpace(f.Value.String()) == "" && !isBoolFlag(f) {
+			blank = append(blank, "--"+f.Name)
+		}
+	})
+	if len(blank) > 0 {
+		return usageErrorf("%s: %s given with an empty value: leave the flag out instead", fs.Name(), strings.Join(blank, ", "))
+	}
 	return nil
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // buildVersion returns the version and the VCS revision the binary was built
