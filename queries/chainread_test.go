@@ -93,41 +93,43 @@ func TestReadAuditChain(t *testing.T) {
 		       jsonb_build_object('seq', n, 'padding', repeat('x', 200)), 'prev' || n, 'hash' || n
 		FROM generate_series(10, 100009) AS n`)
 	for _, how := range []string{"server gone", "canceled"} {
-		conn, err := db.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		var pid int
-		if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		done := make(chan error, 1)
-		rows := 0
-		go func() {
-			done <- queries.ReadAuditChain(ctx, conn, 8, "policy", 0, 0, func(*queries.RawChainRow) error {
-				if rows++; rows == 100 {
-					if how == "canceled" {
-						cancel()
-					} else if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-		}()
-		select {
-		case err := <-done:
-			if err == nil {
-				t.Errorf("%s: no error after %d of 100000 rows", how, rows)
-			} else if rows == 100000 {
-				t.Errorf("%s: the walk went on to the end (%v)", how, err)
+		t.Run(how, func(t *testing.T) {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: the walk hangs", how)
-		}
+			defer conn.Close()
+			var pid int
+			if err := conn.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			done := make(chan error, 1)
+			rows := 0
+			go func() {
+				done <- queries.ReadAuditChain(ctx, conn, 8, "policy", 0, 0, func(*queries.RawChainRow) error {
+					if rows++; rows == 100 {
+						if how == "canceled" {
+							cancel()
+						} else if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("%s: no error after %d of 100000 rows", how, rows)
+				} else if rows == 100000 {
+					t.Errorf("%s: the walk went on to the end (%v)", how, err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: the walk hangs", how)
+			}
+		})
 	}
 	// The pool still serves queries.
 	if err := db.QueryRowContext(ctx, `SELECT 1`).Err(); err != nil {

@@ -144,60 +144,62 @@ func TestCopyRowsConnectionLostOrPanic(t *testing.T) {
 	ctx := context.Background()
 	mustExec(t, db.DB, `CREATE TABLE copy_lost (n bigint)`)
 	for _, how := range []string{"server gone", "canceled", "panic"} {
-		done := make(chan string, 1)
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			conn, err := db.Conn(ctx)
-			if err != nil {
-				done <- err.Error()
-				return
-			}
-			defer conn.Close()
-			tx, err := conn.BeginTx(ctx, nil)
-			if err != nil {
-				done <- err.Error()
-				return
-			}
-			defer tx.Rollback()
-			var pid int
-			if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-				done <- err.Error()
-				return
-			}
-			defer func() {
-				if r := recover(); r != nil {
-					done <- fmt.Sprint("panicked: ", r)
+		t.Run(how, func(t *testing.T) {
+			done := make(chan string, 1)
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				conn, err := db.Conn(ctx)
+				if err != nil {
+					done <- err.Error()
+					return
 				}
+				defer conn.Close()
+				tx, err := conn.BeginTx(ctx, nil)
+				if err != nil {
+					done <- err.Error()
+					return
+				}
+				defer tx.Rollback()
+				var pid int
+				if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+					done <- err.Error()
+					return
+				}
+				defer func() {
+					if r := recover(); r != nil {
+						done <- fmt.Sprint("panicked: ", r)
+					}
+				}()
+				err = queries.CopyRowsInto(ctx, conn, "copy_lost", []string{"n"}, 400_000, func(b []byte, i int) []byte {
+					if i == 1000 {
+						switch how {
+						case "panic":
+							panic("row 1000")
+						case "canceled":
+							cancel()
+							return queries.EndRow(queries.AppendInt(b, int64(i)))
+						}
+						if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
+							panic(err)
+						}
+					}
+					return queries.EndRow(queries.AppendInt(b, int64(i)))
+				})
+				done <- fmt.Sprint("returned: ", err)
 			}()
-			err = queries.CopyRowsInto(ctx, conn, "copy_lost", []string{"n"}, 400_000, func(b []byte, i int) []byte {
-				if i == 1000 {
-					switch how {
-					case "panic":
-						panic("row 1000")
-					case "canceled":
-						cancel()
-						return queries.EndRow(queries.AppendInt(b, int64(i)))
-					}
-					if _, err := db.Exec(`SELECT pg_terminate_backend($1)`, pid); err != nil {
-						panic(err)
-					}
+			select {
+			case got := <-done:
+				want := "returned: copy into copy_lost:"
+				if how == "panic" {
+					want = "panicked: row 1000"
 				}
-				return queries.EndRow(queries.AppendInt(b, int64(i)))
-			})
-			done <- fmt.Sprint("returned: ", err)
-		}()
-		select {
-		case got := <-done:
-			want := "returned: copy into copy_lost:"
-			if how == "panic" {
-				want = "panicked: row 1000"
+				if !strings.HasPrefix(got, want) {
+					t.Errorf("%s: %s, want %s...", how, got, want)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("%s: the COPY hangs", how)
 			}
-			if !strings.HasPrefix(got, want) {
-				t.Errorf("%s: %s, want %s...", how, got, want)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("%s: the COPY hangs", how)
-		}
+		})
 	}
 }

@@ -27,11 +27,18 @@ func emptyDB(t *testing.T) *sql.DB {
 	}
 	t.Cleanup(func() { admin.Close() })
 	name := fmt.Sprintf("lrtest_empty_%s", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")))
-	admin.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`)
+	drop := `DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`
+	if _, err := admin.Exec(drop); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := admin.Exec(`CREATE DATABASE ` + pq.QuoteIdentifier(name)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { admin.Exec(`DROP DATABASE IF EXISTS ` + pq.QuoteIdentifier(name) + ` WITH (FORCE)`) })
+	t.Cleanup(func() {
+		if _, err := admin.Exec(drop); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
 	db, err := sql.Open("postgres", withDB(pgtest.AdminURL(t), name))
 	if err != nil {
 		t.Fatal(err)
@@ -73,22 +80,29 @@ func TestMigrateCreatesDesignSchemaAndIsIdempotent(t *testing.T) {
 		t.Fatal("first migrate applied nothing")
 	}
 	for table, cols := range designColumns {
-		rows, err := db.Query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`, table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]bool{}
-		for rows.Next() {
-			var c string
-			rows.Scan(&c)
-			have[c] = true
-		}
-		rows.Close()
-		for _, c := range cols {
-			if !have[c] {
-				t.Errorf("table %s lacks column %s", table, c)
+		t.Run(table, func(t *testing.T) {
+			rows, err := db.Query(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1`, table)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			defer rows.Close()
+			have := map[string]bool{}
+			for rows.Next() {
+				var c string
+				if err := rows.Scan(&c); err != nil {
+					t.Fatal(err)
+				}
+				have[c] = true
+			}
+			if err := rows.Err(); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cols {
+				if !have[c] {
+					t.Errorf("table %s lacks column %s", table, c)
+				}
+			}
+		})
 	}
 	var unique bool
 	err = db.QueryRow(`
@@ -165,19 +179,21 @@ func TestConstraintsRejectBadRows(t *testing.T) {
 	db := pgtest.DB(t)
 	mustExec(t, db.DB, `INSERT INTO borrowers (id, full_name) VALUES (1, 'A')`)
 	mustExec(t, db.DB, `INSERT INTO loans (id, borrower_id, account_ref, currency, status) VALUES (1, 1, 'LN1', 'CNY', 'active')`)
-	for _, bad := range []string{
-		`INSERT INTO loans (id, borrower_id, account_ref, currency, status) VALUES (2, 1, 'LN2', 'cn', 'active')`,
-		`INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor) VALUES (1, 1, 1, '2026-01-01', -5)`,
-		`INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor, amount_paid_minor) VALUES (1, 1, 1, '2026-01-01', 5, -1)`,
-		`INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor) VALUES (1, 99, 1, '2026-01-01', 5)`,
-		`INSERT INTO reminder_runs (mode, as_of, business_date, actor, started_at, status, config_sha256, policy_sha256, templates_sha256, version)
-		 VALUES ('hourly', now(), current_date, 'x', now(), 'running', '', '', '', '')`,
-		`INSERT INTO reminder_runs (mode, as_of, business_date, actor, started_at, status, config_sha256, policy_sha256, templates_sha256, version)
-		 VALUES ('manual', now(), current_date, 'x', now(), 'done', '', '', '', '')`,
+	for _, c := range []struct{ name, bad string }{
+		{"currency not ISO 4217", `INSERT INTO loans (id, borrower_id, account_ref, currency, status) VALUES (2, 1, 'LN2', 'cn', 'active')`},
+		{"negative amount due", `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor) VALUES (1, 1, 1, '2026-01-01', -5)`},
+		{"negative amount paid", `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor, amount_paid_minor) VALUES (1, 1, 1, '2026-01-01', 5, -1)`},
+		{"installment of no loan", `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor) VALUES (1, 99, 1, '2026-01-01', 5)`},
+		{"unknown run mode", `INSERT INTO reminder_runs (mode, as_of, business_date, actor, started_at, status, config_sha256, policy_sha256, templates_sha256, version)
+		 VALUES ('hourly', now(), current_date, 'x', now(), 'running', '', '', '', '')`},
+		{"unknown run status", `INSERT INTO reminder_runs (mode, as_of, business_date, actor, started_at, status, config_sha256, policy_sha256, templates_sha256, version)
+		 VALUES ('manual', now(), current_date, 'x', now(), 'done', '', '', '', '')`},
 	} {
-		if _, err := db.Exec(bad); err == nil {
-			t.Errorf("accepted: %s", bad)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := db.Exec(c.bad); err == nil {
+				t.Errorf("accepted: %s", c.bad)
+			}
+		})
 	}
 }
 
@@ -198,12 +214,19 @@ func schemaFingerprint(t *testing.T, db *sql.DB) string {
 	var cols []string
 	for rows.Next() {
 		var s string
-		rows.Scan(&s)
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		cols = append(cols, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	sort.Strings(cols)
 	var n int
-	db.QueryRow(`SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'`).Scan(&n)
+	if err := db.QueryRow(`SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	return fmt.Sprint(cols, n)
 }
 
@@ -218,5 +241,7 @@ func TestCreateDatabase(t *testing.T) {
 	if err := queries.CreateDatabase(context.Background(), admin, name); err != nil {
 		t.Fatal(err)
 	}
-	admin.Exec(`DROP DATABASE ` + pq.QuoteIdentifier(name))
+	if _, err := admin.Exec(`DROP DATABASE ` + pq.QuoteIdentifier(name)); err != nil {
+		t.Error(err)
+	}
 }

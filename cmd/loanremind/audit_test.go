@@ -32,8 +32,8 @@ import (
 
 var roleCounter atomic.Int64
 
-// jobRoleURL creates a login role that is granted loanremind_job, as the
-// README tells operators to, and returns d's URL connecting as it. The role
+// jobRoleURL creates a login role that is granted loanremind_job, as
+// docs/compliance.md tells operators to, and returns d's URL connecting as it. The role
 // is dropped when the test ends.
 func jobRoleURL(t *testing.T, d *testDB) string {
 	t.Helper()
@@ -207,7 +207,7 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 		for priv, want := range map[string]bool{"SELECT": true, "INSERT": true, "UPDATE": false, "DELETE": false, "TRUNCATE": false} {
 			for _, table := range []string{"reminder_audit", "reminder_audit_events"} {
 				var got bool
-				d.db.QueryRow(`SELECT has_table_privilege('loanremind_job', $1, $2)`, table, priv).Scan(&got)
+				d.scanRow(t, `SELECT has_table_privilege('loanremind_job', $1, $2)`, []any{table, priv}, &got)
 				if got != want {
 					t.Errorf("loanremind_job %s on %s: %v, want %v", priv, table, got, want)
 				}
@@ -255,9 +255,9 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 	t.Run("the trigger stops the table owner too", func(t *testing.T) {
 		var owner string
 		var super bool
-		d.db.QueryRow(`SELECT tableowner, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) FROM pg_tables WHERE tablename = 'reminder_audit'`).Scan(&owner, &super)
+		d.scanRow(t, `SELECT tableowner, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) FROM pg_tables WHERE tablename = 'reminder_audit'`, nil, &owner, &super)
 		var me string
-		d.db.QueryRow(`SELECT current_user`).Scan(&me)
+		d.scanRow(t, `SELECT current_user`, nil, &me)
 		if owner != me {
 			t.Fatalf("the test session (%s) does not own reminder_audit (%s)", me, owner)
 		}
@@ -278,7 +278,7 @@ func TestAuditTrailIsAppendOnly(t *testing.T) {
 	}
 }
 
-// TestRunAsJobRole follows the README: the job runs as a login role that is
+// TestRunAsJobRole follows docs/compliance.md: the job runs as a login role that is
 // granted loanremind_job, and everything it does works with only that.
 func TestRunAsJobRole(t *testing.T) {
 	t.Parallel()
@@ -311,18 +311,7 @@ func TestRunAsJobRole(t *testing.T) {
 // auditIDs returns the ids of audit rows of a run, in order.
 func auditIDs(t *testing.T, d *testDB, run int64) []int64 {
 	t.Helper()
-	rows, err := d.db.Query(`SELECT id FROM reminder_audit WHERE run_id = $1 ORDER BY id`, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		out = append(out, id)
-	}
-	return out
+	return d.ids(t, `SELECT id FROM reminder_audit WHERE run_id = $1 ORDER BY id`, run)
 }
 
 // TestVerifyFindsTampering changes a fresh database in each case as a
@@ -344,7 +333,7 @@ func TestVerifyFindsTampering(t *testing.T) {
 		}},
 		{"edited decision", 1, func(t *testing.T, d *testDB) []string {
 			var id int64
-			d.db.QueryRow(`SELECT id FROM reminder_audit WHERE decision = 'suppressed' ORDER BY id LIMIT 1`).Scan(&id)
+			d.scanRow(t, `SELECT id FROM reminder_audit WHERE decision = 'suppressed' ORDER BY id LIMIT 1`, nil, &id)
 			bypassTrigger(t, d, fmt.Sprintf(`UPDATE reminder_audit SET decision = 'queued', reason = '' WHERE id = %d`, id))
 			return []string{fmt.Sprintf("audit row %d:", id), "queued decisions"}
 		}},
@@ -442,17 +431,11 @@ func exportCSV(t *testing.T, d *testDB, env map[string]string, args ...string) [
 
 func exportCol(name string) int { return slices.Index(audit.ExportColumns(), name) }
 
+// exportSQLIDs returns the ids a query finds, as an export prints them.
 func exportSQLIDs(t *testing.T, d *testDB, query string, args ...any) []string {
 	t.Helper()
-	rows, err := d.db.Query(query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := []string{}
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
+	for _, id := range d.ids(t, query, args...) {
 		out = append(out, strconv.FormatInt(id, 10))
 	}
 	return out
@@ -469,15 +452,15 @@ func TestAuditExport(t *testing.T) {
 	// Decision times are the wall clock of the run: the business dates
 	// they fall on (Asia/Shanghai, the default business zone).
 	var first, last string
-	d.db.QueryRow(`SELECT min((at AT TIME ZONE 'Asia/Shanghai')::date)::text, max((at AT TIME ZONE 'Asia/Shanghai')::date)::text FROM reminder_audit`).Scan(&first, &last)
+	d.scanRow(t, `SELECT min((at AT TIME ZONE 'Asia/Shanghai')::date)::text, max((at AT TIME ZONE 'Asia/Shanghai')::date)::text FROM reminder_audit`, nil, &first, &last)
 	shift := func(day string, n int) string {
 		t0, _ := time.Parse(time.DateOnly, day)
 		return t0.AddDate(0, 0, n).Format(time.DateOnly)
 	}
 	var borrower, loan, installment int64
-	d.db.QueryRow(`SELECT borrower_id FROM reminder_audit GROUP BY borrower_id HAVING count(DISTINCT run_id) = 2 ORDER BY count(*) DESC, borrower_id LIMIT 1`).Scan(&borrower)
-	d.db.QueryRow(`SELECT loan_id FROM reminder_audit GROUP BY loan_id HAVING count(*) > 1 ORDER BY count(*) DESC, loan_id LIMIT 1`).Scan(&loan)
-	d.db.QueryRow(`SELECT installment_id FROM reminder_audit GROUP BY installment_id HAVING count(*) > 1 ORDER BY installment_id LIMIT 1`).Scan(&installment)
+	d.scanRow(t, `SELECT borrower_id FROM reminder_audit GROUP BY borrower_id HAVING count(DISTINCT run_id) = 2 ORDER BY count(*) DESC, borrower_id LIMIT 1`, nil, &borrower)
+	d.scanRow(t, `SELECT loan_id FROM reminder_audit GROUP BY loan_id HAVING count(*) > 1 ORDER BY count(*) DESC, loan_id LIMIT 1`, nil, &loan)
+	d.scanRow(t, `SELECT installment_id FROM reminder_audit GROUP BY installment_id HAVING count(*) > 1 ORDER BY installment_id LIMIT 1`, nil, &installment)
 	if borrower == 0 || loan == 0 || installment == 0 {
 		t.Fatalf("no borrower, loan or installment with several decisions: %d %d %d", borrower, loan, installment)
 	}
@@ -508,12 +491,12 @@ func TestAuditExport(t *testing.T) {
 	// default phone region is CN) finds the decisions the job hashed in
 	// E.164, and an email address in capitals finds those about it.
 	var phone, email string
-	d.db.QueryRow(`SELECT b.phone FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
+	d.scanRow(t, `SELECT b.phone FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
 		WHERE a.channel = 'sms' AND a.details ? 'contact_hmac' AND b.phone ~ '^\+861[0-9]{10}$'
-		GROUP BY b.phone ORDER BY count(DISTINCT a.run_id) DESC, count(*) DESC, b.phone LIMIT 1`).Scan(&phone)
-	d.db.QueryRow(`SELECT b.email FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
+		GROUP BY b.phone ORDER BY count(DISTINCT a.run_id) DESC, count(*) DESC, b.phone LIMIT 1`, nil, &phone)
+	d.scanRow(t, `SELECT b.email FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id
 		WHERE a.channel = 'email' AND a.details ? 'contact_hmac'
-		GROUP BY b.email ORDER BY count(*) DESC, b.email LIMIT 1`).Scan(&email)
+		GROUP BY b.email ORDER BY count(*) DESC, b.email LIMIT 1`, nil, &email)
 	if phone == "" || email == "" {
 		t.Fatalf("no phone number or email with decisions: %q %q", phone, email)
 	}
@@ -524,141 +507,160 @@ func TestAuditExport(t *testing.T) {
 		filterCase{"contact email", []string{"--contact", strings.ToUpper(email)},
 			fmt.Sprintf("details->>'contact_hmac' = '%s'", hasher.Contact("email", email)), wide, wideTo},
 		filterCase{"contact nobody has", []string{"--contact", "+8613000000000"}, "false", wide, wideTo})
-	if r := cli(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", "  "); r.code != 2 || !strings.Contains(r.stderr, "--contact") {
-		t.Errorf("export with a blank --contact: exit %d, want 2\n%s", r.code, r.stderr)
-	}
 	for _, c := range cases {
-		want := exportSQLIDs(t, d, `SELECT id FROM reminder_audit WHERE `+inRange+` AND `+c.where+` ORDER BY id`, c.from, c.to)
-		if len(want) == 0 && !strings.HasPrefix(c.name, "the days ") && c.name != "contact nobody has" {
-			t.Errorf("%s: SQL finds no rows: the test data lacks them", c.name)
-		}
-		records := exportCSV(t, d, d.env, append([]string{"--from", c.from, "--to", c.to}, c.args...)...)
-		got := []string{}
-		for _, r := range records {
-			got = append(got, r[exportCol("audit_id")])
-		}
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: export has %d rows, SQL %d (export %v…, SQL %v…)", c.name, len(got), len(want), got[:min(len(got), 5)], want[:min(len(want), 5)])
-		}
+		t.Run(c.name, func(t *testing.T) {
+			want := exportSQLIDs(t, d, `SELECT id FROM reminder_audit WHERE `+inRange+` AND `+c.where+` ORDER BY id`, c.from, c.to)
+			if len(want) == 0 && !strings.HasPrefix(c.name, "the days ") && c.name != "contact nobody has" {
+				t.Errorf("%s: SQL finds no rows: the test data lacks them", c.name)
+			}
+			records := exportCSV(t, d, d.env, append([]string{"--from", c.from, "--to", c.to}, c.args...)...)
+			got := []string{}
+			for _, r := range records {
+				got = append(got, r[exportCol("audit_id")])
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s: export has %d rows, SQL %d (export %v…, SQL %v…)", c.name, len(got), len(want), got[:min(len(got), 5)], want[:min(len(want), 5)])
+			}
+		})
 	}
 
-	// Masked by default; the same rows, with full values, with --unmasked.
 	all := []string{"--from", wide, "--to", wideTo}
-	masked := exportCSV(t, d, d.env, all...)
-	if r := cli(t, ctx, d.env, append([]string{"audit", "export", "--unmasked"}, all...)...); r.code != 2 {
-		t.Errorf("--unmasked without --actor: exit %d, want 2", r.code)
-	}
-	if n := d.count(t, `SELECT count(*) FROM reminder_audit_events`); n != 0 {
-		t.Errorf("a refused unmasked export recorded %d events", n)
-	}
-	full := exportCSV(t, d, d.env, append(all, "--unmasked", "--actor", "alice@compliance")...)
-	if len(full) != len(masked) {
-		t.Fatalf("unmasked export has %d rows, masked %d", len(full), len(masked))
-	}
-	truth := map[string][2]string{} // audit id → the address and account reference
-	rows, err := d.db.Query(`
-		SELECT a.id, coalesce(s.recipient, CASE a.channel WHEN 'sms' THEN b.phone ELSE b.email END, ''), coalesce(l.account_ref, '')
-		FROM reminder_audit a LEFT JOIN reminder_sends s ON s.id = a.send_id
-		JOIN borrowers b ON b.id = a.borrower_id JOIN loans l ON l.id = a.loan_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int64
-		var rcpt, acct string
-		rows.Scan(&id, &rcpt, &acct)
-		truth[fmt.Sprint(id)] = [2]string{rcpt, acct}
-	}
-	rows.Close()
-	maskedText := ""
-	for _, r := range masked {
-		maskedText += strings.Join(r, ",") + "\n"
-	}
 	rc, ac := exportCol("recipient"), exportCol("account_ref")
-	checked := 0
-	for i := range full {
-		m, u := masked[i], full[i]
-		tr, ok := truth[u[0]]
-		if !ok || m[0] != u[0] {
-			t.Fatalf("row %d: audit ids %s / %s", i, m[0], u[0])
+	t.Run("masked unless --unmasked", func(t *testing.T) {
+		// Masked by default; the same rows, with full values, with --unmasked.
+		masked := exportCSV(t, d, d.env, all...)
+		if r := cli(t, ctx, d.env, append([]string{"audit", "export", "--unmasked"}, all...)...); r.code != 2 {
+			t.Errorf("--unmasked without --actor: exit %d, want 2", r.code)
 		}
-		if u[rc] != tr[0] || u[ac] != tr[1] {
-			t.Errorf("unmasked row %s: recipient %q, account %q; the database has %q, %q", u[0], u[rc], u[ac], tr[0], tr[1])
+		if n := d.count(t, `SELECT count(*) FROM reminder_audit_events`); n != 0 {
+			t.Errorf("a refused unmasked export recorded %d events", n)
 		}
-		wantRcpt := pii.MaskPhone(tr[0])
-		if u[exportCol("channel")] == "email" {
-			wantRcpt = pii.MaskEmail(tr[0])
+		full := exportCSV(t, d, d.env, append(all, "--unmasked", "--actor", "alice@compliance")...)
+		if len(full) != len(masked) {
+			t.Fatalf("unmasked export has %d rows, masked %d", len(full), len(masked))
 		}
-		if m[rc] != wantRcpt || m[ac] != pii.MaskAccount(tr[1]) {
-			t.Errorf("masked row %s: recipient %q, account %q; want %q, %q", m[0], m[rc], m[ac], wantRcpt, pii.MaskAccount(tr[1]))
+		truth := map[string][2]string{} // audit id → the address and account reference
+		rows, err := d.db.Query(`
+			SELECT a.id, coalesce(s.recipient, CASE a.channel WHEN 'sms' THEN b.phone ELSE b.email END, ''), coalesce(l.account_ref, '')
+			FROM reminder_audit a LEFT JOIN reminder_sends s ON s.id = a.send_id
+			JOIN borrowers b ON b.id = a.borrower_id JOIN loans l ON l.id = a.loan_id`)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, secret := range tr {
-			if len(secret) >= 6 && strings.Contains(maskedText, secret) {
-				t.Errorf("the masked export shows %q (row %s)", secret, u[0])
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var rcpt, acct string
+			if err := rows.Scan(&id, &rcpt, &acct); err != nil {
+				t.Fatal(err)
+			}
+			truth[fmt.Sprint(id)] = [2]string{rcpt, acct}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		maskedText := ""
+		for _, r := range masked {
+			maskedText += strings.Join(r, ",") + "\n"
+		}
+		checked := 0
+		for i := range full {
+			m, u := masked[i], full[i]
+			tr, ok := truth[u[0]]
+			if !ok || m[0] != u[0] {
+				t.Fatalf("row %d: audit ids %s / %s", i, m[0], u[0])
+			}
+			if u[rc] != tr[0] || u[ac] != tr[1] {
+				t.Errorf("unmasked row %s: recipient %q, account %q; the database has %q, %q", u[0], u[rc], u[ac], tr[0], tr[1])
+			}
+			wantRcpt := pii.MaskPhone(tr[0])
+			if u[exportCol("channel")] == "email" {
+				wantRcpt = pii.MaskEmail(tr[0])
+			}
+			if m[rc] != wantRcpt || m[ac] != pii.MaskAccount(tr[1]) {
+				t.Errorf("masked row %s: recipient %q, account %q; want %q, %q", m[0], m[rc], m[ac], wantRcpt, pii.MaskAccount(tr[1]))
+			}
+			for _, secret := range tr {
+				if len(secret) >= 6 && strings.Contains(maskedText, secret) {
+					t.Errorf("the masked export shows %q (row %s)", secret, u[0])
+				}
+			}
+			if tr[0] != "" && tr[1] != "" {
+				checked++
 			}
 		}
-		if tr[0] != "" && tr[1] != "" {
-			checked++
+		if checked < 100 {
+			t.Errorf("only %d rows had an address and account to check", checked)
 		}
-	}
-	if checked < 100 {
-		t.Errorf("only %d rows had an address and account to check", checked)
-	}
-	var actor, event, format, host string
-	if err := d.db.QueryRow(`SELECT actor, event, details->>'format', coalesce(details->>'host', '') FROM reminder_audit_events`).Scan(&actor, &event, &format, &host); err != nil {
-		t.Fatalf("the unmasked export recorded no event: %v", err)
-	}
-	if actor != "alice@compliance" || event != audit.EventUnmaskedExport || format != "csv" || host == "" {
-		t.Errorf("event: %s by %s from host %q (format %s)", event, actor, host, format)
-	}
-	if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "2 runs") || !strings.Contains(r.stdout, "1 events") {
-		t.Errorf("verify after an unmasked export: %s", r.stdout)
-	}
-	// An unmasked export about one contact records which, by its keyed
-	// hashes, not the address.
-	national := strings.TrimPrefix(phone, "+86")
-	mustCLI(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", national, "--unmasked", "--actor", "alice@compliance")
-	var contactEvent string
-	d.db.QueryRow(`SELECT details->>'contact_hmac' FROM reminder_audit_events ORDER BY id DESC LIMIT 1`).Scan(&contactEvent)
-	if !strings.Contains(contactEvent, hasher.Contact("sms", phone)) || strings.Contains(contactEvent, national) {
-		t.Errorf("the unmasked export by contact recorded contact_hmac %s", contactEvent)
-	}
+		var actor, event, format, host string
+		if err := d.db.QueryRow(`SELECT actor, event, details->>'format', coalesce(details->>'host', '') FROM reminder_audit_events`).Scan(&actor, &event, &format, &host); err != nil {
+			t.Fatalf("the unmasked export recorded no event: %v", err)
+		}
+		if actor != "alice@compliance" || event != audit.EventUnmaskedExport || format != "csv" || host == "" {
+			t.Errorf("event: %s by %s from host %q (format %s)", event, actor, host, format)
+		}
+		if r := mustCLI(t, ctx, d.env, "audit", "verify"); !strings.Contains(r.stdout, "2 runs") || !strings.Contains(r.stdout, "1 events") {
+			t.Errorf("verify after an unmasked export: %s", r.stdout)
+		}
+	})
 
-	// JSON: one object per line, the same rows.
-	r := mustCLI(t, ctx, d.env, "audit", "export", "--format", "json", "--from", wide, "--to", wideTo)
-	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
-	if len(lines) != len(masked) {
-		t.Fatalf("%d JSON lines, %d CSV rows", len(lines), len(masked))
-	}
-	for i, line := range lines {
-		var obj map[string]any
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.UseNumber()
-		if err := dec.Decode(&obj); err != nil || dec.More() {
-			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+	t.Run("unmasked by contact records its keyed hashes", func(t *testing.T) {
+		// An unmasked export about one contact records which, by its keyed
+		// hashes, not the address.
+		national := strings.TrimPrefix(phone, "+86")
+		mustCLI(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", national, "--unmasked", "--actor", "alice@compliance")
+		var contactEvent string
+		d.scanRow(t, `SELECT details->>'contact_hmac' FROM reminder_audit_events ORDER BY id DESC LIMIT 1`, nil, &contactEvent)
+		if !strings.Contains(contactEvent, hasher.Contact("sms", phone)) || strings.Contains(contactEvent, national) {
+			t.Errorf("the unmasked export by contact recorded contact_hmac %s", contactEvent)
 		}
-		if id, _ := obj["audit_id"].(json.Number); id.String() != masked[i][0] {
-			t.Fatalf("line %d: audit_id %v, CSV row %s", i+1, obj["audit_id"], masked[i][0])
-		}
-		if obj["recipient"] != masked[i][rc] || obj["account_ref"] != masked[i][ac] || obj["decision"] != masked[i][exportCol("decision")] {
-			t.Fatalf("line %d differs from the CSV row %v: %s", i+1, masked[i], line)
-		}
-		if _, ok := obj["time_zones"].([]any); !ok {
-			t.Fatalf("line %d: time_zones is not an array: %s", i+1, line)
-		}
-	}
+	})
 
-	for _, args := range [][]string{
-		{"--from", wide},
-		{"--from", wide, "--to", wideTo, "--format", "xml"},
-		{"--from", wide, "--to", wideTo, "--decision", "maybe"},
-		{"--from", "yesterday", "--to", wideTo},
-		{"--from", "2026-12-02", "--to", "2026-12-01", "--format", "csv"},
-	} {
-		if r := cli(t, ctx, d.env, append([]string{"audit", "export"}, args...)...); r.code != 2 {
-			t.Errorf("audit export %v: exit %d, want 2", args, r.code)
+	t.Run("json lines are the csv rows", func(t *testing.T) {
+		// JSON: one object per line, the same rows.
+		masked := exportCSV(t, d, d.env, all...)
+		r := mustCLI(t, ctx, d.env, "audit", "export", "--format", "json", "--from", wide, "--to", wideTo)
+		lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
+		if len(lines) != len(masked) {
+			t.Fatalf("%d JSON lines, %d CSV rows", len(lines), len(masked))
 		}
-	}
+		for i, line := range lines {
+			var obj map[string]any
+			dec := json.NewDecoder(strings.NewReader(line))
+			dec.UseNumber()
+			if err := dec.Decode(&obj); err != nil || dec.More() {
+				t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+			}
+			if id, _ := obj["audit_id"].(json.Number); id.String() != masked[i][0] {
+				t.Fatalf("line %d: audit_id %v, CSV row %s", i+1, obj["audit_id"], masked[i][0])
+			}
+			if obj["recipient"] != masked[i][rc] || obj["account_ref"] != masked[i][ac] || obj["decision"] != masked[i][exportCol("decision")] {
+				t.Fatalf("line %d differs from the CSV row %v: %s", i+1, masked[i], line)
+			}
+			if _, ok := obj["time_zones"].([]any); !ok {
+				t.Fatalf("line %d: time_zones is not an array: %s", i+1, line)
+			}
+		}
+	})
+
+	t.Run("bad usage", func(t *testing.T) {
+		if r := cli(t, ctx, d.env, "audit", "export", "--from", wide, "--to", wideTo, "--contact", "  "); r.code != 2 || !strings.Contains(r.stderr, "--contact") {
+			t.Errorf("export with a blank --contact: exit %d, want 2\n%s", r.code, r.stderr)
+		}
+		for _, args := range [][]string{
+			{"--from", wide},
+			{"--from", wide, "--to", wideTo, "--format", "xml"},
+			{"--from", wide, "--to", wideTo, "--decision", "maybe"},
+			{"--from", "yesterday", "--to", wideTo},
+			{"--from", "2026-12-02", "--to", "2026-12-01", "--format", "csv"},
+		} {
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				if r := cli(t, ctx, d.env, append([]string{"audit", "export"}, args...)...); r.code != 2 {
+					t.Errorf("audit export %v: exit %d, want 2", args, r.code)
+				}
+			})
+		}
+	})
 }
 
 // outcomeLine and historyLine read explain's output.
@@ -688,19 +690,21 @@ func TestExplainAgreesWithAudit(t *testing.T) {
 	d := seeded(t, 2000)
 	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
 	for _, decision := range []string{"queued", "deferred", "suppressed", "expired"} {
-		picks := d.ids(t, `SELECT DISTINCT installment_id FROM reminder_audit WHERE decision = $1 ORDER BY installment_id LIMIT 3`, decision)
-		if len(picks) == 0 {
-			t.Errorf("the run made no %s decision: the seed should have one", decision)
-			continue
-		}
-		// And some in messages with several installments, whose validity
-		// is the earliest of their items'.
-		picks = append(picks, d.ids(t, `SELECT a.installment_id FROM reminder_audit a
-			WHERE a.decision = $1 AND (SELECT count(*) FROM reminder_send_items i WHERE i.send_id = a.send_id) > 2
-			ORDER BY a.installment_id LIMIT 3`, decision)...)
-		for _, inst := range picks {
-			explainAgrees(t, ctx, d, inst)
-		}
+		t.Run(decision, func(t *testing.T) {
+			picks := d.ids(t, `SELECT DISTINCT installment_id FROM reminder_audit WHERE decision = $1 ORDER BY installment_id LIMIT 3`, decision)
+			if len(picks) == 0 {
+				t.Errorf("the run made no %s decision: the seed should have one", decision)
+				return
+			}
+			// And some in messages with several installments, whose validity
+			// is the earliest of their items'.
+			picks = append(picks, d.ids(t, `SELECT a.installment_id FROM reminder_audit a
+				WHERE a.decision = $1 AND (SELECT count(*) FROM reminder_send_items i WHERE i.send_id = a.send_id) > 2
+				ORDER BY a.installment_id LIMIT 3`, decision)...)
+			for _, inst := range picks {
+				explainAgrees(t, ctx, d, inst)
+			}
+		})
 	}
 	// Asked about a later instant, explain says a run then would not select
 	// what the ledger holds; about an installment no stage applies to, that
@@ -759,8 +763,14 @@ func explainAgrees(t *testing.T, ctx context.Context, d *testDB, inst int64) {
 	var want []auditRow
 	for rs.Next() {
 		var a auditRow
-		rs.Scan(&a.id, &a.run, &a.send, &a.at, &a.stage, &a.channel, &a.decision, &a.reason, &a.scheduled, &a.valid)
+		if err := rs.Scan(&a.id, &a.run, &a.send, &a.at, &a.stage, &a.channel, &a.decision, &a.reason, &a.scheduled, &a.valid); err != nil {
+			rs.Close()
+			t.Fatal(err)
+		}
 		want = append(want, a)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
 	}
 	rs.Close()
 	if len(want) == 0 {
@@ -885,14 +895,16 @@ func TestTemplatesPreviewAndApproval(t *testing.T) {
 			for _, loc := range locales {
 				name := fmt.Sprintf("%s/%s.%s.tmpl", ch, s.Name, loc)
 				names = append(names, name)
-				if !strings.Contains(r.stdout, fmt.Sprintf("\n=== %s (locale %s, sha256 ", name, loc)) {
-					t.Errorf("preview does not render %s", name)
-				}
-				if h, ok := hashes[name]; !ok {
-					t.Errorf("the approved block lacks %s", name)
-				} else if !strings.Contains(r.stdout, fmt.Sprintf("=== %s (locale %s, sha256 %s…)", name, loc, h[:12])) {
-					t.Errorf("%s is rendered with another hash than the approved block's %s", name, h[:12])
-				}
+				t.Run(name, func(t *testing.T) {
+					if !strings.Contains(r.stdout, fmt.Sprintf("\n=== %s (locale %s, sha256 ", name, loc)) {
+						t.Errorf("preview does not render %s", name)
+					}
+					if h, ok := hashes[name]; !ok {
+						t.Errorf("the approved block lacks %s", name)
+					} else if !strings.Contains(r.stdout, fmt.Sprintf("=== %s (locale %s, sha256 %s…)", name, loc, h[:12])) {
+						t.Errorf("%s is rendered with another hash than the approved block's %s", name, h[:12])
+					}
+				})
 			}
 		}
 	}
@@ -923,18 +935,20 @@ func TestTemplatesPreviewAndApproval(t *testing.T) {
 		{"templates", "preview", "--config", wrong},
 		{"run", "--config", wrong, "--as-of", testAsOf},
 	} {
-		r := cli(t, ctx, env, args...)
-		if r.code != 2 {
-			t.Errorf("%v: exit %d, want 2", args, r.code)
-		}
-		if !strings.Contains(r.stderr, wrongName) {
-			t.Errorf("%v: the error does not name %s:\n%s", args, wrongName, tail(r.stderr, 2000))
-		}
-		for _, other := range names {
-			if other != wrongName && strings.Contains(r.stderr, other) {
-				t.Errorf("%v: the error names %s, whose hash is right", args, other)
+		t.Run("unapproved text refused by "+args[0], func(t *testing.T) {
+			r := cli(t, ctx, env, args...)
+			if r.code != 2 {
+				t.Errorf("%v: exit %d, want 2", args, r.code)
 			}
-		}
+			if !strings.Contains(r.stderr, wrongName) {
+				t.Errorf("%v: the error does not name %s:\n%s", args, wrongName, tail(r.stderr, 2000))
+			}
+			for _, other := range names {
+				if other != wrongName && strings.Contains(r.stderr, other) {
+					t.Errorf("%v: the error names %s, whose hash is right", args, other)
+				}
+			}
+		})
 	}
 	if n := d.count(t, `SELECT count(*) FROM reminder_runs`); n != 0 {
 		t.Errorf("a run with unapproved templates wrote %d run records", n)
@@ -974,14 +988,7 @@ func TestAuditPrune(t *testing.T) {
 			t.Fatalf("run 1 has %d %s, run 2 %d: both need some", old[i], what, kept[i])
 		}
 	}
-	var oldSends []int64
-	rows, _ := d.db.Query(`SELECT id FROM reminder_sends WHERE run_id = 1`)
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
-		oldSends = append(oldSends, id)
-	}
-	rows.Close()
+	oldSends := d.ids(t, `SELECT id FROM reminder_sends WHERE run_id = 1`)
 	unchanged := func(when string) {
 		t.Helper()
 		if got := counts(1); got != old {
@@ -1013,9 +1020,11 @@ func TestAuditPrune(t *testing.T) {
 		{"--actor", "a", "--reason", "r"},
 		{"--before", "last year", "--actor", "a", "--reason", "r"},
 	} {
-		if r := cli(t, ctx, d.env, append([]string{"audit", "prune"}, args...)...); r.code != 2 {
-			t.Errorf("audit prune %v: exit %d, want 2\n%s", args, r.code, r.stderr)
-		}
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			if r := cli(t, ctx, d.env, append([]string{"audit", "prune"}, args...)...); r.code != 2 {
+				t.Errorf("audit prune %v: exit %d, want 2\n%s", args, r.code, r.stderr)
+			}
+		})
 	}
 	unchanged("after refused prunes")
 
@@ -1109,10 +1118,18 @@ func TestVerifyAnchorsTheEndOfTheTrail(t *testing.T) {
 		!strings.Contains(r.stdout, "run 2: its chain head is "+anchor[2:14]+"…, but the anchor kept outside the database says abababababab…") {
 		t.Errorf("verify with a wrong anchor: exit %d\n%s", r.code, r.stdout)
 	}
-	for _, bad := range []string{"2", "x:" + anchor[2:], "2:" + anchor[2:20], "0:" + anchor[2:], "2:" + strings.Repeat("zz", 32)} {
-		if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", bad); r.code != 2 || !strings.Contains(r.stderr, "--anchor") {
-			t.Errorf("--anchor %q: exit %d, want 2 naming the flag\n%s", bad, r.code, r.stderr)
-		}
+	for _, c := range []struct{ name, anchor string }{
+		{"no head", "2"},
+		{"run not a number", "x:" + anchor[2:]},
+		{"short head", "2:" + anchor[2:20]},
+		{"run 0", "0:" + anchor[2:]},
+		{"head not hex", "2:" + strings.Repeat("zz", 32)},
+	} {
+		t.Run("bad anchor/"+c.name, func(t *testing.T) {
+			if r := cli(t, ctx, d.env, "audit", "verify", "--anchor", c.anchor); r.code != 2 || !strings.Contains(r.stderr, "--anchor") {
+				t.Errorf("--anchor %q: exit %d, want 2 naming the flag\n%s", c.anchor, r.code, r.stderr)
+			}
+		})
 	}
 
 	// Verifying run 1 with run 2's anchor walks run 2's chain too, whose
@@ -1170,10 +1187,16 @@ func TestVerifyAnchorsEvents(t *testing.T) {
 		!strings.Contains(r.stdout, "audit event "+id+": its hash is "+anchor[len(id)+1:len(id)+13]) {
 		t.Errorf("verify with a wrong event anchor: exit %d\n%s", r.code, r.stdout)
 	}
-	for _, bad := range []string{id, "x:" + anchor[len(id)+1:], id + ":abc"} {
-		if r := cli(t, ctx, d.env, "audit", "verify", "--event-anchor", bad); r.code != 2 || !strings.Contains(r.stderr, "--event-anchor") {
-			t.Errorf("--event-anchor %q: exit %d, want 2 naming the flag\n%s", bad, r.code, r.stderr)
-		}
+	for _, c := range []struct{ name, anchor string }{
+		{"no hash", id},
+		{"event not a number", "x:" + anchor[len(id)+1:]},
+		{"short hash", id + ":abc"},
+	} {
+		t.Run("bad event anchor/"+c.name, func(t *testing.T) {
+			if r := cli(t, ctx, d.env, "audit", "verify", "--event-anchor", c.anchor); r.code != 2 || !strings.Contains(r.stderr, "--event-anchor") {
+				t.Errorf("--event-anchor %q: exit %d, want 2 naming the flag\n%s", c.anchor, r.code, r.stderr)
+			}
+		})
 	}
 	// An anchored event's content is checked whatever runs are selected.
 	bypassTrigger(t, d, `UPDATE reminder_audit_events SET actor = 'mallory' WHERE id = `+id)

@@ -70,6 +70,9 @@ func auditKeys(t *testing.T, d *testDB) map[string]bool {
 		}
 		keys[fmt.Sprintf("%d/%s/%s", id, stage, channel)] = true
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	return keys
 }
 
@@ -193,17 +196,22 @@ func TestBackfillNeedsActorAndReason(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	d := seeded(t, 100)
-	for _, args := range [][]string{
-		{"backfill", "--from", "2026-11-22", "--to", testDay},
-		{"backfill", "--from", "2026-11-22", "--to", testDay, "--actor", "alice"},
-		{"backfill", "--from", "2026-11-22", "--to", testDay, "--reason", "INC-1"},
-		{"backfill", "--from", "2026-11-22", "--to", testDay, "--actor", "", "--reason", "INC-1"},
-		{"backfill", "--from", "2026-11-29", "--to", testDay, "--actor", "alice", "--reason", "INC-1"},
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"neither", []string{"backfill", "--from", "2026-11-22", "--to", testDay}},
+		{"no reason", []string{"backfill", "--from", "2026-11-22", "--to", testDay, "--actor", "alice"}},
+		{"no actor", []string{"backfill", "--from", "2026-11-22", "--to", testDay, "--reason", "INC-1"}},
+		{"empty actor", []string{"backfill", "--from", "2026-11-22", "--to", testDay, "--actor", "", "--reason", "INC-1"}},
+		{"from after to", []string{"backfill", "--from", "2026-11-29", "--to", testDay, "--actor", "alice", "--reason", "INC-1"}},
 	} {
-		r := cli(t, ctx, d.env, args...)
-		if r.code != 2 {
-			t.Errorf("%s: exit %d, want 2\n%s", strings.Join(args, " "), r.code, r.stderr)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			r := cli(t, ctx, d.env, c.args...)
+			if r.code != 2 {
+				t.Errorf("%s: exit %d, want 2\n%s", strings.Join(c.args, " "), r.code, r.stderr)
+			}
+		})
 	}
 	if r := cli(t, ctx, d.env, "backfill", "--from", "2026-11-22", "--to", testDay); !strings.Contains(r.stderr, "--actor") || !strings.Contains(r.stderr, "--reason") {
 		t.Errorf("the error does not say what is missing: %s", r.stderr)

@@ -35,24 +35,29 @@ func TestBadRowsAreSkippedWithAReason(t *testing.T) {
 	if !strings.Contains(r.stdout, "succeeded") {
 		t.Fatalf("run did not succeed:\n%s", r.stdout)
 	}
-	want := map[int64]string{
-		1: "queued",
-		2: "skipped invalid_time_zone",
-		3: "skipped invalid_phone",
-		4: "skipped invalid_amount",
-		5: "skipped unknown_currency:XYZ",
-		6: "skipped missing_phone",
-	}
-	for inst, w := range want {
-		var got string
-		d.db.QueryRow(`SELECT string_agg(trim(decision || ' ' || reason), ', ' ORDER BY channel DESC) FROM reminder_audit WHERE installment_id = $1`, inst).Scan(&got)
-		if !strings.HasPrefix(got, w) {
-			t.Errorf("installment %d: audit says %q, want %q", inst, got, w)
-		}
+	for _, c := range []struct {
+		name string
+		inst int64
+		want string
+	}{
+		{"good", 1, "queued"},
+		{"bad zone", 2, "skipped invalid_time_zone"},
+		{"bad phone", 3, "skipped invalid_phone"},
+		{"negative amount", 4, "skipped invalid_amount"},
+		{"unknown currency", 5, "skipped unknown_currency:XYZ"},
+		{"no contact", 6, "skipped missing_phone"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got string
+			d.scanRow(t, `SELECT string_agg(trim(decision || ' ' || reason), ', ' ORDER BY channel DESC) FROM reminder_audit WHERE installment_id = $1`, []any{c.inst}, &got)
+			if !strings.HasPrefix(got, c.want) {
+				t.Errorf("installment %d: audit says %q, want %q", c.inst, got, c.want)
+			}
+		})
 	}
 	// No contact at all: both channels are recorded.
 	var email string
-	d.db.QueryRow(`SELECT decision || ' ' || reason FROM reminder_audit WHERE installment_id = 6 AND channel = 'email'`).Scan(&email)
+	d.scanRow(t, `SELECT decision || ' ' || reason FROM reminder_audit WHERE installment_id = 6 AND channel = 'email'`, nil, &email)
 	if email != "skipped missing_email" {
 		t.Errorf("borrower without any contact, email: %q", email)
 	}
@@ -100,7 +105,9 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 	leaks := 0
 	for rows.Next() {
 		var phone, email, refs, name string
-		rows.Scan(&phone, &email, &refs, &name)
+		if err := rows.Scan(&phone, &email, &refs, &name); err != nil {
+			t.Fatal(err)
+		}
 		if utf8.RuneCountInString(name) >= 2 && strings.Contains(samples.String(), name) && leaks < 5 {
 			t.Errorf("a full name appears in the dry run's samples: %s…", string([]rune(name)[:1]))
 			leaks++
@@ -119,6 +126,9 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 				leaks++
 			}
 		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -182,7 +192,7 @@ func TestUnreadableCandidateRowFailsTheRun(t *testing.T) {
 	}
 	r := cli(t, ctx, d.env, "run", "--as-of", testAsOf)
 	var status, errText string
-	d.db.QueryRow(`SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id DESC LIMIT 1`).Scan(&status, &errText)
+	d.scanRow(t, `SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id DESC LIMIT 1`, nil, &status, &errText)
 	if r.code != 1 || status != "failed" || !strings.Contains(errText, fmt.Sprintf("installment %d", inst)) {
 		t.Errorf("a run over an unreadable row: exit %d, %s (%q); want exit 1, failed, naming installment %d", r.code, status, errText, inst)
 	}

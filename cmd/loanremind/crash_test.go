@@ -78,7 +78,7 @@ func TestCrashMidRunThenRerunEqualsUninterrupted(t *testing.T) {
 	cmd.Wait()
 	var status string
 	var partial int64
-	crashed.db.QueryRow(`SELECT status, audit_rows FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&status, &partial)
+	crashed.scanRow(t, `SELECT status, audit_rows FROM reminder_runs ORDER BY id LIMIT 1`, nil, &status, &partial)
 	if status != "running" {
 		t.Fatalf("the killed run is %q, want still marked running", status)
 	}
@@ -108,7 +108,7 @@ func TestCrashMidRunThenRerunEqualsUninterrupted(t *testing.T) {
 	}
 	// The killed run is marked failed by the run that completed it, and the
 	// audit trail still verifies.
-	crashed.db.QueryRow(`SELECT status FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&status)
+	crashed.scanRow(t, `SELECT status FROM reminder_runs ORDER BY id LIMIT 1`, nil, &status)
 	if status != "failed" {
 		t.Errorf("the killed run is %q after the next run, want failed", status)
 	}
@@ -126,7 +126,7 @@ func TestDatabaseGoneMidRunExits1AndMarksFailed(t *testing.T) {
 	d := seeded(t, 12000)
 	env := d.with("LOANREMIND_BATCH_SIZE", "100")
 	var name string
-	d.db.QueryRow(`SELECT current_database()`).Scan(&name)
+	d.scanRow(t, `SELECT current_database()`, nil, &name)
 
 	done := make(chan result, 1)
 	go func() { done <- cli(t, ctx, env, "run", "--as-of", testAsOf) }()
@@ -144,7 +144,7 @@ func TestDatabaseGoneMidRunExits1AndMarksFailed(t *testing.T) {
 		t.Fatalf("exit %d, want 1\n%s\n%s", r.code, r.stdout, tail(r.stderr, 2000))
 	}
 	var status, errText string
-	d.db.QueryRow(`SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&status, &errText)
+	d.scanRow(t, `SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id LIMIT 1`, nil, &status, &errText)
 	if status != "failed" || errText == "" {
 		t.Errorf("run is %q (%q), want failed with the error", status, errText)
 	}

@@ -92,6 +92,15 @@ func (d *testDB) count(t *testing.T, query string, args ...any) int64 {
 	return n
 }
 
+// scanRow reads the one row a query returns into dest, and fails the test
+// on an error, no row included.
+func (d *testDB) scanRow(t *testing.T, query string, args []any, dest ...any) {
+	t.Helper()
+	if err := d.db.QueryRow(query, args...).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
 // ids returns the one bigint column of a query's rows.
 func (d *testDB) ids(t *testing.T, query string, args ...any) []int64 {
 	t.Helper()

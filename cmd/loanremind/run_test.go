@@ -73,9 +73,11 @@ func TestRunEndToEnd(t *testing.T) {
 			"do_not_contact": `SELECT count(*) FROM reminder_audit a JOIN borrowers b ON b.id = a.borrower_id WHERE b.do_not_contact AND a.reason = 'do_not_contact' AND a.decision = 'suppressed'`,
 			"loan_status":    `SELECT count(*) FROM reminder_audit a JOIN loans l ON l.id = a.loan_id WHERE l.status <> 'active' AND a.reason = 'loan_status:' || l.status AND a.decision = 'suppressed'`,
 		} {
-			if n := d.count(t, q); n == 0 {
-				t.Errorf("no audit row with reason %s", reason)
-			}
+			t.Run(reason, func(t *testing.T) {
+				if n := d.count(t, q); n == 0 {
+					t.Errorf("no audit row with reason %s", reason)
+				}
+			})
 		}
 		// Every candidate of an inactive loan has exactly its audit row.
 		if n := d.count(t, `
@@ -123,7 +125,7 @@ func TestRunEndToEnd(t *testing.T) {
 	t.Run("the run record counts what the audit holds", func(t *testing.T) {
 		var status string
 		var audited, queued int64
-		d.db.QueryRow(`SELECT status, audit_rows, queued FROM reminder_runs WHERE id = 1`).Scan(&status, &audited, &queued)
+		d.scanRow(t, `SELECT status, audit_rows, queued FROM reminder_runs WHERE id = 1`, nil, &status, &audited, &queued)
 		if status != "succeeded" || audited != d.count(t, `SELECT count(*) FROM reminder_audit`) ||
 			queued != d.count(t, `SELECT count(*) FROM reminder_audit WHERE decision = 'queued'`) {
 			t.Errorf("run record: status %s, %d audit rows, %d queued", status, audited, queued)
@@ -229,8 +231,6 @@ func TestRerunAndDryRunWriteNothing(t *testing.T) {
 		t.Fatal("the run sent nothing")
 	}
 	// The dry run predicted the real run.
-	var queued int64
-	d.db.QueryRow(`SELECT queued + deferred FROM reminder_runs WHERE id = 1`).Scan(&queued)
 	if !strings.Contains(dry.stdout, fmt.Sprintf("messages=%d ", sends)) {
 		t.Errorf("dry run predicted another number of messages than the %d written:\n%s", sends, dry.stdout)
 	}
@@ -247,22 +247,28 @@ func TestBadConfigExits2BeforeAnyWrite(t *testing.T) {
 	ctx := context.Background()
 	d := seeded(t, 200)
 	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for name, body := range map[string]string{
 		"zone.yaml":     "default_time_zone: Mars/Olympus\n",
 		"cap.yaml":      "frequency_caps:\n  - {max: 0, per: 24h}\n",
 		"stages.yaml":   "stages:\n  - {name: b, days_from_due: 3, channels: [sms]}\n  - {name: a, days_from_due: 1, channels: [sms], expires_after: 3d}\n",
 		"template.yaml": "templates:\n  dir: " + dir + "/empty\n",
 	} {
-		path := filepath.Join(dir, name)
-		os.WriteFile(path, []byte(body), 0o644)
-		os.MkdirAll(filepath.Join(dir, "empty"), 0o755)
-		r := cli(t, ctx, d.env, "run", "--config", path, "--as-of", testAsOf)
-		if r.code != 2 {
-			t.Errorf("%s: exit %d, want 2\n%s", name, r.code, r.stderr)
-		}
-		if !strings.Contains(r.stderr, "config") {
-			t.Errorf("%s: error does not say it is the configuration: %s", name, r.stderr)
-		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := cli(t, ctx, d.env, "run", "--config", path, "--as-of", testAsOf)
+			if r.code != 2 {
+				t.Errorf("%s: exit %d, want 2\n%s", name, r.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "config") {
+				t.Errorf("%s: error does not say it is the configuration: %s", name, r.stderr)
+			}
+		})
 	}
 	if n := d.count(t, `SELECT count(*) FROM reminder_runs`); n != 0 {
 		t.Errorf("bad configs wrote %d run records", n)

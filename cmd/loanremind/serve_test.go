@@ -141,17 +141,23 @@ func checkRunsNeverOverlap(t *testing.T, d *testDB) int64 {
 		SELECT count(*) FROM reminder_runs a JOIN reminder_runs b ON a.id < b.id
 		WHERE tstzrange(a.started_at, coalesce(a.finished_at, 'infinity'), '[]')
 		   && tstzrange(b.started_at, coalesce(b.finished_at, 'infinity'), '[]')`); n != 0 {
-		rows, _ := d.db.Query(`SELECT id, status, started_at, finished_at FROM reminder_runs ORDER BY id`)
+		rows, err := d.db.Query(`SELECT id, status, started_at, finished_at FROM reminder_runs ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
 		var b strings.Builder
-		for rows != nil && rows.Next() {
+		for rows.Next() {
 			var id int64
 			var status string
 			var s, f any
-			rows.Scan(&id, &status, &s, &f)
+			if err := rows.Scan(&id, &status, &s, &f); err != nil {
+				t.Fatal(err)
+			}
 			fmt.Fprintf(&b, "  run %d %s %v – %v\n", id, status, s, f)
 		}
-		if rows != nil {
-			rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
 		}
 		t.Errorf("%d pairs of runs overlap:\n%s", n, b.String())
 	}
@@ -265,7 +271,7 @@ func TestServeRunsOnScheduleOneAtATime(t *testing.T) {
 	ticks := int64(strings.Count(r.stderr, `"msg":"cron: run"`))
 	if skipped == 0 {
 		var first float64
-		d.db.QueryRow(`SELECT extract(epoch FROM finished_at - started_at) FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&first)
+		d.scanRow(t, `SELECT extract(epoch FROM finished_at - started_at) FROM reminder_runs ORDER BY id LIMIT 1`, nil, &first)
 		t.Errorf("no tick skipped although the first run took %.1fs with a schedule of every second", first)
 	}
 	if runs+skipped > ticks {

@@ -163,21 +163,13 @@ func TestShardFromJobCompletionIndex(t *testing.T) {
 	if index != 2 || count != 4 {
 		t.Errorf("run recorded as shard %d/%d, want 2/4", index, count)
 	}
-	rows, err := d.db.Query(`SELECT DISTINCT borrower_id FROM reminder_audit`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	n := 0
-	for rows.Next() {
-		var id int64
-		rows.Scan(&id)
+	decided := d.ids(t, `SELECT DISTINCT borrower_id FROM reminder_audit`)
+	for _, id := range decided {
 		if jobs.ShardOf(id, 4) != 2 {
 			t.Errorf("shard 2/4 decided about borrower %d of shard %d", id, jobs.ShardOf(id, 4))
 		}
-		n++
 	}
-	if n == 0 {
+	if len(decided) == 0 {
 		t.Error("shard 2/4 decided about no borrower")
 	}
 	// --shard beats the environment; a bad index is bad usage.
@@ -186,9 +178,11 @@ func TestShardFromJobCompletionIndex(t *testing.T) {
 		t.Errorf("--shard 1/4 with JOB_COMPLETION_INDEX=2: %s", r.stdout)
 	}
 	for _, kv := range [][]string{{"JOB_COMPLETION_INDEX", "4", "LOANREMIND_SHARD_COUNT", "4"}, {"JOB_COMPLETION_INDEX", "x", "LOANREMIND_SHARD_COUNT", "4"}} {
-		if r := cli(t, ctx, d.with(kv...), "run", "--as-of", testAsOf); r.code != 2 {
-			t.Errorf("%v: exit %d, want 2", kv, r.code)
-		}
+		t.Run("bad index "+kv[1], func(t *testing.T) {
+			if r := cli(t, ctx, d.with(kv...), "run", "--as-of", testAsOf); r.code != 2 {
+				t.Errorf("%v: exit %d, want 2", kv, r.code)
+			}
+		})
 	}
 }
 
@@ -302,7 +296,7 @@ func TestRunThatLosesItsLaneLockFails(t *testing.T) {
 	done := runLosingItsLaneLock(t, ctx, d, env)
 	r := <-done
 	var status, errText string
-	d.db.QueryRow(`SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id LIMIT 1`).Scan(&status, &errText)
+	d.scanRow(t, `SELECT status, coalesce(error, '') FROM reminder_runs ORDER BY id LIMIT 1`, nil, &status, &errText)
 	if r.code != 1 || status != "failed" || !strings.Contains(errText, "lock") {
 		t.Fatalf("run that lost its lane lock: exit %d, recorded %s (%q); want exit 1, failed, naming the lock\n%s",
 			r.code, status, errText, tail(r.stderr, 2000))

@@ -540,9 +540,11 @@ func TestPodTemplates(t *testing.T) {
 			}
 			c := w.container()
 			for _, check := range checks {
-				if err := check.check(w, c); err != nil {
-					t.Errorf("%s: %v", check.name, err)
-				}
+				t.Run(check.name, func(t *testing.T) {
+					if err := check.check(w, c); err != nil {
+						t.Errorf("%s: %v", check.name, err)
+					}
+				})
 			}
 		})
 	}
@@ -605,9 +607,11 @@ func TestCronJob(t *testing.T) {
 		}()},
 	}
 	for _, c := range checks {
-		if c.err != nil {
-			t.Errorf("cronjob.yaml: %s: %v", c.name, c.err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if c.err != nil {
+				t.Errorf("cronjob.yaml: %s: %v", c.name, c.err)
+			}
+		})
 	}
 }
 
@@ -667,9 +671,11 @@ func TestIndexedBackfillJob(t *testing.T) {
 		{"retries per index", check(s.BackoffLimitPerIndex != nil, "backoffLimitPerIndex should be set: one failing shard must not use up the others' retries")},
 	}
 	for _, c := range checks {
-		if c.err != nil {
-			t.Errorf("backfill-indexed-job.yaml: %s: %v", c.name, c.err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if c.err != nil {
+				t.Errorf("backfill-indexed-job.yaml: %s: %v", c.name, c.err)
+			}
+		})
 	}
 }
 
@@ -760,9 +766,11 @@ func TestServeDeployment(t *testing.T) {
 			"Service ports %v: want one port named metrics, 9090, targeting the container's metrics port", svc.Spec.Ports)},
 	}
 	for _, c := range checks {
-		if c.err != nil {
-			t.Errorf("serve-deployment.yaml: %s: %v", c.name, c.err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if c.err != nil {
+				t.Errorf("serve-deployment.yaml: %s: %v", c.name, c.err)
+			}
+		})
 	}
 }
 

@@ -408,22 +408,25 @@ func TestStrictDecodingRejects(t *testing.T) {
 
 func TestSplitDocuments(t *testing.T) {
 	tests := []struct {
+		name      string
 		in        string
 		wantDocs  []string
 		wantLines []int
 	}{
-		{"a: 1\n", []string{"a: 1\n"}, []int{1}},
-		{"---\na: 1\n", []string{"", "a: 1\n"}, []int{1, 2}},
-		{"a: 1\n---\nb: 2\n--- # two\nc: |\n  ---x\n", []string{"a: 1\n", "b: 2\n", "c: |\n  ---x\n"}, []int{1, 3, 5}},
+		{"one document", "a: 1\n", []string{"a: 1\n"}, []int{1}},
+		{"leading separator", "---\na: 1\n", []string{"", "a: 1\n"}, []int{1, 2}},
+		{"separator with a comment, --- inside a block scalar", "a: 1\n---\nb: 2\n--- # two\nc: |\n  ---x\n", []string{"a: 1\n", "b: 2\n", "c: |\n  ---x\n"}, []int{1, 3, 5}},
 	}
 	for _, tt := range tests {
-		docs, lines := splitDocuments([]byte(tt.in))
-		var got []string
-		for _, d := range docs {
-			got = append(got, string(d))
-		}
-		if !slices.Equal(got, tt.wantDocs) || !slices.Equal(lines, tt.wantLines) {
-			t.Errorf("splitDocuments(%q) = %q at lines %v, want %q at lines %v", tt.in, got, lines, tt.wantDocs, tt.wantLines)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			docs, lines := splitDocuments([]byte(tt.in))
+			var got []string
+			for _, d := range docs {
+				got = append(got, string(d))
+			}
+			if !slices.Equal(got, tt.wantDocs) || !slices.Equal(lines, tt.wantLines) {
+				t.Errorf("splitDocuments(%q) = %q at lines %v, want %q at lines %v", tt.in, got, lines, tt.wantDocs, tt.wantLines)
+			}
+		})
 	}
 }

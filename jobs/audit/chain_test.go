@@ -288,8 +288,10 @@ func TestHashesAreStable(t *testing.T) {
 		{"seal", totals.Seal(header.Hash()), "153a9670ed55974ace8eba3f6ae2a0110e278a8550d4491e222328a6470e2e16"},
 		{"event", event.Hash(), "3ed206f8e80fd73ef29d9e3518ecf33d06c9ad538cceae7c58a4a2251ddb3cb9"},
 	} {
-		if c.got != c.want {
-			t.Errorf("%s hash %s, want %s", c.name, c.got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if c.got != c.want {
+				t.Errorf("%s hash %s, want %s", c.name, c.got, c.want)
+			}
+		})
 	}
 }

@@ -261,16 +261,18 @@ func TestObjectTextExamples(t *testing.T) {
 		{"nested", (&audit.Object{}).Object("in", (&audit.Object{}).String("zone", "Asia/Shanghai").String("source", "phone")),
 			`{"in": {"zone": "Asia/Shanghai", "source": "phone"}}`},
 	} {
-		text := c.o.Text()
-		if text != c.want {
-			t.Errorf("%s: text %s, want %s", c.name, text, c.want)
-		}
-		var got string
-		if err := db.QueryRowContext(ctx, `SELECT $1::jsonb::text`, text).Scan(&got); err != nil {
-			t.Errorf("%s: PostgreSQL rejects %q: %v", c.name, text, err)
-		} else if got != text {
-			t.Errorf("%s: jsonb::text is %q, audit.Object wrote %q", c.name, got, text)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			text := c.o.Text()
+			if text != c.want {
+				t.Errorf("%s: text %s, want %s", c.name, text, c.want)
+			}
+			var got string
+			if err := db.QueryRowContext(ctx, `SELECT $1::jsonb::text`, text).Scan(&got); err != nil {
+				t.Errorf("%s: PostgreSQL rejects %q: %v", c.name, text, err)
+			} else if got != text {
+				t.Errorf("%s: jsonb::text is %q, audit.Object wrote %q", c.name, got, text)
+			}
+		})
 	}
 	if n := (&audit.Object{}).Int("a", 1).Int("a", 2).Len(); n != 2 {
 		t.Errorf("Len counts the members added: %d, want 2", n)

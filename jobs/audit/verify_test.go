@@ -217,21 +217,23 @@ func TestVerifyNamesWhatWasChanged(t *testing.T) {
 			stmts, wants := c.change(runs)
 			tamper(t, db, stmts...)
 			for _, walk := range walks {
-				rep := verify(t, walk.workers, walk.segment)
-				if rep.OK() {
-					t.Fatalf("verify (%s) passes after the change", walk.name)
-				}
-				for _, w := range wants {
-					found := false
-					for _, p := range rep.Problems {
-						if p.RunID == w.run && p.RowID == w.row && strings.Contains(p.What, w.what) {
-							found = true
+				t.Run(walk.name, func(t *testing.T) {
+					rep := verify(t, walk.workers, walk.segment)
+					if rep.OK() {
+						t.Fatalf("verify (%s) passes after the change", walk.name)
+					}
+					for _, w := range wants {
+						found := false
+						for _, p := range rep.Problems {
+							if p.RunID == w.run && p.RowID == w.row && strings.Contains(p.What, w.what) {
+								found = true
+							}
+						}
+						if !found {
+							t.Errorf("%s: no problem for run %d, row %d saying %q; got:%s", walk.name, w.run, w.row, w.what, problems(rep))
 						}
 					}
-					if !found {
-						t.Errorf("%s: no problem for run %d, row %d saying %q; got:%s", walk.name, w.run, w.row, w.what, problems(rep))
-					}
-				}
+				})
 			}
 		})
 	}

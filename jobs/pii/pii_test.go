@@ -39,10 +39,23 @@ func TestMaskPhone(t *testing.T) {
 		"   ":               "",
 	}
 	for in, want := range tests {
-		if got := MaskPhone(in); got != want {
-			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(caseName(in), func(t *testing.T) {
+			if got := MaskPhone(in); got != want {
+				t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
+}
+
+// caseName names a subtest after its input; Go would name an empty one #00.
+func caseName(in string) string {
+	switch {
+	case in == "":
+		return "empty"
+	case strings.TrimSpace(in) == "":
+		return "blank"
+	}
+	return in
 }
 
 func digitsOf(s string) string {
@@ -131,9 +144,11 @@ func TestMaskEmail(t *testing.T) {
 		"":                        "",
 	}
 	for in, want := range tests {
-		if got := MaskEmail(in); got != want {
-			t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(caseName(in), func(t *testing.T) {
+			if got := MaskEmail(in); got != want {
+				t.Errorf("MaskEmail(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 }
 
@@ -148,9 +163,11 @@ func TestMaskAccount(t *testing.T) {
 		"账户一二三四五":            "****二三四五",
 	}
 	for in, want := range tests {
-		if got := MaskAccount(in); got != want {
-			t.Errorf("MaskAccount(%q) = %q, want %q", in, got, want)
-		}
+		t.Run(caseName(in), func(t *testing.T) {
+			if got := MaskAccount(in); got != want {
+				t.Errorf("MaskAccount(%q) = %q, want %q", in, got, want)
+			}
+		})
 	}
 	// Never more than the last 4 characters.
 	r := rand.New(rand.NewPCG(3, 4))
@@ -168,15 +185,17 @@ const testKey = "test-key-0123456789abcdef0123456"
 func TestHasherKnownAnswers(t *testing.T) {
 	// Computed independently: python3 hmac.new(key, msg, hashlib.sha256).hexdigest()
 	h := NewHasher([]byte(testKey))
-	tests := []struct{ channel, address, want string }{
-		{"sms", "+8613812341234", "d0a4f77922e905a195d4cdfc6c6436481aaaf45e94bf6d4edf86a03bde842a81"},
-		{"email", "zhang.wei@example.com", "fb2bb07dcded55092f8cd70cfb757b939a1b93e36843c58a080e109ea16171a7"},
-		{"email", "  Zhang.Wei@EXAMPLE.com\n", "fb2bb07dcded55092f8cd70cfb757b939a1b93e36843c58a080e109ea16171a7"},
+	tests := []struct{ name, channel, address, want string }{
+		{"phone", "sms", "+8613812341234", "d0a4f77922e905a195d4cdfc6c6436481aaaf45e94bf6d4edf86a03bde842a81"},
+		{"email", "email", "zhang.wei@example.com", "fb2bb07dcded55092f8cd70cfb757b939a1b93e36843c58a080e109ea16171a7"},
+		{"email with spaces and capitals", "email", "  Zhang.Wei@EXAMPLE.com\n", "fb2bb07dcded55092f8cd70cfb757b939a1b93e36843c58a080e109ea16171a7"},
 	}
 	for _, tt := range tests {
-		if got := h.Contact(tt.channel, tt.address); got != tt.want {
-			t.Errorf("Contact(%q, %q) = %s, want %s", tt.channel, tt.address, got, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			if got := h.Contact(tt.channel, tt.address); got != tt.want {
+				t.Errorf("Contact(%q, %q) = %s, want %s", tt.channel, tt.address, got, tt.want)
+			}
+		})
 	}
 }
 

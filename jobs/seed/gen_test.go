@@ -45,30 +45,32 @@ func sums(h map[string]hash.Hash) string {
 func TestGenerateIsDeterministicAcrossWorkersAndChunks(t *testing.T) {
 	t.Parallel()
 	opts := Options{Borrowers: 4321, Seed: 42, AsOf: testAsOf}
-	var first string
-	var firstStats Stats
-	for _, c := range []struct{ workers, chunk int }{{1, 4321}, {1, 7}, {4, 100}, {3, 1024}, {8, 1}} {
+	generate := func(t *testing.T, workers, chunk int) (string, Stats) {
+		t.Helper()
 		g, err := newGenerator(opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.workers, g.chunkSize = c.workers, c.chunk
+		g.workers, g.chunkSize = workers, chunk
 		y, h := hashYield()
 		stats, err := g.generate(y)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := sums(h)
-		if first == "" {
-			first, firstStats = got, stats
-			continue
-		}
-		if got != first {
-			t.Errorf("workers=%d chunk=%d: rows differ:\n got %s\nwant %s", c.workers, c.chunk, got, first)
-		}
-		if fmt.Sprint(stats) != fmt.Sprint(firstStats) {
-			t.Errorf("workers=%d chunk=%d: stats differ", c.workers, c.chunk)
-		}
+		return sums(h), stats
+	}
+	// One goroutine, one chunk: what the others must equal.
+	first, firstStats := generate(t, 1, 4321)
+	for _, c := range []struct{ workers, chunk int }{{1, 7}, {4, 100}, {3, 1024}, {8, 1}} {
+		t.Run(fmt.Sprintf("workers=%d chunk=%d", c.workers, c.chunk), func(t *testing.T) {
+			got, stats := generate(t, c.workers, c.chunk)
+			if got != first {
+				t.Errorf("workers=%d chunk=%d: rows differ:\n got %s\nwant %s", c.workers, c.chunk, got, first)
+			}
+			if fmt.Sprint(stats) != fmt.Sprint(firstStats) {
+				t.Errorf("workers=%d chunk=%d: stats differ", c.workers, c.chunk)
+			}
+		})
 	}
 	y, h := hashYield()
 	opts.Seed = 43
@@ -394,9 +396,11 @@ func TestEveryCaseOccurs(t *testing.T) {
 		{"null_time_zone", 0.05, 0.25},
 		{"invalid_time_zone", 0.001, 0.008},
 	} {
-		if r := rate(c.name); r < c.min || r > c.max {
-			t.Errorf("%s: %.4f of borrowers, want %.3f-%.3f", c.name, r, c.min, c.max)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if r := rate(c.name); r < c.min || r > c.max {
+				t.Errorf("%s: %.4f of borrowers, want %.3f-%.3f", c.name, r, c.min, c.max)
+			}
+		})
 	}
 	if active, loans := large.ByCase["status:active"], large.Loans; float64(active) < 0.6*float64(loans) {
 		t.Errorf("%d of %d loans active, want most", active, loans)
@@ -443,14 +447,19 @@ func TestHolidays(t *testing.T) {
 
 func TestOptionsAreValidated(t *testing.T) {
 	t.Parallel()
-	for _, o := range []Options{
-		{Borrowers: -1, AsOf: testAsOf},
-		{Borrowers: MaxBorrowers + 1, AsOf: testAsOf},
-		{Borrowers: 10},
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"negative borrowers", Options{Borrowers: -1, AsOf: testAsOf}},
+		{"too many borrowers", Options{Borrowers: MaxBorrowers + 1, AsOf: testAsOf}},
+		{"no as-of date", Options{Borrowers: 10}},
 	} {
-		if _, err := Generate(o, Yield{}); err == nil {
-			t.Errorf("%+v accepted", o)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Generate(c.o, Yield{}); err == nil {
+				t.Errorf("%+v accepted", c.o)
+			}
+		})
 	}
 	st, err := Generate(Options{Borrowers: 0, AsOf: testAsOf}, Yield{})
 	if err != nil || st.Borrowers != 0 || st.Holidays == 0 {
@@ -484,10 +493,15 @@ func TestNthWeekdayAndDueDates(t *testing.T) {
 		t.Fatal(err)
 	}
 	feb := 2028*12 + 1
-	for anchor, want := range map[int]string{31: "2028-02-29", 29: "2028-02-29", 28: "2028-02-28", 1: "2028-02-01"} {
-		if got := g.due(feb, anchor).String(); got != want {
-			t.Errorf("due in February 2028 on day %d = %s, want %s", anchor, got, want)
-		}
+	for _, c := range []struct {
+		anchor int
+		want   string
+	}{{31, "2028-02-29"}, {29, "2028-02-29"}, {28, "2028-02-28"}, {1, "2028-02-01"}} {
+		t.Run(fmt.Sprintf("February 2028 on day %d", c.anchor), func(t *testing.T) {
+			if got := g.due(feb, c.anchor).String(); got != c.want {
+				t.Errorf("due in February 2028 on day %d = %s, want %s", c.anchor, got, c.want)
+			}
+		})
 	}
 	if got := g.due(feb+100, 31).String(); got != "2036-06-30" {
 		t.Errorf("due outside the cached calendar = %s", got)

@@ -172,15 +172,18 @@ func TestRunCoversEveryCase(t *testing.T) {
 	t.Parallel()
 	db, stats := seeded(t, 5000, 1)
 	day := asOf.String()
+	// exists checks, as a subtest named what, that the query finds a row.
 	exists := func(what, cond string, args ...any) {
 		t.Helper()
-		var n int
-		if err := db.Get(&n, `SELECT count(*) FROM (`+cond+`) x`, args...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if n == 0 {
-			t.Errorf("no %s", what)
-		}
+		t.Run(what, func(t *testing.T) {
+			var n int
+			if err := db.Get(&n, `SELECT count(*) FROM (`+cond+`) x`, args...); err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if n == 0 {
+				t.Errorf("no %s", what)
+			}
+		})
 	}
 	const candidate = `i.amount_paid_minor < i.amount_due_minor AND $1::date - i.due_date BETWEEN -3 AND 59`
 
@@ -306,18 +309,20 @@ func TestRunRefusesNonEmptyTables(t *testing.T) {
 		{"borrowers", `INSERT INTO borrowers (id, full_name) VALUES (1, 'Existing')`},
 		{"holidays", `INSERT INTO holidays (region, date) VALUES ('CN', '2026-10-01')`},
 	} {
-		db := pgtest.DB(t)
-		if _, err := db.Exec(c.insert); err != nil {
-			t.Fatal(err)
-		}
-		_, err := seed.Run(context.Background(), db.DB, seed.Options{Borrowers: 10, Seed: 1, AsOf: asOf})
-		if !errors.Is(err, seed.ErrNotEmpty) || !strings.Contains(err.Error(), c.table) {
-			t.Errorf("%s has rows: Run returned %v, want an error naming it", c.table, err)
-		}
-		var loans int
-		if err := db.Get(&loans, `SELECT count(*) FROM loans`); err != nil || loans != 0 {
-			t.Errorf("Run wrote %d loans after refusing (%v)", loans, err)
-		}
+		t.Run(c.table, func(t *testing.T) {
+			db := pgtest.DB(t)
+			if _, err := db.Exec(c.insert); err != nil {
+				t.Fatal(err)
+			}
+			_, err := seed.Run(context.Background(), db.DB, seed.Options{Borrowers: 10, Seed: 1, AsOf: asOf})
+			if !errors.Is(err, seed.ErrNotEmpty) || !strings.Contains(err.Error(), c.table) {
+				t.Errorf("%s has rows: Run returned %v, want an error naming it", c.table, err)
+			}
+			var loans int
+			if err := db.Get(&loans, `SELECT count(*) FROM loans`); err != nil || loans != 0 {
+				t.Errorf("Run wrote %d loans after refusing (%v)", loans, err)
+			}
+		})
 	}
 }
 
