@@ -67,7 +67,7 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	case len(history) > 0:
 		last := history[len(history)-1]
 		asOf, notBefore, sendsBefore = last.AsOf, last.AsOf, last.StartedAt
-		if last.Mode == ModeBackfill {
+		if Mode(last.Mode) == ModeBackfill {
 			notBefore = last.StartedAt
 		}
 		sendLate = last.SendLate

@@ -60,8 +60,8 @@ func NewMetrics(version string, withProcess bool) *Metrics {
 	reg.MustRegister(m.buildInfo, m.lastRun, m.lastSuccess, m.lastDuration, m.lastCandidate, m.lastMessages,
 		m.lastDecisions, m.decisions, m.runs, m.running, m.skippedTicks)
 	m.buildInfo.WithLabelValues(version).Set(1)
-	for _, s := range []string{StatusSucceeded, StatusFailed, StatusSkipped} {
-		m.runs.WithLabelValues(s)
+	for _, s := range []Status{StatusSucceeded, StatusFailed, StatusSkipped} {
+		m.runs.WithLabelValues(string(s))
 	}
 	for _, d := range []string{"queued", "deferred", "suppressed", "skipped", "expired"} {
 		m.decisions.WithLabelValues(d, "")
@@ -74,7 +74,7 @@ func (m *Metrics) Observe(res *Result, now time.Time) {
 	if res.Status == StatusDryRun {
 		return
 	}
-	m.runs.WithLabelValues(res.Status).Inc()
+	m.runs.WithLabelValues(string(res.Status)).Inc()
 	m.lastRun.Set(float64(now.Unix()))
 	if res.Status == StatusSucceeded || res.Status == StatusSkipped {
 		m.lastSuccess.Set(float64(now.Unix()))

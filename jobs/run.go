@@ -35,20 +35,29 @@ const (
 	FieldStatus   = "status"
 )
 
+// Mode is how a run was started: reminder_runs.mode. The queries package
+// reads and writes it as the column's text.
+type Mode string
+
 // Run modes.
 const (
-	ModeScheduled = "scheduled"
-	ModeManual    = "manual"
-	ModeBackfill  = "backfill"
+	ModeScheduled Mode = "scheduled" // by the schedule: a CronJob or serve
+	ModeManual    Mode = "manual"    // by hand, with an actor and a reason
+	ModeBackfill  Mode = "backfill"  // one day of a backfill
 )
+
+// Status is the state of a run: reminder_runs.status, or, for a dry run's
+// result only, StatusDryRun. The queries package reads and writes it as the
+// column's text.
+type Status string
 
 // Run statuses.
 const (
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusSkipped   = "skipped"
-	StatusDryRun    = "dry-run"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusDryRun    Status = "dry-run" // a result only: a dry run records nothing
 )
 
 // Config is what the pipeline needs; cmd/loanremind fills it from the
@@ -73,7 +82,7 @@ type Config struct {
 
 // Request is one run.
 type Request struct {
-	Mode     string
+	Mode     Mode
 	AsOf     time.Time // the run's instant; stages and business date follow from it
 	DryRun   bool
 	Shard    Shard
@@ -85,7 +94,7 @@ type Request struct {
 // Result is what a run did.
 type Result struct {
 	RunID        int64
-	Status       string
+	Status       Status
 	Error        string
 	BusinessDate civil.Date
 	AsOf         time.Time
