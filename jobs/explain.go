@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
@@ -99,12 +100,11 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	if err != nil {
 		return nil, err
 	}
-	region := phoneRegion(c.Region, r.Config.DefaultPhoneRegion)
-	ph := parsePhone(c.Phone, region)
+	ph := phone.Parse(c.Phone, phone.Region(c.Region, r.Config.DefaultPhoneRegion))
 	b := policy.Borrower{
 		ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
 		SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
-		Phone: policyPhone(c.Phone, ph.Valid, ph.E164, ph.Zones),
+		Phone: phone.ForPolicy(ph),
 	}
 	quiet, err := queries.QuietWindows(ctx, r.DB, []int64{c.BorrowerID})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
@@ -40,15 +41,13 @@ type pipeline struct {
 
 // borrowerInput is one borrower's candidate items, as selected.
 type borrowerInput struct {
-	b           policy.Borrower
-	name        string
-	locale      string
-	items       []policy.Item
-	refs        []string // account reference of each item's loan
-	stages      []string // stage of each item, as selected
-	phoneRegion string
-	phoneKnown  bool // parsed (from the cache or in this run)
-	phoneStale  bool // the cache holds an older parse, to replace
+	b      policy.Borrower
+	name   string
+	locale string
+	items  []policy.Item
+	refs   []string // account reference of each item's loan
+	stages []string // stage of each item, as selected
+	phone  phone.Lookup
 }
 
 // batch is a group of whole borrowers, written in one transaction.
@@ -120,23 +119,12 @@ func (p *pipeline) execute(ctx context.Context) error {
 	}
 	defer rows.Close()
 
-	// New phone parses go to the cache on a connection of their own, off
-	// the writer's path: the cache is an optimization, and losing a part
-	// of it costs only a parse next time.
-	phones := make(chan []queries.PhoneParse, 4)
-	cacheDone := make(chan struct{})
-	go func() {
-		defer close(cacheDone)
-		for ps := range phones {
-			if p.req.DryRun {
-				continue
-			}
-			if err := queries.CachePhonesTx(work, p.runner.DB.DB, ps); err != nil {
-				p.log.WithError(err).Warn("could not cache parsed phone numbers; the next run parses them again")
-			}
-		}
-	}()
-	defer func() { close(phones); <-cacheDone }()
+	// New phone parses go to the cache (a dry run writes nothing).
+	var phones *phone.CacheWriter
+	if !p.req.DryRun {
+		phones = phone.NewCacheWriter(work, p.runner.DB.DB, p.log)
+		defer phones.Close()
+	}
 
 	g, gctx := errgroup.WithContext(work)
 	raw := make(chan *batch)
@@ -165,10 +153,8 @@ func (p *pipeline) execute(ctx context.Context) error {
 					return err
 				}
 				b.prepared = time.Since(start)
-				if len(b.newPhones) > 0 {
-					phones <- b.newPhones
-					b.newPhones = nil
-				}
+				phones.Store(b.newPhones)
+				b.newPhones = nil
 				select {
 				case planned <- b:
 				case <-gctx.Done():
@@ -284,21 +270,10 @@ func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
 			ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
 			SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
 		},
-		name:        c.FullName,
-		locale:      c.Locale,
-		phoneRegion: phoneRegion(c.Region, p.runner.Config.DefaultPhoneRegion),
+		name:   c.FullName,
+		locale: c.Locale,
 	}
-	in.b.Phone.Raw = c.Phone
-	in.phoneStale = c.PhoneCacheRow && !c.PhoneCached
-	switch {
-	case c.Phone == "":
-		// No number: nothing to parse, whatever the cache held for an
-		// older one.
-		in.b.Phone, in.phoneKnown = policy.Phone{}, true
-	case c.PhoneCached:
-		in.b.Phone = policyPhone(c.Phone, c.PhoneValid, c.PhoneE164, c.PhoneZones)
-		in.phoneKnown = true
-	}
+	in.b.Phone, in.phone = phone.FromCandidate(c, p.runner.Config.DefaultPhoneRegion)
 	return in
 }
 

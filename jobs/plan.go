@@ -7,6 +7,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/jobs/render"
@@ -35,37 +36,27 @@ type batchPlan struct {
 // parsePhones parses the numbers of the batch's borrowers that the cache
 // did not know (or knew for another number), once per distinct number.
 func (p *pipeline) parsePhones(b *batch) {
-	type key struct{ raw, region string }
-	index := map[key]int{}
-	var todo []queries.PhoneParse
+	var numbers phone.Batch
 	for i := range b.borrowers {
-		in := &b.borrowers[i]
-		if in.phoneKnown {
-			continue
-		}
-		k := key{in.b.Phone.Raw, in.phoneRegion}
-		if _, ok := index[k]; !ok {
-			index[k] = len(todo)
-			todo = append(todo, queries.PhoneParse{Raw: k.raw, Region: k.region})
+		if in := &b.borrowers[i]; !in.phone.Known {
+			numbers.Add(in.b.Phone.Raw, in.phone.Region)
 		}
 	}
-	if len(todo) == 0 {
+	if numbers.Len() == 0 {
 		return
 	}
-	for i := range todo {
-		todo[i] = parsePhone(todo[i].Raw, todo[i].Region)
-	}
-	b.newPhones = make([]queries.PhoneParse, 0, len(todo))
+	numbers.Parse()
+	b.newPhones = make([]queries.PhoneParse, 0, numbers.Len())
 	for i := range b.borrowers {
 		in := &b.borrowers[i]
-		if in.phoneKnown {
+		if in.phone.Known {
 			continue
 		}
-		ph := todo[index[key{in.b.Phone.Raw, in.phoneRegion}]]
-		in.b.Phone = policyPhone(ph.Raw, ph.Valid, ph.E164, ph.Zones)
-		in.phoneKnown = true
-		ph.BorrowerID, ph.Replace = in.b.ID, in.phoneStale
-		b.newPhones = append(b.newPhones, ph)
+		parsed := numbers.Get(in.b.Phone.Raw, in.phone.Region)
+		in.b.Phone = phone.ForPolicy(parsed)
+		in.phone.Known = true
+		parsed.BorrowerID, parsed.Replace = in.b.ID, in.phone.Stale
+		b.newPhones = append(b.newPhones, parsed)
 	}
 }
 
