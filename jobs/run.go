@@ -1,7 +1,10 @@
 // Package jobs is the reminder pipeline and its drivers: one run (select →
-// evaluate → group → schedule → render → write), backfill and serve. The pure
-// stages live in subpackages (policy, render, audit encoding); this package
-// wires them to the database through queries.
+// evaluate → group → schedule → render → write), a backfill, and explain,
+// which evaluates one installment as a run would. The pure stages live in
+// subpackages (policy, render, audit encoding), as do phone parsing and its
+// cache (phone) and the long-running server with its metrics (serve, which
+// uses only the Runner); this package wires the stages to the database
+// through queries.
 //
 // jobs never imports config or cmd: it declares what it needs in Config,
 // which cmd fills in.
