@@ -114,7 +114,7 @@ func lockStillHeld(ctx context.Context, conn *sqlx.Conn) error {
 func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevHead string) *audit.RunHeader {
 	r, req := p.runner, p.req
 	return &audit.RunHeader{
-		ID: runID, Mode: string(req.Mode), AsOf: req.AsOf, BusinessDate: p.bd.String(),
+		ID: runID, Mode: string(req.Mode), AsOf: req.AsOf, BusinessDate: p.businessDate.String(),
 		ShardIndex: req.Shard.Index, ShardCount: req.Shard.Count, Actor: req.Actor, Reason: req.Reason,
 		Host: r.Config.Host, StartedAt: started.Truncate(time.Microsecond).Round(0), SendLate: req.SendLate,
 		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,

@@ -20,9 +20,9 @@ import (
 const writers = 1
 
 var (
-	// errReplan means the batch must be planned again: a concurrent run
-	// wrote sends or decisions for its borrowers after it was planned.
-	errReplan = errors.New("batch changed under a concurrent run")
+	// errBatchChanged means the batch must be built again: a concurrent
+	// run wrote sends or decisions for its borrowers after it was built.
+	errBatchChanged = errors.New("batch changed under a concurrent run")
 	// errPrevious means the batch before this one did not commit, so this
 	// one, chained onto it, must not either.
 	errPrevious = errors.New("the previous batch did not commit")
@@ -36,16 +36,16 @@ type inflight struct {
 	finished chan struct{}
 }
 
-// writeAll writes the planned batches in order. Each batch is sequenced
+// writeAll writes the built batches in order. Each batch is sequenced
 // (its send and audit ids reserved and its audit rows chained onto the one
 // before) and then written in a transaction that overlaps the next batch's;
 // a transaction commits only after the one before it did. When a batch must
 // be planned again, or fails transiently, it and the batches sequenced after
 // it are redone in order.
-func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
+func (p *pipeline) writeAll(ctx context.Context, built <-chan *batch) error {
 	progress := newProgress(p)
 	if p.req.DryRun {
-		for b := range planned {
+		for b := range built {
 			p.tally(b)
 			progress.batch(b)
 		}
@@ -56,7 +56,7 @@ func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
 		queue   []*batch // batches to (re)sequence before taking new ones
 		seqHead = p.head // the chain head after the last sequenced batch
 		last    *inflight
-		input   = planned
+		input   = built
 	)
 	for {
 		// Take the next batch: a redo first, else a new one.
@@ -99,8 +99,8 @@ func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
 		if err == nil {
 			window = window[1:]
 			p.head = f.b.head
-			p.log.WithFields(logrus.Fields{FieldBatch: f.b.seq, "borrowers": len(f.b.ids), "items": f.b.items,
-				"prepare_ms": f.b.prepared.Milliseconds(), "steps": f.b.steps}).Debug("batch written")
+			p.log.WithFields(logrus.Fields{FieldBatch: f.b.seq, "borrowers": len(f.b.ids), "items": f.b.itemCount,
+				"build_ms": f.b.buildTime.Milliseconds(), "steps": f.b.steps}).Debug("batch written")
 			progress.batch(f.b)
 			p.tally(f.b)
 			continue
@@ -110,17 +110,17 @@ func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
 		for _, g := range window[1:] {
 			<-g.finished
 		}
-		if f.b.attempts >= 5 || !(errors.Is(err, errReplan) || errors.Is(err, queries.ErrDuplicate) || retryable(err)) {
+		if f.b.attempts >= 5 || !(errors.Is(err, errBatchChanged) || errors.Is(err, queries.ErrDuplicate) || retryable(err)) {
 			return fmt.Errorf("write batch %d: %w", f.b.seq, err)
 		}
 		f.b.attempts++
 		p.log.WithField(FieldBatch, f.b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
-		// Every batch of the window is planned again (their ids were
+		// Every batch of the window is built again (their ids were
 		// spent) and written again in order.
 		redo := make([]*batch, 0, len(window)+len(queue))
 		for _, g := range window {
-			if err := p.replan(ctx, g.b); err != nil {
-				return fmt.Errorf("replan batch %d: %w", g.b.seq, err)
+			if err := p.rebuild(ctx, g.b); err != nil {
+				return fmt.Errorf("rebuild batch %d: %w", g.b.seq, err)
 			}
 			redo = append(redo, g.b)
 		}
@@ -134,31 +134,31 @@ func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
 // sequence reserves the batch's send and audit ids and chains its audit
 // rows onto head, in the order the batches commit.
 func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
-	pl := &b.plan
-	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", pl.sends.Len())
+	rows := &b.rows
+	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", rows.sends.Len())
 	if err != nil {
 		return err
 	}
-	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(pl.auditRows))
+	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(rows.auditRows))
 	if err != nil {
 		return err
 	}
 	b.at = p.runner.Now().Truncate(time.Microsecond).Round(0)
 	b.sendIDs = sendIDs
-	b.itemSendIDs = make([]int64, len(pl.itemSend))
-	for i, s := range pl.itemSend {
+	b.itemSendIDs = make([]int64, len(rows.itemSend))
+	for i, s := range rows.itemSend {
 		b.itemSendIDs[i] = sendIDs[s-1]
 	}
 	b.prevHead = head
-	b.links = make([]queries.AuditLink, len(pl.auditRows))
+	b.links = make([]queries.AuditLink, len(rows.auditRows))
 	prev := []byte(head)
-	for i := range pl.auditRows {
-		a, l := &pl.auditRows[i], &b.links[i]
+	for i := range rows.auditRows {
+		a, l := &rows.auditRows[i], &b.links[i]
 		l.ID = auditIDs[i]
 		if a.send != 0 {
 			l.SendID = sendIDs[a.send-1]
 		}
-		a.planned.Hash(pl.hashed, p.res.RunID, b.at, l.SendID, prev, &l.Hash)
+		a.planned.Hash(rows.hashed, p.res.RunID, b.at, l.SendID, prev, &l.Hash)
 		prev = l.Hash[:]
 	}
 	b.head = string(prev)
@@ -169,7 +169,7 @@ func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
 // (which refuses anything already decided), the sends and the audit rows in
 // bulk; then, once the batch before it has committed, under the lock stripes
 // of its borrowers, it checks that no other run wrote sends for them since
-// it was planned, moves the run's counters and chain head, and commits.
+// it was built, moves the run's counters and chain head, and commits.
 func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	b := f.b
 	cfg := &p.runner.Config
@@ -190,20 +190,20 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	if err := setTimeouts(ctx, tx, cfg); err != nil {
 		return err
 	}
-	pl := &b.plan
-	if err := queries.CopySendItems(ctx, conn, &pl.items, b.itemSendIDs); err != nil {
+	rows := &b.rows
+	if err := queries.CopySendItems(ctx, conn, &rows.items, b.itemSendIDs); err != nil {
 		return err
 	}
 	steps.mark("items")
-	if err := queries.CopyDecisions(ctx, conn, &pl.decisions, b.at); err != nil {
+	if err := queries.CopyDecisions(ctx, conn, &rows.decisions, b.at); err != nil {
 		return err
 	}
 	steps.mark("decisions")
-	if err := queries.CopySends(ctx, conn, &pl.sends, b.sendIDs, b.at); err != nil {
+	if err := queries.CopySends(ctx, conn, &rows.sends, b.sendIDs, b.at); err != nil {
 		return err
 	}
 	steps.mark("sends")
-	if err := queries.CopyAudit(ctx, conn, &pl.audit, b.links, b.at, b.prevHead); err != nil {
+	if err := queries.CopyAudit(ctx, conn, &rows.audit, b.links, b.at, b.prevHead); err != nil {
 		return err
 	}
 	steps.mark("audit")
@@ -226,7 +226,7 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 		return fmt.Errorf("existing sends: %w", err)
 	}
 	if others != b.existing {
-		return errReplan
+		return errBatchChanged
 	}
 	// A run of another lane (a backfill beside the hourly run) may have
 	// decided some of these keys the other way since the selection: a
@@ -242,11 +242,11 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 			return fmt.Errorf("keys decided twice: %w", err)
 		}
 		if twice > 0 {
-			return errReplan
+			return errBatchChanged
 		}
 	}
 	steps.mark("check")
-	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.plan.counts, b.prevHead, b.head); err != nil {
+	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.rows.counts, b.prevHead, b.head); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -256,9 +256,9 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	return nil
 }
 
-// replan drops what concurrent runs decided meanwhile and plans the batch
-// again against the sends as they are now.
-func (p *pipeline) replan(ctx context.Context, b *batch) error {
+// rebuild drops what concurrent runs decided meanwhile and builds the
+// batch again against the sends as they are now.
+func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	claimed, err := queries.ClaimedKeys(ctx, p.runner.DB, b.installmentIDs())
 	if err != nil {
 		return err
@@ -270,7 +270,7 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 	kept := b.borrowers[:0]
 	ids := b.ids[:0]
 	stripes := b.stripes[:0]
-	b.items = 0
+	b.itemCount = 0
 	for _, in := range b.borrowers {
 		n := 0
 		for i, it := range in.items {
@@ -283,9 +283,9 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 		in.items, in.refs, in.stages = in.items[:n], in.refs[:n], in.stages[:n]
 		if n > 0 {
 			kept = append(kept, in)
-			ids = append(ids, in.b.ID)
-			stripes = append(stripes, stripeOf(in.b.ID))
-			b.items += int64(n)
+			ids = append(ids, in.borrower.ID)
+			stripes = append(stripes, stripeOf(in.borrower.ID))
+			b.itemCount += int64(n)
 		}
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
@@ -294,7 +294,7 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 
 // installmentIDs lists the batch's installments.
 func (b *batch) installmentIDs() []int64 {
-	inst := make([]int64, 0, b.items)
+	inst := make([]int64, 0, b.itemCount)
 	for i := range b.borrowers {
 		for _, it := range b.borrowers[i].items {
 			inst = append(inst, it.InstallmentID)
@@ -305,22 +305,22 @@ func (b *batch) installmentIDs() []int64 {
 
 // tally adds a written batch to the run's totals.
 func (p *pipeline) tally(b *batch) {
-	pl := &b.plan
-	p.counts.Add(pl.counts)
+	rows := &b.rows
+	p.counts.Add(rows.counts)
 	p.batches++
 	res := p.res
-	res.Candidates += pl.counts.Candidates
-	res.LongSMS += pl.longSMS
-	res.Messages += pl.counts.Messages
-	for _, a := range pl.auditRows {
+	res.Candidates += rows.counts.Candidates
+	res.LongSMS += rows.longSMS
+	res.Messages += rows.counts.Messages
+	for _, a := range rows.auditRows {
 		res.Decisions[a.decision]++
 		p.reasons[reasonKey{a.stage, a.channel, a.decision, a.reason}]++
 	}
 	if room := p.runner.Config.Samples - len(res.Samples); room > 0 {
-		res.Samples = append(res.Samples, pl.samples[:min(room, len(pl.samples))]...)
+		res.Samples = append(res.Samples, rows.samples[:min(room, len(rows.samples))]...)
 	}
 	// The batch is written: free it.
-	pl.recycle(p.plans)
+	rows.recycle(p.spareRows)
 	*b = batch{seq: b.seq}
 }
 
