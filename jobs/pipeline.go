@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -55,7 +56,6 @@ type batch struct {
 	rows       batchRows
 	buildTime  time.Duration
 	steps      string // the write's step timings
-	attempts   int
 
 	// Set when the batch is sequenced for writing.
 	at          time.Time
@@ -129,8 +129,8 @@ func (p *pipeline) openSelection(ctx context.Context, dueDates []time.Time, stag
 // runStages runs the candidate rows through the stages, each in its own
 // goroutine, joined by channels: a reader groups the rows into batches of
 // whole borrowers, builders decide, render and encode each batch's rows
-// (the job's own CPU work; batches are independent), and a writer commits
-// each batch in its own transaction.
+// (the job's own CPU work: one builder per GOMAXPROCS, batches are
+// independent), and one writer commits each batch in its own transaction.
 // A stop request (ctx done) ends the reading; the batches read go on.
 func (p *pipeline) runStages(ctx, work context.Context, rows *queries.CandidateRows, stopStream func(), phones *phone.CacheWriter) error {
 	g, gctx := errgroup.WithContext(work)
@@ -174,8 +174,9 @@ func (p *pipeline) runStages(ctx, work context.Context, rows *queries.CandidateR
 
 var errStopped = errors.New("stop requested")
 
-// buildWorkers is how many batches are built at once.
-func buildWorkers() int { return 2 }
+// buildWorkers is how many batches are built at once: one per processor
+// the Go scheduler runs on.
+func buildWorkers() int { return runtime.GOMAXPROCS(0) }
 
 // buildAll builds each batch read and passes it on to the writer.
 func (p *pipeline) buildAll(ctx context.Context, read <-chan *batch, built chan<- *batch, phones *phone.CacheWriter) error {

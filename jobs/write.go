@@ -13,121 +13,65 @@ import (
 	"github.com/loanremind/loanremind/queries"
 )
 
-// writers is how many batch transactions may overlap, each on a connection
-// of its own; they commit one after the other, in order. On two cores one
-// is fastest: two overlapping writers cost the server a third more CPU in
-// contention (measured with make bench) for no gain in time.
-const writers = 1
+// errBatchChanged means the batch must be built again: a concurrent run
+// wrote sends or decisions for its borrowers after it was built.
+var errBatchChanged = errors.New("batch changed under a concurrent run")
 
-var (
-	// errBatchChanged means the batch must be built again: a concurrent
-	// run wrote sends or decisions for its borrowers after it was built.
-	errBatchChanged = errors.New("batch changed under a concurrent run")
-	// errPrevious means the batch before this one did not commit, so this
-	// one, chained onto it, must not either.
-	errPrevious = errors.New("the previous batch did not commit")
-)
+// maxRebuilds bounds how often one batch is built again and retried.
+const maxRebuilds = 5
 
-// inflight is a batch being written, and the outcome of its commit.
-type inflight struct {
-	b        *batch
-	prev     *inflight // the batch that commits before it, or nil
-	err      error     // set before finished is closed
-	finished chan struct{}
-}
-
-// writeAll writes the built batches in order. Each batch is sequenced
-// (its send and audit ids reserved and its audit rows chained onto the one
-// before) and then written in a transaction that overlaps the next batch's;
-// a transaction commits only after the one before it did. When a batch must
-// be planned again, or fails transiently, it and the batches sequenced after
-// it are redone in order.
+// writeAll writes the built batches one after the other, each in its own
+// transaction (on two cores one writer is fastest: two overlapping ones
+// cost the server a third more CPU in contention, measured with make bench,
+// for no gain in time). A dry run only counts them.
 func (p *pipeline) writeAll(ctx context.Context, built <-chan *batch) error {
 	progress := newProgress(p)
-	if p.req.DryRun {
-		for b := range built {
-			p.tally(b)
-			progress.batch(b)
-		}
-		return nil
-	}
-	var (
-		window  []*inflight
-		queue   []*batch // batches to (re)sequence before taking new ones
-		seqHead = p.head // the chain head after the last sequenced batch
-		last    *inflight
-		input   = built
-	)
 	for {
-		// Take the next batch: a redo first, else a new one.
 		var b *batch
-		switch {
-		case len(queue) > 0:
-			b, queue = queue[0], queue[1:]
-		case input != nil && len(window) < writers:
-			var ok bool
-			select {
-			case b, ok = <-input:
-				if !ok {
-					input = nil
-				}
-			case <-ctx.Done():
-				return ctx.Err()
+		select {
+		case next, ok := <-built:
+			if !ok {
+				return nil
 			}
+			b = next
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if b != nil {
-			if err := p.sequence(ctx, b, seqHead); err != nil {
+		if !p.req.DryRun {
+			if err := p.write(ctx, b); err != nil {
 				return err
 			}
-			seqHead = b.head
-			f := &inflight{b: b, prev: last, finished: make(chan struct{})}
-			last = f
-			window = append(window, f)
-			go func() {
-				f.err = p.writeBatch(ctx, f)
-				close(f.finished)
-			}()
-			continue
+			p.log.WithFields(logrus.Fields{FieldBatch: b.seq, "borrowers": len(b.ids), "items": b.itemCount,
+				"build_ms": b.buildTime.Milliseconds(), "steps": b.steps}).Debug("batch written")
 		}
-		if len(window) == 0 {
+		p.tally(b)
+		progress.batch(b)
+	}
+}
+
+// write sequences a batch after the last one written and writes it. When a
+// concurrent run changed its borrowers meanwhile, or the write fails
+// transiently, it builds the batch again and retries, at most maxRebuilds
+// times.
+func (p *pipeline) write(ctx context.Context, b *batch) error {
+	for rebuilds := 0; ; rebuilds++ {
+		if err := p.sequence(ctx, b, p.head); err != nil {
+			return err
+		}
+		err := p.writeBatch(ctx, b)
+		if err == nil {
+			p.head = b.head
 			return nil
 		}
-		// Wait for the oldest batch.
-		f := window[0]
-		<-f.finished
-		err := f.err
-		if err == nil {
-			window = window[1:]
-			p.head = f.b.head
-			p.log.WithFields(logrus.Fields{FieldBatch: f.b.seq, "borrowers": len(f.b.ids), "items": f.b.itemCount,
-				"build_ms": f.b.buildTime.Milliseconds(), "steps": f.b.steps}).Debug("batch written")
-			progress.batch(f.b)
-			p.tally(f.b)
-			continue
+		if rebuilds >= maxRebuilds || !retryable(err) {
+			return fmt.Errorf("write batch %d: %w", b.seq, err)
 		}
-		// Every batch after it fails too (its predecessor did not
-		// commit): collect them, then redo them all in order.
-		for _, g := range window[1:] {
-			<-g.finished
+		// The policy plans its borrowers again (operators and tests know
+		// the message), and its ids were spent: it is sequenced again, too.
+		p.log.WithField(FieldBatch, b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
+		if err := p.rebuild(ctx, b); err != nil {
+			return fmt.Errorf("rebuild batch %d: %w", b.seq, err)
 		}
-		if f.b.attempts >= 5 || !(errors.Is(err, errBatchChanged) || errors.Is(err, queries.ErrDuplicate) || retryable(err)) {
-			return fmt.Errorf("write batch %d: %w", f.b.seq, err)
-		}
-		f.b.attempts++
-		p.log.WithField(FieldBatch, f.b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
-		// Every batch of the window is built again (their ids were
-		// spent) and written again in order.
-		redo := make([]*batch, 0, len(window)+len(queue))
-		for _, g := range window {
-			if err := p.rebuild(ctx, g.b); err != nil {
-				return fmt.Errorf("rebuild batch %d: %w", g.b.seq, err)
-			}
-			redo = append(redo, g.b)
-		}
-		queue = append(redo, queue...)
-		window = window[:0]
-		seqHead = p.head
-		last = nil
 	}
 }
 
@@ -167,11 +111,10 @@ func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
 
 // writeBatch writes one sequenced batch in one transaction: the ledger
 // (which refuses anything already decided), the sends and the audit rows in
-// bulk; then, once the batch before it has committed, under the lock stripes
-// of its borrowers, it checks that no other run wrote sends for them since
-// it was built, moves the run's counters and chain head, and commits.
-func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
-	b := f.b
+// bulk; then, under the lock stripes of its borrowers, it checks that no
+// other run wrote sends for them since it was built, moves the run's
+// counters and chain head, and commits.
+func (p *pipeline) writeBatch(ctx context.Context, b *batch) error {
 	cfg := &p.runner.Config
 	steps := stepTimer{last: time.Now()}
 	defer func() { b.steps = steps.String() }()
@@ -207,17 +150,6 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 		return err
 	}
 	steps.mark("audit")
-	if f.prev != nil {
-		select {
-		case <-f.prev.finished:
-			if f.prev.err != nil {
-				return errPrevious
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	steps.mark("wait")
 	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
 		return err
 	}
@@ -324,9 +256,14 @@ func (p *pipeline) tally(b *batch) {
 	*b = batch{seq: b.seq}
 }
 
-// retryable reports errors a fresh attempt may not meet: deadlocks and
-// serialization failures between concurrent runs.
+// retryable reports errors a batch built again may not meet: a concurrent
+// run's sends or decisions (errBatchChanged, or the ledger's unique key),
+// deadlocks and serialization failures between concurrent runs, and a run
+// chain head moved under the batch.
 func retryable(err error) bool {
+	if errors.Is(err, errBatchChanged) || errors.Is(err, queries.ErrDuplicate) || errors.Is(err, queries.ErrChainMoved) {
+		return true
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
 		switch pqErr.Code {
@@ -334,7 +271,7 @@ func retryable(err error) bool {
 			return true
 		}
 	}
-	return errors.Is(err, errPrevious) || errors.Is(err, queries.ErrChainMoved)
+	return false
 }
 
 func distinct(s []int32) []int32 {
