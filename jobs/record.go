@@ -75,9 +75,15 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 			res.Status = StatusFailed
 		}
 	}
-	// The chain head in the logs anchors the audit trail outside the
-	// database: a run deleted whole leaves it behind. Only a run whose end
-	// is recorded has a final head to anchor.
+	p.logEnd(started, runErr)
+	return res, runErr
+}
+
+// logEnd logs the end of a recorded run. The chain head in the logs anchors
+// the audit trail outside the database: a run deleted whole leaves it
+// behind. Only a run whose end is recorded has a final head to anchor.
+func (p *pipeline) logEnd(started time.Time, runErr error) {
+	r, res := p.runner, p.res
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
 		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows}
 	if res.AuditHead != "" {
@@ -94,7 +100,6 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	} else {
 		p.log.WithFields(fields).Info("run finished")
 	}
-	return res, runErr
 }
 
 // lockStillHeld checks the lane lock's session at the end of a run. The

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -150,6 +151,24 @@ func (p *pipeline) writeBatch(ctx context.Context, b *batch) error {
 		return err
 	}
 	steps.mark("audit")
+	if err := p.checkUnchanged(ctx, tx, b); err != nil {
+		return err
+	}
+	steps.mark("check")
+	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.rows.counts, b.prevHead, b.head); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	steps.mark("commit")
+	return nil
+}
+
+// checkUnchanged checks, under the lock stripes of the batch's borrowers,
+// that no other run wrote sends for them since the batch was built, nor
+// decided its keys: errBatchChanged if one did.
+func (p *pipeline) checkUnchanged(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
 		return err
 	}
@@ -168,23 +187,16 @@ func (p *pipeline) writeBatch(ctx context.Context, b *batch) error {
 	if err != nil {
 		return fmt.Errorf("other runs: %w", err)
 	}
-	if other {
-		twice, err := queries.KeysDecidedTwice(ctx, tx, b.installmentIDs(), p.res.RunID, b.sendIDs)
-		if err != nil {
-			return fmt.Errorf("keys decided twice: %w", err)
-		}
-		if twice > 0 {
-			return errBatchChanged
-		}
+	if !other {
+		return nil
 	}
-	steps.mark("check")
-	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.rows.counts, b.prevHead, b.head); err != nil {
-		return err
+	twice, err := queries.KeysDecidedTwice(ctx, tx, b.installmentIDs(), p.res.RunID, b.sendIDs)
+	if err != nil {
+		return fmt.Errorf("keys decided twice: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if twice > 0 {
+		return errBatchChanged
 	}
-	steps.mark("commit")
 	return nil
 }
 
