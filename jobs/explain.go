@@ -215,20 +215,20 @@ func (r *Runner) explainOutcomes(plan *policy.Plan) []ExplainedOutcome {
 		if o.Item != 0 {
 			continue // another installment of the message
 		}
-		eo := ExplainedOutcome{Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason}
+		outcome := ExplainedOutcome{Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason}
 		if o.Stage >= 0 {
-			eo.Stage = stages[o.Stage].Name
+			outcome.Stage = stages[o.Stage].Name
 		}
 		if o.Message >= 0 {
 			m := plan.Messages[o.Message]
-			eo.ScheduledFor, eo.ValidUntil = m.At, m.ValidUntil
+			outcome.ScheduledFor, outcome.ValidUntil = m.At, m.ValidUntil
 			for _, z := range plan.Zones {
 				if loc, err := time.LoadLocation(z.Name); err == nil {
-					eo.Local = append(eo.Local, fmt.Sprintf("%s %s", m.At.In(loc).Format("2006-01-02 15:04 MST"), z.Name))
+					outcome.Local = append(outcome.Local, fmt.Sprintf("%s %s", m.At.In(loc).Format("2006-01-02 15:04 MST"), z.Name))
 				}
 			}
 		}
-		out = append(out, eo)
+		out = append(out, outcome)
 	}
 	return out
 }
