@@ -24,13 +24,13 @@ type BackfillRequest struct {
 }
 
 // DayAsOf returns the instant a backfill runs the given business day as of.
-func DayAsOf(s cron.Schedule, day civil.Date, bz *time.Location) time.Time {
-	start := day.Time(bz)
+func DayAsOf(s cron.Schedule, day civil.Date, businessZone *time.Location) time.Time {
+	start := day.Time(businessZone)
 	if s == nil {
 		return start
 	}
 	t := s.Next(start.Add(-time.Second))
-	if t.Before(start) || !t.Before(day.AddDays(1).Time(bz)) {
+	if t.Before(start) || !t.Before(day.AddDays(1).Time(businessZone)) {
 		return start
 	}
 	return t
@@ -45,14 +45,14 @@ func (r *Runner) Backfill(ctx context.Context, req BackfillRequest) ([]*Result, 
 	if req.To < req.From {
 		return nil, fmt.Errorf("backfill: --to %s is before --from %s", req.To, req.From)
 	}
-	bz := r.Config.Policy.BusinessZone
+	businessZone := r.Config.Policy.BusinessZone
 	var out []*Result
 	for day := req.From; day <= req.To; day++ {
 		if ctx.Err() != nil {
 			return out, ErrInterrupted
 		}
 		res, err := r.Run(ctx, Request{
-			Mode: ModeBackfill, AsOf: DayAsOf(req.Schedule, day, bz), DryRun: req.DryRun, Shard: req.Shard,
+			Mode: ModeBackfill, AsOf: DayAsOf(req.Schedule, day, businessZone), DryRun: req.DryRun, Shard: req.Shard,
 			Actor: req.Actor, Reason: req.Reason, SendLate: req.SendLate,
 		})
 		out = append(out, res)

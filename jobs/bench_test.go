@@ -160,7 +160,10 @@ func benchRun(b *testing.B, bin string, borrowers int, reference bool) benchFigu
 		if _, err := db.ExecContext(ctx, `CHECKPOINT`); err != nil {
 			b.Fatal(err)
 		}
-		day, _ := civil.ParseDate(benchDay)
+		day, err := civil.ParseDate(benchDay)
+		if err != nil {
+			b.Fatal(err)
+		}
 		dates, stages := jobs.Selection(defaultStages(), day)
 		f.reference, f.refSends, f.refAudit, err = queries.ServerReference(ctx, db, runID, dates, stages)
 		if err != nil {

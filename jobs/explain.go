@@ -44,7 +44,8 @@ var ErrNoInstallment = errors.New("no such installment")
 // Explain evaluates the policy for one installment. With a zero asOf it
 // re-evaluates its latest recorded decision as that run saw it (as of the
 // run, counting only sends that existed when the run started), or, if it
-// was never decided, as of now.
+// was never decided, as of now. It maps the installment's row to the
+// policy's input as a run maps a candidate (input.go).
 func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Time) (*Explanation, error) {
 	c, err := queries.LoadInstallment(ctx, r.DB, installmentID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -57,159 +58,190 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	if err != nil {
 		return nil, fmt.Errorf("audit history: %w", err)
 	}
-	ex := &Explanation{InstallmentID: installmentID, History: history}
-	notBefore, sendsBefore := asOf, asOf
-	sendLate := false
-	var recorded []queries.InstallmentDecision // the decisions being re-evaluated
+	eval := r.evaluation(history, asOf)
+	ex := &Explanation{InstallmentID: installmentID, History: history, Basis: eval.basis, AsOf: eval.asOf}
+	businessDate := civil.DateIn(eval.asOf, r.Config.Policy.BusinessZone)
+	pol, err := r.policyFor(ctx, businessDate)
+	if err != nil {
+		return nil, err
+	}
+	in, existing, err := r.explainInput(ctx, c, &eval)
+	if err != nil {
+		return nil, err
+	}
+	ex.Facts = r.facts(c, in, len(existing), businessDate)
+	if err := r.addMessageItems(ctx, in, eval.recorded); err != nil {
+		return nil, err
+	}
+	if len(in.items) > 1 {
+		ex.Facts = append(ex.Facts, fmt.Sprintf("The run put it in one message with %d other installment(s), which are evaluated with it.", len(in.items)-1))
+	}
+	req := in.request(eval.asOf, eval.notBefore, existing, policy.Options{Trace: true, SendLate: eval.sendLate})
+	var plan policy.Plan
+	pol.Decide(&req, &plan)
+	ex.Trace = plan.Trace
+	ex.Outcomes = r.explainOutcomes(&plan)
+	ex.Differences = differences(ex.Outcomes, eval.recorded)
+	ex.Facts = append(ex.Facts, selectionFacts(ex, businessDate, in.items[0].DueDate, eval.recorded != nil)...)
+	return ex, nil
+}
+
+// evaluation is what explain evaluates an installment as.
+type evaluation struct {
+	asOf        time.Time // the run's instant
+	notBefore   time.Time // the earliest send instant
+	sendsBefore time.Time // sends created before this count for the caps
+	sendLate    bool
+	recorded    []queries.InstallmentDecision // the decisions being re-evaluated
+	basis       string                        // what the evaluation instant is, in words
+}
+
+// evaluation chooses the instant to evaluate as: the one asked for, else as
+// the latest run that decided the installment saw it, else now.
+func (r *Runner) evaluation(history []queries.InstallmentDecision, asOf time.Time) evaluation {
+	eval := evaluation{asOf: asOf, notBefore: asOf, sendsBefore: asOf}
 	switch {
 	case !asOf.IsZero():
-		ex.Basis = "as of the instant asked for, with the sends that existed then"
+		eval.basis = "as of the instant asked for, with the sends that existed then"
 	case len(history) > 0:
 		last := history[len(history)-1]
-		asOf, notBefore, sendsBefore = last.AsOf, last.AsOf, last.StartedAt
-		if last.Mode == ModeBackfill {
-			notBefore = last.StartedAt
+		eval.asOf, eval.notBefore, eval.sendsBefore = last.AsOf, last.AsOf, last.StartedAt
+		if Mode(last.Mode) == ModeBackfill {
+			eval.notBefore = last.StartedAt
 		}
-		sendLate = last.SendLate
+		eval.sendLate = last.SendLate
 		for _, h := range history {
 			if h.RunID == last.RunID {
-				recorded = append(recorded, h)
+				eval.recorded = append(eval.recorded, h)
 			}
 		}
 		late := ""
-		if sendLate {
+		if eval.sendLate {
 			late = " with --send-late"
 		}
-		ex.Basis = fmt.Sprintf("as run %d saw it (%s run%s as of %s, started %s), with the sends that existed then",
+		eval.basis = fmt.Sprintf("as run %d saw it (%s run%s as of %s, started %s), with the sends that existed then",
 			last.RunID, last.Mode, late, last.AsOf.Format(time.RFC3339), last.StartedAt.Format(time.RFC3339))
 		if last.RunPolicySHA256 != r.Config.PolicySHA256 {
-			ex.Basis += fmt.Sprintf("; NOTE: the policy has changed since that run (policy %.12s… then, %.12s… now): this re-evaluation uses the current policy",
+			eval.basis += fmt.Sprintf("; NOTE: the policy has changed since that run (policy %.12s… then, %.12s… now): this re-evaluation uses the current policy",
 				last.RunPolicySHA256, r.Config.PolicySHA256)
 		}
 	default:
-		asOf = r.Now()
-		notBefore, sendsBefore = asOf, asOf
-		ex.Basis = "as of now: no run has decided this installment yet"
+		now := r.Now()
+		eval.asOf, eval.notBefore, eval.sendsBefore = now, now, now
+		eval.basis = "as of now: no run has decided this installment yet"
 	}
-	asOf = asOf.Truncate(time.Microsecond)
-	ex.AsOf = asOf
+	eval.asOf = eval.asOf.Truncate(time.Microsecond)
+	eval.notBefore = eval.notBefore.Truncate(time.Microsecond)
+	return eval
+}
 
-	bd := civil.DateIn(asOf, r.Config.Policy.BusinessZone)
-	pol, err := r.policyFor(ctx, bd)
-	if err != nil {
-		return nil, err
-	}
-	region := phoneRegion(c.Region, r.Config.DefaultPhoneRegion)
-	ph := parsePhone(c.Phone, region)
-	b := policy.Borrower{
-		ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
-		SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
-		Phone: policyPhone(c.Phone, ph.Valid, ph.E164, ph.Zones),
-	}
+// explainInput maps the installment's row as a run maps a candidate: its
+// borrower (the phone number parsed as a run parses one the cache does not
+// know), its item and its quiet windows; and the sends the caps count.
+func (r *Runner) explainInput(ctx context.Context, c *queries.Candidate, eval *evaluation) (*borrowerInput, []policy.Contact, error) {
+	inputs := []borrowerInput{newBorrowerInput(c, r.Config.DefaultPhoneRegion)}
+	parsePhones(inputs)
+	in := &inputs[0]
+	in.items = []policy.Item{itemOf(c)}
 	quiet, err := queries.QuietWindows(ctx, r.DB, []int64{c.BorrowerID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	for _, q := range quiet {
-		b.Quiet = append(b.Quiet, quietWindow(q))
-	}
-	since := asOf.Add(-maxCapWindow(r.Config.Policy.Caps))
-	sends, err := queries.SendsBefore(ctx, r.DB, c.BorrowerID, since, sendsBefore)
+	in.borrower.Quiet = quietWindowsByBorrower(quiet)[c.BorrowerID]
+	since := eval.asOf.Add(-capsWindow(r.Config.Policy.Caps))
+	sends, err := queries.SendsBefore(ctx, r.DB, c.BorrowerID, since, eval.sendsBefore)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var existing []policy.Contact
 	for _, s := range sends {
-		existing = append(existing, policy.Contact{At: s.ScheduledFor, Channel: policy.Channel(s.Channel)})
+		existing = append(existing, contactOf(s.Channel, s.ScheduledFor))
 	}
-	item := policy.Item{
-		InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
-		AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
-		LoanStatus: c.LoanStatus,
-	}
-	ex.Facts = []string{
+	return in, existing, nil
+}
+
+// facts are the installment's and the borrower's facts, personal data
+// masked.
+func (r *Runner) facts(c *queries.Candidate, in *borrowerInput, counted int, businessDate civil.Date) []string {
+	facts := []string{
 		fmt.Sprintf("Installment %d: number %d of loan %d (account %s), due %s, %d due and %d paid (minor units of %s).",
-			c.InstallmentID, c.Seq, c.LoanID, pii.MaskAccount(c.AccountRef), item.DueDate, c.AmountDueMinor, c.AmountPaidMinor, c.Currency),
+			c.InstallmentID, c.Seq, c.LoanID, pii.MaskAccount(c.AccountRef), in.items[0].DueDate, c.AmountDueMinor, c.AmountPaidMinor, c.Currency),
 		fmt.Sprintf("Loan status: %s.", orNone(c.LoanStatus)),
 		fmt.Sprintf("Borrower %d: locale %s, time zone %s, region %s, phone %s (%s), email %s.",
 			c.BorrowerID, orNone(c.Locale), orNone(c.TimeZone), orNone(c.Region), orNone(pii.MaskPhone(c.Phone)),
-			phoneVerdict(c.Phone, ph), orNone(pii.MaskEmail(c.Email))),
+			phoneVerdict(in.borrower.Phone), orNone(pii.MaskEmail(c.Email))),
 		fmt.Sprintf("Flags: SMS opt-out %s, email opt-out %s, do not contact %s; %d quiet window(s) on file.",
-			yesNo(c.SMSOptOut), yesNo(c.EmailOptOut), yesNo(c.DoNotContact), len(quiet)),
+			yesNo(c.SMSOptOut), yesNo(c.EmailOptOut), yesNo(c.DoNotContact), len(in.borrower.Quiet)),
 		fmt.Sprintf("Business date %s (%s); %d send(s) to this borrower counted for frequency caps.",
-			bd, r.Config.Policy.BusinessZone, len(existing)),
+			businessDate, r.Config.Policy.BusinessZone, counted),
 	}
 	if c.AmountPaidMinor >= c.AmountDueMinor && c.AmountDueMinor >= 0 {
-		ex.Facts = append(ex.Facts, "Nothing is left to pay: the job does not select this installment at all.")
+		facts = append(facts, "Nothing is left to pay: the job does not select this installment at all.")
 	}
-	// The other installments of the message the run put this one in: the
-	// message's validity is the earliest of its items'.
-	items := []policy.Item{item}
+	return facts
+}
+
+// addMessageItems adds the other installments of the messages the run put
+// this one in: a message's validity is the earliest of its items'.
+func (r *Runner) addMessageItems(ctx context.Context, in *borrowerInput, recorded []queries.InstallmentDecision) error {
 	for _, h := range recorded {
 		if h.SendID == 0 {
 			continue
 		}
 		others, err := queries.MessageInstallments(ctx, r.DB, h.SendID)
 		if err != nil {
-			return nil, fmt.Errorf("message %d: %w", h.SendID, err)
+			return fmt.Errorf("message %d: %w", h.SendID, err)
 		}
 		for _, id := range others {
-			if id == installmentID || slices.ContainsFunc(items, func(it policy.Item) bool { return it.InstallmentID == id }) {
+			if slices.ContainsFunc(in.items, func(it policy.Item) bool { return it.InstallmentID == id }) {
 				continue
 			}
 			o, err := queries.LoadInstallment(ctx, r.DB, id)
 			if err != nil {
-				return nil, fmt.Errorf("installment %d of message %d: %w", id, h.SendID, err)
+				return fmt.Errorf("installment %d of message %d: %w", id, h.SendID, err)
 			}
-			items = append(items, policy.Item{
-				InstallmentID: o.InstallmentID, LoanID: o.LoanID, Seq: o.Seq, DueDate: civil.Date(o.DueDay),
-				AmountDueMinor: o.AmountDueMinor, AmountPaidMinor: o.AmountPaidMinor, Currency: o.Currency,
-				LoanStatus: o.LoanStatus,
-			})
+			in.items = append(in.items, itemOf(o))
 		}
 	}
-	if len(items) > 1 {
-		ex.Facts = append(ex.Facts, fmt.Sprintf("The run put it in one message with %d other installment(s), which are evaluated with it.", len(items)-1))
-	}
-	req := policy.Request{AsOf: asOf, NotBefore: notBefore.Truncate(time.Microsecond), Borrower: &b,
-		Items: items, Existing: existing, Options: policy.Options{Trace: true, SendLate: sendLate}}
-	var plan policy.Plan
-	pol.Decide(&req, &plan)
-	ex.Trace = plan.Trace
+	return nil
+}
+
+// explainOutcomes are the plan's outcomes for the installment explained
+// (item 0), with the send time in each candidate zone.
+func (r *Runner) explainOutcomes(plan *policy.Plan) []ExplainedOutcome {
 	stages := r.Config.Policy.Stages
+	var out []ExplainedOutcome
 	for _, o := range plan.Outcomes {
 		if o.Item != 0 {
 			continue // another installment of the message
 		}
-		eo := ExplainedOutcome{Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason}
+		outcome := ExplainedOutcome{Channel: string(o.Channel), Decision: string(o.Decision), Reason: o.Reason}
 		if o.Stage >= 0 {
-			eo.Stage = stages[o.Stage].Name
+			outcome.Stage = stages[o.Stage].Name
 		}
 		if o.Message >= 0 {
 			m := plan.Messages[o.Message]
-			eo.ScheduledFor, eo.ValidUntil = m.At, m.ValidUntil
+			outcome.ScheduledFor, outcome.ValidUntil = m.At, m.ValidUntil
 			for _, z := range plan.Zones {
 				if loc, err := time.LoadLocation(z.Name); err == nil {
-					eo.Local = append(eo.Local, fmt.Sprintf("%s %s", m.At.In(loc).Format("2006-01-02 15:04 MST"), z.Name))
+					outcome.Local = append(outcome.Local, fmt.Sprintf("%s %s", m.At.In(loc).Format("2006-01-02 15:04 MST"), z.Name))
 				}
 			}
 		}
-		ex.Outcomes = append(ex.Outcomes, eo)
+		out = append(out, outcome)
 	}
-	ex.Differences = differences(ex.Outcomes, recorded)
-	ex.Facts = append(ex.Facts, selectionFacts(ex, bd, item.DueDate, recorded != nil)...)
-	return ex, nil
+	return out
 }
 
 // selectionFacts says when a run at the evaluated instant would not select
 // the installment at all, so that its outcome is not read as a decision a
 // run would record: no stage applies, or the ledger already holds the
 // stage and channel.
-func selectionFacts(ex *Explanation, bd, due civil.Date, reevaluating bool) []string {
+func selectionFacts(ex *Explanation, businessDate, due civil.Date, reevaluating bool) []string {
 	var out []string
 	if len(ex.Outcomes) > 0 && !slices.ContainsFunc(ex.Outcomes, func(o ExplainedOutcome) bool { return o.Stage != "" }) {
 		out = append(out, fmt.Sprintf("Not a candidate on %s: no stage applies %d day(s) from its due date %s; the outcome below is what the policy says, not a decision any run records.",
-			bd, int(bd-due), due))
+			businessDate, int(businessDate-due), due))
 	}
 	if reevaluating {
 		return out // the run being re-evaluated decided it
@@ -275,15 +307,15 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-func phoneVerdict(raw string, p queries.PhoneParse) string {
+func phoneVerdict(p policy.Phone) string {
 	switch {
-	case raw == "":
+	case p.Raw == "":
 		return "missing"
 	case !p.Valid:
 		return "not a valid number"
-	case p.Zones == "":
+	case len(p.Zones) == 0:
 		return "valid, no time zone known for it"
 	default:
-		return "valid, zones " + strings.ReplaceAll(p.Zones, ",", ", ")
+		return "valid, zones " + strings.Join(p.Zones, ", ")
 	}
 }

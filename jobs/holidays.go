@@ -13,8 +13,8 @@ const holidayHorizon = 120
 
 // loadHolidays reads the holidays table around the business date, by
 // region.
-func loadHolidays(ctx context.Context, db queries.DBTX, bd civil.Date) (map[string][]civil.Date, error) {
-	rows, err := queries.Holidays(ctx, db, bd.AddDays(-2).UTC(), bd.AddDays(holidayHorizon).UTC())
+func loadHolidays(ctx context.Context, db queries.DBTX, businessDate civil.Date) (map[string][]civil.Date, error) {
+	rows, err := queries.Holidays(ctx, db, businessDate.AddDays(-2).UTC(), businessDate.AddDays(holidayHorizon).UTC())
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -13,22 +14,23 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
 
 // pipeline is the state of one run.
 type pipeline struct {
-	runner    *Runner
-	req       Request
-	policy    *policy.Policy
-	bd        civil.Date
-	notBefore time.Time // earliest send instant: as_of, or now in a backfill
-	capsSince time.Time // sends after this count for frequency caps
-	selected  time.Time // when the selection began (the database's clock)
-	log       *logrus.Entry
-	res       *Result
-	plans     chan *batchPlan // the buffers of written plans, for the next ones
+	runner       *Runner
+	req          Request
+	policy       *policy.Policy
+	businessDate civil.Date
+	notBefore    time.Time // earliest send instant: as_of, or now in a backfill
+	capsSince    time.Time // sends after this count for frequency caps
+	selected     time.Time // when the selection began (the database's clock)
+	log          *logrus.Entry
+	res          *Result
+	spareRows    chan *batchRows // the buffers of written batches, for the next ones
 
 	// Owned by the writer goroutine.
 	header  *audit.RunHeader
@@ -36,19 +38,6 @@ type pipeline struct {
 	counts  queries.BatchCounts
 	reasons map[reasonKey]int64
 	batches int
-}
-
-// borrowerInput is one borrower's candidate items, as selected.
-type borrowerInput struct {
-	b           policy.Borrower
-	name        string
-	locale      string
-	items       []policy.Item
-	refs        []string // account reference of each item's loan
-	stages      []string // stage of each item, as selected
-	phoneRegion string
-	phoneKnown  bool // parsed (from the cache or in this run)
-	phoneStale  bool // the cache holds an older parse, to replace
 }
 
 // batch is a group of whole borrowers, written in one transaction.
@@ -61,13 +50,12 @@ type batch struct {
 	stageArena []string
 	ids        []int64
 	stripes    []int32
-	items      int64
+	itemCount  int64
 	newPhones  []queries.PhoneParse
-	existing   queries.SendSet // countable sends the batch was planned with
-	plan       batchPlan
-	prepared   time.Duration
+	existing   queries.SendSet // countable sends the batch was built with
+	rows       batchRows
+	buildTime  time.Duration
 	steps      string // the write's step timings
-	attempts   int
 
 	// Set when the batch is sequenced for writing.
 	at          time.Time
@@ -78,111 +66,100 @@ type batch struct {
 	head        string
 }
 
-// execute streams the candidates and runs them through the stages: a reader
-// groups rows into batches of whole borrowers, a planner decides and renders
-// them, and a writer commits each batch in its own transaction. A stop
+// execute streams the candidates and runs them through the stages. A stop
 // request (ctx done) lets the open batch commit within the grace period and
 // ends the run with ErrInterrupted.
 func (p *pipeline) execute(ctx context.Context) error {
 	cfg := &p.runner.Config
 	dueDates, stageNames := p.selection()
-	p.capsSince = p.req.AsOf.Add(-maxCapWindow(cfg.Policy.Caps))
+	p.capsSince = p.req.AsOf.Add(-capsWindow(cfg.Policy.Caps))
 	if len(dueDates) == 0 {
 		return nil
 	}
 	work, stopWork := graceful(ctx, cfg.GracePeriod)
 	defer stopWork()
-
-	// The candidate query holds a connection (and a read-only transaction,
-	// for one consistent snapshot) of its own.
-	stream, cancelStream := context.WithCancel(work)
-	defer cancelStream()
-	tx, err := p.runner.DB.BeginTxx(stream, &sql.TxOptions{ReadOnly: true})
+	stream, stopStream := context.WithCancel(work)
+	defer stopStream()
+	rows, closeSelection, err := p.openSelection(stream, dueDates, stageNames)
 	if err != nil {
-		return fmt.Errorf("begin selection: %w", err)
-	}
-	defer tx.Rollback()
-	if err := setTimeouts(stream, tx, cfg); err != nil {
 		return err
 	}
-	if err := queries.StreamSettings(stream, tx); err != nil {
-		return err
+	defer closeSelection()
+	// New phone parses go to the cache (a dry run writes nothing).
+	var phones *phone.CacheWriter
+	if !p.req.DryRun {
+		phones = phone.NewCacheWriter(work, p.runner.DB.DB, p.log)
+		defer phones.Close()
 	}
-	if p.selected, err = queries.SelectionStart(stream, tx); err != nil {
-		return fmt.Errorf("selection start: %w", err)
+	return p.runStages(ctx, work, rows, stopStream, phones)
+}
+
+// openSelection starts the candidate query on a connection, and in a
+// read-only transaction (one consistent snapshot), of its own; the rows hold
+// them until closed.
+func (p *pipeline) openSelection(ctx context.Context, dueDates []time.Time, stageNames []string) (*queries.CandidateRows, func(), error) {
+	cfg := &p.runner.Config
+	tx, err := p.runner.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("begin selection: %w", err)
 	}
-	rows, err := queries.StreamCandidates(stream, tx, queries.CandidateParams{
+	fail := func(err error) (*queries.CandidateRows, func(), error) {
+		tx.Rollback()
+		return nil, nil, err
+	}
+	if err := setTimeouts(ctx, tx, cfg); err != nil {
+		return fail(err)
+	}
+	if err := queries.StreamSettings(ctx, tx); err != nil {
+		return fail(err)
+	}
+	if p.selected, err = queries.SelectionStart(ctx, tx); err != nil {
+		return fail(fmt.Errorf("selection start: %w", err))
+	}
+	rows, err := queries.StreamCandidates(ctx, tx, queries.CandidateParams{
 		DueDates: dueDates, Stages: stageNames, ShardIndex: p.req.Shard.Index, ShardCount: p.req.Shard.Count,
 		DefaultPhoneRegion: cfg.DefaultPhoneRegion,
 	})
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	defer rows.Close()
+	return rows, func() { rows.Close(); tx.Rollback() }, nil
+}
 
-	// New phone parses go to the cache on a connection of their own, off
-	// the writer's path: the cache is an optimization, and losing a part
-	// of it costs only a parse next time.
-	phones := make(chan []queries.PhoneParse, 4)
-	cacheDone := make(chan struct{})
-	go func() {
-		defer close(cacheDone)
-		for ps := range phones {
-			if p.req.DryRun {
-				continue
-			}
-			if err := queries.CachePhonesTx(work, p.runner.DB.DB, ps); err != nil {
-				p.log.WithError(err).Warn("could not cache parsed phone numbers; the next run parses them again")
-			}
-		}
-	}()
-	defer func() { close(phones); <-cacheDone }()
-
+// runStages runs the candidate rows through the stages, each in its own
+// goroutine, joined by channels: a reader groups the rows into batches of
+// whole borrowers, builders decide, render and encode each batch's rows
+// (the job's own CPU work: one builder per GOMAXPROCS, batches are
+// independent), and one writer commits each batch in its own transaction.
+// A stop request (ctx done) ends the reading; the batches read go on.
+func (p *pipeline) runStages(ctx, work context.Context, rows *queries.CandidateRows, stopStream func(), phones *phone.CacheWriter) error {
 	g, gctx := errgroup.WithContext(work)
-	raw := make(chan *batch)
-	planned := make(chan *batch)
+	read := make(chan *batch)
+	built := make(chan *batch)
 	interrupted := false
 	g.Go(func() error {
-		defer close(raw)
-		err := p.read(ctx, gctx, rows, raw)
+		defer close(read)
+		err := p.read(ctx, gctx, rows, read)
 		if errors.Is(err, errStopped) {
 			interrupted = true
-			cancelStream()
+			stopStream()
 			return nil
 		}
 		return err
 	})
-	// Two planners: phone parsing, deciding and rendering a batch is the
-	// job's own CPU work, and batches are independent.
-	var planners sync.WaitGroup
-	for range planningWorkers {
-		planners.Add(1)
+	var builders sync.WaitGroup
+	for range buildWorkers() {
+		builders.Add(1)
 		g.Go(func() error {
-			defer planners.Done()
-			for b := range raw {
-				start := time.Now()
-				if err := p.prepare(gctx, b); err != nil {
-					return err
-				}
-				b.prepared = time.Since(start)
-				if len(b.newPhones) > 0 {
-					phones <- b.newPhones
-					b.newPhones = nil
-				}
-				select {
-				case planned <- b:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			return nil
+			defer builders.Done()
+			return p.buildAll(gctx, read, built, phones)
 		})
 	}
 	go func() {
-		planners.Wait()
-		close(planned)
+		builders.Wait()
+		close(built)
 	}()
-	g.Go(func() error { return p.writeAll(gctx, planned) })
+	g.Go(func() error { return p.writeAll(gctx, built) })
 	if err := g.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w (%v)", ErrInterrupted, err)
@@ -197,20 +174,34 @@ func (p *pipeline) execute(ctx context.Context) error {
 
 var errStopped = errors.New("stop requested")
 
-// planningWorkers is how many batches are planned at once.
-const planningWorkers = 2
+// buildWorkers is how many batches are built at once: one per processor
+// the Go scheduler runs on.
+func buildWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// buildAll builds each batch read and passes it on to the writer.
+func (p *pipeline) buildAll(ctx context.Context, read <-chan *batch, built chan<- *batch, phones *phone.CacheWriter) error {
+	for b := range read {
+		start := time.Now()
+		if err := p.build(ctx, b); err != nil {
+			return err
+		}
+		b.buildTime = time.Since(start)
+		phones.Store(b.newPhones)
+		b.newPhones = nil
+		select {
+		case built <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
 
 // read groups the streamed rows into batches of whole borrowers.
 func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, out chan<- *batch) error {
 	size := p.runner.Config.BatchSize
 	seq := 0
-	// A batch's borrowers, and their items one after the other: one
-	// allocation each, not a few for every borrower.
-	newBatch := func(seq int) *batch {
-		return &batch{seq: seq, borrowers: make([]borrowerInput, 0, size), ids: make([]int64, 0, size),
-			itemArena: make([]policy.Item, 0, 2*size), refArena: make([]string, 0, 2*size), stageArena: make([]string, 0, 2*size)}
-	}
-	b := newBatch(seq)
+	b := newBatch(seq, size)
 	send := func() error {
 		select {
 		case out <- b:
@@ -220,7 +211,7 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			return errStopped
 		}
 		seq++
-		b = newBatch(seq)
+		b = newBatch(seq, size)
 		return nil
 	}
 	var c queries.Candidate
@@ -236,13 +227,13 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 		if stop.Err() != nil {
 			return errStopped
 		}
-		if cur == nil || cur.b.ID != c.BorrowerID {
+		if cur == nil || cur.borrower.ID != c.BorrowerID {
 			if len(b.borrowers) == size {
 				if err := send(); err != nil {
 					return err
 				}
 			}
-			b.borrowers = append(b.borrowers, p.newBorrower(&c))
+			b.borrowers = append(b.borrowers, newBorrowerInput(&c, p.runner.Config.DefaultPhoneRegion))
 			b.ids = append(b.ids, c.BorrowerID)
 			cur = &b.borrowers[len(b.borrowers)-1]
 			first = len(b.itemArena)
@@ -253,18 +244,14 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			repeats++
 			continue
 		}
-		b.itemArena = append(b.itemArena, policy.Item{
-			InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
-			AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
-			LoanStatus: c.LoanStatus,
-		})
+		b.itemArena = append(b.itemArena, itemOf(&c))
 		b.refArena = append(b.refArena, c.AccountRef)
 		b.stageArena = append(b.stageArena, c.Stage)
 		// Capped: the next borrower's items follow in the arena. (An
 		// arena that grows leaves the borrowers before on the old one.)
 		n := len(b.itemArena)
 		cur.items, cur.refs, cur.stages = b.itemArena[first:n:n], b.refArena[first:n:n], b.stageArena[first:n:n]
-		b.items++
+		b.itemCount++
 	}
 	if err := rows.Err(); err != nil {
 		if stop.Err() != nil {
@@ -278,45 +265,29 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 	return nil
 }
 
-func (p *pipeline) newBorrower(c *queries.Candidate) borrowerInput {
-	in := borrowerInput{
-		b: policy.Borrower{
-			ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
-			SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
-		},
-		name:        c.FullName,
-		locale:      c.Locale,
-		phoneRegion: phoneRegion(c.Region, p.runner.Config.DefaultPhoneRegion),
-	}
-	in.b.Phone.Raw = c.Phone
-	in.phoneStale = c.PhoneCacheRow && !c.PhoneCached
-	switch {
-	case c.Phone == "":
-		// No number: nothing to parse, whatever the cache held for an
-		// older one.
-		in.b.Phone, in.phoneKnown = policy.Phone{}, true
-	case c.PhoneCached:
-		in.b.Phone = policyPhone(c.Phone, c.PhoneValid, c.PhoneE164, c.PhoneZones)
-		in.phoneKnown = true
-	}
-	return in
+// newBatch makes an empty batch for size borrowers: their items go one
+// after the other in arenas, one allocation each, not a few for every
+// borrower.
+func newBatch(seq, size int) *batch {
+	return &batch{seq: seq, borrowers: make([]borrowerInput, 0, size), ids: make([]int64, 0, size),
+		itemArena: make([]policy.Item, 0, 2*size), refArena: make([]string, 0, 2*size), stageArena: make([]string, 0, 2*size)}
 }
 
 // selection lists the due dates that put an installment in a stage on the
 // business date, with that stage: the candidate query joins them.
 func (p *pipeline) selection() ([]time.Time, []string) {
-	return Selection(p.runner.Config.Policy.Stages, p.bd)
+	return Selection(p.runner.Config.Policy.Stages, p.businessDate)
 }
 
 // Selection lists the due dates that put an installment in a stage on
-// business date bd, and the stage of each.
-func Selection(stages policy.Stages, bd civil.Date) ([]time.Time, []string) {
+// businessDate, and the stage of each.
+func Selection(stages policy.Stages, businessDate civil.Date) ([]time.Time, []string) {
 	lo, hi := stages.Span()
 	var dates []time.Time
 	var names []string
 	for days := lo; days <= hi; days++ {
-		due := bd.AddDays(-days)
-		if idx, ok := stages.At(due, bd); ok {
+		due := businessDate.AddDays(-days)
+		if idx, ok := stages.At(due, businessDate); ok {
 			dates = append(dates, due.UTC())
 			names = append(names, stages[idx].Name)
 		}
@@ -324,10 +295,11 @@ func Selection(stages policy.Stages, bd civil.Date) ([]time.Time, []string) {
 	return dates, names
 }
 
-// prepare parses the batch's new phone numbers, loads what the policy needs
-// from the database (existing sends, quiet windows) and plans the batch.
-func (p *pipeline) prepare(ctx context.Context, b *batch) error {
-	p.parsePhones(b)
+// build parses the batch's new phone numbers, loads what the policy needs
+// from the database (existing sends, quiet windows) and builds the batch's
+// rows.
+func (p *pipeline) build(ctx context.Context, b *batch) error {
+	b.newPhones = parsePhones(b.borrowers)
 	for _, id := range b.ids {
 		b.stripes = append(b.stripes, stripeOf(id))
 	}
@@ -335,7 +307,7 @@ func (p *pipeline) prepare(ctx context.Context, b *batch) error {
 }
 
 // load reads the batch's existing sends and quiet windows, in a read-only
-// transaction, and plans the batch.
+// transaction, and builds the batch's rows.
 func (p *pipeline) load(ctx context.Context, b *batch) error {
 	tx, err := p.runner.DB.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -345,17 +317,16 @@ func (p *pipeline) load(ctx context.Context, b *batch) error {
 	if err := setTimeouts(ctx, tx, &p.runner.Config); err != nil {
 		return err
 	}
-	db := tx
-	sends, err := queries.ExistingSends(ctx, db, b.ids, p.capsSince)
+	sends, err := queries.ExistingSends(ctx, tx, b.ids, p.capsSince)
 	if err != nil {
 		return err
 	}
-	quiet, err := queries.QuietWindows(ctx, db, b.ids)
+	quiet, err := queries.QuietWindows(ctx, tx, b.ids)
 	if err != nil {
 		return err
 	}
 	b.existing = queries.SendSetOf(sends)
-	p.planBatch(b, sends, quiet)
+	p.buildRows(b, sends, quiet)
 	return nil
 }
 
@@ -385,14 +356,6 @@ func graceful(ctx context.Context, grace time.Duration) (context.Context, func()
 // planner settings of every job transaction) to a transaction.
 func setTimeouts(ctx context.Context, tx queries.DBTX, cfg *Config) error {
 	return queries.SetLocalSettings(ctx, tx, cfg.LockTimeout, cfg.StatementTimeout)
-}
-
-func maxCapWindow(caps []policy.Cap) time.Duration {
-	var d time.Duration
-	for _, c := range caps {
-		d = max(d, c.Per)
-	}
-	return d
 }
 
 // progress logs batch progress at most every few seconds.

@@ -49,7 +49,7 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	p.header = p.newHeader(runID, started, prevID, prevHead)
 	p.head = p.header.Hash()
 	rec := p.header.Record()
-	rec.Status = StatusRunning
+	rec.Status = string(StatusRunning)
 	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
 		return p.failEarly(fmt.Errorf("record run: %w", err))
 	}
@@ -75,9 +75,15 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 			res.Status = StatusFailed
 		}
 	}
-	// The chain head in the logs anchors the audit trail outside the
-	// database: a run deleted whole leaves it behind. Only a run whose end
-	// is recorded has a final head to anchor.
+	p.logEnd(started, runErr)
+	return res, runErr
+}
+
+// logEnd logs the end of a recorded run. The chain head in the logs anchors
+// the audit trail outside the database: a run deleted whole leaves it
+// behind. Only a run whose end is recorded has a final head to anchor.
+func (p *pipeline) logEnd(started time.Time, runErr error) {
+	r, res := p.runner, p.res
 	fields := logrus.Fields{FieldStatus: res.Status, "candidates": res.Candidates, "messages": res.Messages,
 		"duration_ms": r.Now().Sub(started).Milliseconds(), "audit_rows": p.counts.AuditRows}
 	if res.AuditHead != "" {
@@ -94,7 +100,6 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 	} else {
 		p.log.WithFields(fields).Info("run finished")
 	}
-	return res, runErr
 }
 
 // lockStillHeld checks the lane lock's session at the end of a run. The
@@ -114,7 +119,7 @@ func lockStillHeld(ctx context.Context, conn *sqlx.Conn) error {
 func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevHead string) *audit.RunHeader {
 	r, req := p.runner, p.req
 	return &audit.RunHeader{
-		ID: runID, Mode: req.Mode, AsOf: req.AsOf, BusinessDate: p.bd.String(),
+		ID: runID, Mode: string(req.Mode), AsOf: req.AsOf, BusinessDate: p.businessDate.String(),
 		ShardIndex: req.Shard.Index, ShardCount: req.Shard.Count, Actor: req.Actor, Reason: req.Reason,
 		Host: r.Config.Host, StartedAt: started.Truncate(time.Microsecond).Round(0), SendLate: req.SendLate,
 		ConfigSHA256: r.Config.ConfigSHA256, PolicySHA256: r.Config.PolicySHA256,
@@ -125,7 +130,7 @@ func (p *pipeline) newHeader(runID int64, started time.Time, prevID int64, prevH
 
 // finish records the run's end with its seal. The database may have gone
 // away: it tries a few times on fresh connections.
-func (p *pipeline) finish(ctx context.Context, status, errText string) error {
+func (p *pipeline) finish(ctx context.Context, status Status, errText string) error {
 	res := p.res
 	ctx = context.WithoutCancel(ctx)
 	var err error
@@ -134,7 +139,7 @@ func (p *pipeline) finish(ctx context.Context, status, errText string) error {
 			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 		}
 		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		var ended string
+		var ended Status
 		var run *queries.Run
 		ended, run, err = p.endRun(fctx, res.RunID, status, errText)
 		cancel()
@@ -166,9 +171,9 @@ func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Resul
 	p.head = p.header.Hash()
 	const why = "another run of this lane and shard holds the lock"
 	finished := r.Now().Truncate(time.Microsecond).Round(0)
-	totals := audit.RunTotals{Status: StatusSkipped, FinishedAt: finished, Error: why, AuditHead: p.head}
+	totals := audit.RunTotals{Status: string(StatusSkipped), FinishedAt: finished, Error: why, AuditHead: p.head}
 	rec := p.header.Record()
-	rec.Status, rec.FinishedAt, rec.Error, rec.Seal = StatusSkipped, sql.NullTime{Time: finished, Valid: true}, why, totals.Seal(p.head)
+	rec.Status, rec.FinishedAt, rec.Error, rec.Seal = string(StatusSkipped), sql.NullTime{Time: finished, Valid: true}, why, totals.Seal(p.head)
 	if err := queries.InsertRun(ctx, r.DB, rec); err != nil {
 		return p.failEarly(fmt.Errorf("record skipped run: %w", err))
 	}
@@ -205,7 +210,7 @@ func (p *pipeline) closeAbandoned(ctx context.Context) error {
 // is final). It returns "" when it ended the run, or the status the run
 // had already ended with, and the run's record (its rows and chain head are
 // final).
-func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string) (ended string, run *queries.Run, err error) {
+func (p *pipeline) endRun(ctx context.Context, id int64, status Status, errText string) (ended Status, run *queries.Run, err error) {
 	tx, err := p.runner.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return "", nil, err
@@ -218,13 +223,13 @@ func (p *pipeline) endRun(ctx context.Context, id int64, status, errText string)
 	if err != nil {
 		return "", nil, err
 	}
-	if run.Status != StatusRunning {
-		return run.Status, run, nil
+	if Status(run.Status) != StatusRunning {
+		return Status(run.Status), run, nil
 	}
 	totals := audit.TotalsOf(run)
-	totals.Status, totals.FinishedAt, totals.Error = status, p.runner.Now().Truncate(time.Microsecond).Round(0), errText
+	totals.Status, totals.FinishedAt, totals.Error = string(status), p.runner.Now().Truncate(time.Microsecond).Round(0), errText
 	seal := totals.Seal(audit.HeaderOf(run).Hash())
-	if _, err := queries.FinishRun(ctx, tx, id, status, totals.FinishedAt, errText, seal); err != nil {
+	if _, err := queries.FinishRun(ctx, tx, id, string(status), totals.FinishedAt, errText, seal); err != nil {
 		return "", nil, err
 	}
 	return "", run, tx.Commit()

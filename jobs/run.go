@@ -1,7 +1,10 @@
 // Package jobs is the reminder pipeline and its drivers: one run (select →
-// evaluate → group → schedule → render → write), backfill and serve. The pure
-// stages live in subpackages (policy, render, audit encoding); this package
-// wires them to the database through queries.
+// evaluate → group → schedule → render → write), a backfill, and explain,
+// which evaluates one installment as a run would. The pure stages live in
+// subpackages (policy, render, audit encoding), as do phone parsing and its
+// cache (phone) and the long-running server with its metrics (serve, which
+// uses only the Runner); this package wires the stages to the database
+// through queries.
 //
 // jobs never imports config or cmd: it declares what it needs in Config,
 // which cmd fills in.
@@ -35,20 +38,29 @@ const (
 	FieldStatus   = "status"
 )
 
+// Mode is how a run was started: reminder_runs.mode. The queries package
+// reads and writes it as the column's text.
+type Mode string
+
 // Run modes.
 const (
-	ModeScheduled = "scheduled"
-	ModeManual    = "manual"
-	ModeBackfill  = "backfill"
+	ModeScheduled Mode = "scheduled" // by the schedule: a CronJob or serve
+	ModeManual    Mode = "manual"    // by hand, with an actor and a reason
+	ModeBackfill  Mode = "backfill"  // one day of a backfill
 )
+
+// Status is the state of a run: reminder_runs.status, or, for a dry run's
+// result only, StatusDryRun. The queries package reads and writes it as the
+// column's text.
+type Status string
 
 // Run statuses.
 const (
-	StatusRunning   = "running"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusSkipped   = "skipped"
-	StatusDryRun    = "dry-run"
+	StatusRunning   Status = "running"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusDryRun    Status = "dry-run" // a result only: a dry run records nothing
 )
 
 // Config is what the pipeline needs; cmd/loanremind fills it from the
@@ -73,7 +85,7 @@ type Config struct {
 
 // Request is one run.
 type Request struct {
-	Mode     string
+	Mode     Mode
 	AsOf     time.Time // the run's instant; stages and business date follow from it
 	DryRun   bool
 	Shard    Shard
@@ -85,7 +97,7 @@ type Request struct {
 // Result is what a run did.
 type Result struct {
 	RunID        int64
-	Status       string
+	Status       Status
 	Error        string
 	BusinessDate civil.Date
 	AsOf         time.Time
@@ -166,28 +178,27 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 
 func (r *Runner) run(ctx context.Context, req Request, started time.Time) (*Result, error) {
 	cfg := &r.Config
-	bz := cfg.Policy.BusinessZone
-	bd := civil.DateIn(req.AsOf, bz)
-	res := &Result{BusinessDate: bd, AsOf: req.AsOf, Shard: req.Shard, Decisions: map[string]int64{}}
+	businessDate := civil.DateIn(req.AsOf, cfg.Policy.BusinessZone)
+	res := &Result{BusinessDate: businessDate, AsOf: req.AsOf, Shard: req.Shard, Decisions: map[string]int64{}}
 	log := r.Log.WithFields(logrus.Fields{FieldMode: req.Mode, FieldShard: req.Shard.String(),
-		FieldAsOf: req.AsOf.Format(time.RFC3339), FieldBusiness: bd.String()})
+		FieldAsOf: req.AsOf.Format(time.RFC3339), FieldBusiness: businessDate.String()})
 
-	pol, err := r.policyFor(ctx, bd)
+	pol, err := r.policyFor(ctx, businessDate)
 	if err != nil {
 		res.Status = StatusFailed
 		res.Error = err.Error()
 		return res, err
 	}
 	p := &pipeline{
-		runner:    r,
-		req:       req,
-		policy:    pol,
-		bd:        bd,
-		notBefore: maxTime(req.AsOf, started.Truncate(time.Microsecond).Round(0)),
-		log:       log,
-		reasons:   map[reasonKey]int64{},
-		res:       res,
-		plans:     make(chan *batchPlan, planningWorkers+2),
+		runner:       r,
+		req:          req,
+		policy:       pol,
+		businessDate: businessDate,
+		notBefore:    maxTime(req.AsOf, started.Truncate(time.Microsecond).Round(0)),
+		log:          log,
+		reasons:      map[reasonKey]int64{},
+		res:          res,
+		spareRows:    make(chan *batchRows, buildWorkers()+2),
 	}
 	if req.Mode != ModeBackfill {
 		// A scheduled or manual run sends as of its own instant.
@@ -208,25 +219,25 @@ func (r *Runner) run(ctx context.Context, req Request, started time.Time) (*Resu
 
 // policyFor builds the run's policy: the configured one plus the holidays
 // the database holds around the business date.
-func (r *Runner) policyFor(ctx context.Context, bd civil.Date) (*policy.Policy, error) {
-	pc := r.Config.Policy
-	holidays, err := loadHolidays(ctx, r.DB, bd)
+func (r *Runner) policyFor(ctx context.Context, businessDate civil.Date) (*policy.Policy, error) {
+	cfg := r.Config.Policy
+	holidays, err := loadHolidays(ctx, r.DB, businessDate)
 	if err != nil {
 		return nil, err
 	}
 	if len(holidays) > 0 {
-		regions := make(map[string]policy.Region, len(pc.Regions)+len(holidays))
-		for k, v := range pc.Regions {
-			regions[k] = v
+		regions := make(map[string]policy.Region, len(cfg.Regions)+len(holidays))
+		for code, region := range cfg.Regions {
+			regions[code] = region
 		}
-		for region, days := range holidays {
-			rg := regions[region]
-			rg.Holidays = append(append([]civil.Date(nil), rg.Holidays...), days...)
-			regions[region] = rg
+		for code, days := range holidays {
+			region := regions[code]
+			region.Holidays = append(append([]civil.Date(nil), region.Holidays...), days...)
+			regions[code] = region
 		}
-		pc.Regions = regions
+		cfg.Regions = regions
 	}
-	pol, err := policy.New(pc)
+	pol, err := policy.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}

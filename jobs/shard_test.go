@@ -95,26 +95,30 @@ func TestShardsPartitionEvenly(t *testing.T) {
 func TestParseShard(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
+		name string
 		in   string
 		want jobs.Shard
 		ok   bool
 	}{
-		{"0/1", jobs.Shard{Index: 0, Count: 1}, true},
-		{"3/4", jobs.Shard{Index: 3, Count: 4}, true},
-		{" 2 / 8 ", jobs.Shard{Index: 2, Count: 8}, true},
-		{"4/4", jobs.Shard{}, false},
-		{"-1/4", jobs.Shard{}, false},
-		{"1/0", jobs.Shard{}, false},
-		{"1", jobs.Shard{}, false},
-		{"a/b", jobs.Shard{}, false},
-		{"", jobs.Shard{}, false},
+		{"the only shard", "0/1", jobs.Shard{Index: 0, Count: 1}, true},
+		{"the last shard", "3/4", jobs.Shard{Index: 3, Count: 4}, true},
+		{"spaces", " 2 / 8 ", jobs.Shard{Index: 2, Count: 8}, true},
+		{"index past the end", "4/4", jobs.Shard{}, false},
+		{"negative index", "-1/4", jobs.Shard{}, false},
+		{"no shards", "1/0", jobs.Shard{}, false},
+		{"no count", "1", jobs.Shard{}, false},
+		{"not numbers", "a/b", jobs.Shard{}, false},
+		{"empty", "", jobs.Shard{}, false},
 	} {
-		got, err := jobs.ParseShard(tc.in)
-		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-			t.Errorf("ParseShard(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-		if tc.ok && got.String() != strings.ReplaceAll(tc.in, " ", "") {
-			t.Errorf("Shard(%q).String() = %q", tc.in, got.String())
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := jobs.ParseShard(tc.in)
+			if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
+				t.Errorf("ParseShard(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+			}
+			if tc.ok && got.String() != strings.ReplaceAll(tc.in, " ", "") {
+				t.Errorf("Shard(%q).String() = %q", tc.in, got.String())
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,152 +14,96 @@ import (
 	"github.com/loanremind/loanremind/queries"
 )
 
-// writers is how many batch transactions may overlap, each on a connection
-// of its own; they commit one after the other, in order. On two cores one
-// is fastest: two overlapping writers cost the server a third more CPU in
-// contention (measured with make bench) for no gain in time.
-const writers = 1
+// errBatchChanged means the batch must be built again: a concurrent run
+// wrote sends or decisions for its borrowers after it was built.
+var errBatchChanged = errors.New("batch changed under a concurrent run")
 
-var (
-	// errReplan means the batch must be planned again: a concurrent run
-	// wrote sends or decisions for its borrowers after it was planned.
-	errReplan = errors.New("batch changed under a concurrent run")
-	// errPrevious means the batch before this one did not commit, so this
-	// one, chained onto it, must not either.
-	errPrevious = errors.New("the previous batch did not commit")
-)
+// maxRebuilds bounds how often one batch is built again and retried.
+const maxRebuilds = 5
 
-// inflight is a batch being written, and the outcome of its commit.
-type inflight struct {
-	b        *batch
-	prev     *inflight // the batch that commits before it, or nil
-	err      error     // set before finished is closed
-	finished chan struct{}
-}
-
-// writeAll writes the planned batches in order. Each batch is sequenced
-// (its send and audit ids reserved and its audit rows chained onto the one
-// before) and then written in a transaction that overlaps the next batch's;
-// a transaction commits only after the one before it did. When a batch must
-// be planned again, or fails transiently, it and the batches sequenced after
-// it are redone in order.
-func (p *pipeline) writeAll(ctx context.Context, planned <-chan *batch) error {
+// writeAll writes the built batches one after the other, each in its own
+// transaction (on two cores one writer is fastest: two overlapping ones
+// cost the server a third more CPU in contention, measured with make bench,
+// for no gain in time). A dry run only counts them.
+func (p *pipeline) writeAll(ctx context.Context, built <-chan *batch) error {
 	progress := newProgress(p)
-	if p.req.DryRun {
-		for b := range planned {
-			p.tally(b)
-			progress.batch(b)
-		}
-		return nil
-	}
-	var (
-		window  []*inflight
-		queue   []*batch // batches to (re)sequence before taking new ones
-		seqHead = p.head // the chain head after the last sequenced batch
-		last    *inflight
-		input   = planned
-	)
 	for {
-		// Take the next batch: a redo first, else a new one.
 		var b *batch
-		switch {
-		case len(queue) > 0:
-			b, queue = queue[0], queue[1:]
-		case input != nil && len(window) < writers:
-			var ok bool
-			select {
-			case b, ok = <-input:
-				if !ok {
-					input = nil
-				}
-			case <-ctx.Done():
-				return ctx.Err()
+		select {
+		case next, ok := <-built:
+			if !ok {
+				return nil
 			}
+			b = next
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if b != nil {
-			if err := p.sequence(ctx, b, seqHead); err != nil {
+		if !p.req.DryRun {
+			if err := p.write(ctx, b); err != nil {
 				return err
 			}
-			seqHead = b.head
-			f := &inflight{b: b, prev: last, finished: make(chan struct{})}
-			last = f
-			window = append(window, f)
-			go func() {
-				f.err = p.writeBatch(ctx, f)
-				close(f.finished)
-			}()
-			continue
+			p.log.WithFields(logrus.Fields{FieldBatch: b.seq, "borrowers": len(b.ids), "items": b.itemCount,
+				"build_ms": b.buildTime.Milliseconds(), "steps": b.steps}).Debug("batch written")
 		}
-		if len(window) == 0 {
+		p.tally(b)
+		progress.batch(b)
+	}
+}
+
+// write sequences a batch after the last one written and writes it. When a
+// concurrent run changed its borrowers meanwhile, or the write fails
+// transiently, it builds the batch again and retries, at most maxRebuilds
+// times.
+func (p *pipeline) write(ctx context.Context, b *batch) error {
+	for rebuilds := 0; ; rebuilds++ {
+		if err := p.sequence(ctx, b, p.head); err != nil {
+			return err
+		}
+		err := p.writeBatch(ctx, b)
+		if err == nil {
+			p.head = b.head
 			return nil
 		}
-		// Wait for the oldest batch.
-		f := window[0]
-		<-f.finished
-		err := f.err
-		if err == nil {
-			window = window[1:]
-			p.head = f.b.head
-			p.log.WithFields(logrus.Fields{FieldBatch: f.b.seq, "borrowers": len(f.b.ids), "items": f.b.items,
-				"prepare_ms": f.b.prepared.Milliseconds(), "steps": f.b.steps}).Debug("batch written")
-			progress.batch(f.b)
-			p.tally(f.b)
-			continue
+		if rebuilds >= maxRebuilds || !retryable(err) {
+			return fmt.Errorf("write batch %d: %w", b.seq, err)
 		}
-		// Every batch after it fails too (its predecessor did not
-		// commit): collect them, then redo them all in order.
-		for _, g := range window[1:] {
-			<-g.finished
+		// The policy plans its borrowers again (operators and tests know
+		// the message), and its ids were spent: it is sequenced again, too.
+		p.log.WithField(FieldBatch, b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
+		if err := p.rebuild(ctx, b); err != nil {
+			return fmt.Errorf("rebuild batch %d: %w", b.seq, err)
 		}
-		if f.b.attempts >= 5 || !(errors.Is(err, errReplan) || errors.Is(err, queries.ErrDuplicate) || retryable(err)) {
-			return fmt.Errorf("write batch %d: %w", f.b.seq, err)
-		}
-		f.b.attempts++
-		p.log.WithField(FieldBatch, f.b.seq).WithError(err).Warn("batch changed under a concurrent run: planning it again")
-		// Every batch of the window is planned again (their ids were
-		// spent) and written again in order.
-		redo := make([]*batch, 0, len(window)+len(queue))
-		for _, g := range window {
-			if err := p.replan(ctx, g.b); err != nil {
-				return fmt.Errorf("replan batch %d: %w", g.b.seq, err)
-			}
-			redo = append(redo, g.b)
-		}
-		queue = append(redo, queue...)
-		window = window[:0]
-		seqHead = p.head
-		last = nil
 	}
 }
 
 // sequence reserves the batch's send and audit ids and chains its audit
 // rows onto head, in the order the batches commit.
 func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
-	pl := &b.plan
-	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", pl.sends.Len())
+	rows := &b.rows
+	sendIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_sends_id_seq", rows.sends.Len())
 	if err != nil {
 		return err
 	}
-	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(pl.auditRows))
+	auditIDs, err := queries.ReserveIDs(ctx, p.runner.DB, "reminder_audit_id_seq", len(rows.auditRows))
 	if err != nil {
 		return err
 	}
 	b.at = p.runner.Now().Truncate(time.Microsecond).Round(0)
 	b.sendIDs = sendIDs
-	b.itemSendIDs = make([]int64, len(pl.itemSend))
-	for i, s := range pl.itemSend {
+	b.itemSendIDs = make([]int64, len(rows.itemSend))
+	for i, s := range rows.itemSend {
 		b.itemSendIDs[i] = sendIDs[s-1]
 	}
 	b.prevHead = head
-	b.links = make([]queries.AuditLink, len(pl.auditRows))
+	b.links = make([]queries.AuditLink, len(rows.auditRows))
 	prev := []byte(head)
-	for i := range pl.auditRows {
-		a, l := &pl.auditRows[i], &b.links[i]
+	for i := range rows.auditRows {
+		a, l := &rows.auditRows[i], &b.links[i]
 		l.ID = auditIDs[i]
 		if a.send != 0 {
 			l.SendID = sendIDs[a.send-1]
 		}
-		a.planned.Hash(pl.hashed, p.res.RunID, b.at, l.SendID, prev, &l.Hash)
+		a.planned.Hash(rows.hashed, p.res.RunID, b.at, l.SendID, prev, &l.Hash)
 		prev = l.Hash[:]
 	}
 	b.head = string(prev)
@@ -167,11 +112,10 @@ func (p *pipeline) sequence(ctx context.Context, b *batch, head string) error {
 
 // writeBatch writes one sequenced batch in one transaction: the ledger
 // (which refuses anything already decided), the sends and the audit rows in
-// bulk; then, once the batch before it has committed, under the lock stripes
-// of its borrowers, it checks that no other run wrote sends for them since
-// it was planned, moves the run's counters and chain head, and commits.
-func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
-	b := f.b
+// bulk; then, under the lock stripes of its borrowers, it checks that no
+// other run wrote sends for them since it was built, moves the run's
+// counters and chain head, and commits.
+func (p *pipeline) writeBatch(ctx context.Context, b *batch) error {
 	cfg := &p.runner.Config
 	steps := stepTimer{last: time.Now()}
 	defer func() { b.steps = steps.String() }()
@@ -190,63 +134,28 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	if err := setTimeouts(ctx, tx, cfg); err != nil {
 		return err
 	}
-	pl := &b.plan
-	if err := queries.CopySendItems(ctx, conn, &pl.items, b.itemSendIDs); err != nil {
+	rows := &b.rows
+	if err := queries.CopySendItems(ctx, conn, &rows.items, b.itemSendIDs); err != nil {
 		return err
 	}
 	steps.mark("items")
-	if err := queries.CopyDecisions(ctx, conn, &pl.decisions, b.at); err != nil {
+	if err := queries.CopyDecisions(ctx, conn, &rows.decisions, b.at); err != nil {
 		return err
 	}
 	steps.mark("decisions")
-	if err := queries.CopySends(ctx, conn, &pl.sends, b.sendIDs, b.at); err != nil {
+	if err := queries.CopySends(ctx, conn, &rows.sends, b.sendIDs, b.at); err != nil {
 		return err
 	}
 	steps.mark("sends")
-	if err := queries.CopyAudit(ctx, conn, &pl.audit, b.links, b.at, b.prevHead); err != nil {
+	if err := queries.CopyAudit(ctx, conn, &rows.audit, b.links, b.at, b.prevHead); err != nil {
 		return err
 	}
 	steps.mark("audit")
-	if f.prev != nil {
-		select {
-		case <-f.prev.finished:
-			if f.prev.err != nil {
-				return errPrevious
-			}
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	steps.mark("wait")
-	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
+	if err := p.checkUnchanged(ctx, tx, b); err != nil {
 		return err
 	}
-	others, err := queries.OtherSends(ctx, tx, b.ids, p.capsSince, p.res.RunID)
-	if err != nil {
-		return fmt.Errorf("existing sends: %w", err)
-	}
-	if others != b.existing {
-		return errReplan
-	}
-	// A run of another lane (a backfill beside the hourly run) may have
-	// decided some of these keys the other way since the selection: a
-	// suppression where this batch sends, or the reverse. Only then is the
-	// check worth its cost.
-	other, err := queries.OtherRunsSince(ctx, tx, p.res.RunID, p.selected)
-	if err != nil {
-		return fmt.Errorf("other runs: %w", err)
-	}
-	if other {
-		twice, err := queries.KeysDecidedTwice(ctx, tx, b.installmentIDs(), p.res.RunID, b.sendIDs)
-		if err != nil {
-			return fmt.Errorf("keys decided twice: %w", err)
-		}
-		if twice > 0 {
-			return errReplan
-		}
-	}
 	steps.mark("check")
-	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.plan.counts, b.prevHead, b.head); err != nil {
+	if err := queries.AddBatchToRun(ctx, tx, p.res.RunID, b.rows.counts, b.prevHead, b.head); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -256,9 +165,44 @@ func (p *pipeline) writeBatch(ctx context.Context, f *inflight) error {
 	return nil
 }
 
-// replan drops what concurrent runs decided meanwhile and plans the batch
-// again against the sends as they are now.
-func (p *pipeline) replan(ctx context.Context, b *batch) error {
+// checkUnchanged checks, under the lock stripes of the batch's borrowers,
+// that no other run wrote sends for them since the batch was built, nor
+// decided its keys: errBatchChanged if one did.
+func (p *pipeline) checkUnchanged(ctx context.Context, tx *sql.Tx, b *batch) error {
+	if err := queries.LockStripes(ctx, tx, distinct(b.stripes)); err != nil {
+		return err
+	}
+	others, err := queries.OtherSends(ctx, tx, b.ids, p.capsSince, p.res.RunID)
+	if err != nil {
+		return fmt.Errorf("existing sends: %w", err)
+	}
+	if others != b.existing {
+		return errBatchChanged
+	}
+	// A run of another lane (a backfill beside the hourly run) may have
+	// decided some of these keys the other way since the selection: a
+	// suppression where this batch sends, or the reverse. Only then is the
+	// check worth its cost.
+	other, err := queries.OtherRunsSince(ctx, tx, p.res.RunID, p.selected)
+	if err != nil {
+		return fmt.Errorf("other runs: %w", err)
+	}
+	if !other {
+		return nil
+	}
+	twice, err := queries.KeysDecidedTwice(ctx, tx, b.installmentIDs(), p.res.RunID, b.sendIDs)
+	if err != nil {
+		return fmt.Errorf("keys decided twice: %w", err)
+	}
+	if twice > 0 {
+		return errBatchChanged
+	}
+	return nil
+}
+
+// rebuild drops what concurrent runs decided meanwhile and builds the
+// batch again against the sends as they are now.
+func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	claimed, err := queries.ClaimedKeys(ctx, p.runner.DB, b.installmentIDs())
 	if err != nil {
 		return err
@@ -270,7 +214,7 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 	kept := b.borrowers[:0]
 	ids := b.ids[:0]
 	stripes := b.stripes[:0]
-	b.items = 0
+	b.itemCount = 0
 	for _, in := range b.borrowers {
 		n := 0
 		for i, it := range in.items {
@@ -283,9 +227,9 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 		in.items, in.refs, in.stages = in.items[:n], in.refs[:n], in.stages[:n]
 		if n > 0 {
 			kept = append(kept, in)
-			ids = append(ids, in.b.ID)
-			stripes = append(stripes, stripeOf(in.b.ID))
-			b.items += int64(n)
+			ids = append(ids, in.borrower.ID)
+			stripes = append(stripes, stripeOf(in.borrower.ID))
+			b.itemCount += int64(n)
 		}
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
@@ -294,7 +238,7 @@ func (p *pipeline) replan(ctx context.Context, b *batch) error {
 
 // installmentIDs lists the batch's installments.
 func (b *batch) installmentIDs() []int64 {
-	inst := make([]int64, 0, b.items)
+	inst := make([]int64, 0, b.itemCount)
 	for i := range b.borrowers {
 		for _, it := range b.borrowers[i].items {
 			inst = append(inst, it.InstallmentID)
@@ -305,28 +249,33 @@ func (b *batch) installmentIDs() []int64 {
 
 // tally adds a written batch to the run's totals.
 func (p *pipeline) tally(b *batch) {
-	pl := &b.plan
-	p.counts.Add(pl.counts)
+	rows := &b.rows
+	p.counts.Add(rows.counts)
 	p.batches++
 	res := p.res
-	res.Candidates += pl.counts.Candidates
-	res.LongSMS += pl.longSMS
-	res.Messages += pl.counts.Messages
-	for _, a := range pl.auditRows {
+	res.Candidates += rows.counts.Candidates
+	res.LongSMS += rows.longSMS
+	res.Messages += rows.counts.Messages
+	for _, a := range rows.auditRows {
 		res.Decisions[a.decision]++
 		p.reasons[reasonKey{a.stage, a.channel, a.decision, a.reason}]++
 	}
 	if room := p.runner.Config.Samples - len(res.Samples); room > 0 {
-		res.Samples = append(res.Samples, pl.samples[:min(room, len(pl.samples))]...)
+		res.Samples = append(res.Samples, rows.samples[:min(room, len(rows.samples))]...)
 	}
 	// The batch is written: free it.
-	pl.recycle(p.plans)
+	rows.recycle(p.spareRows)
 	*b = batch{seq: b.seq}
 }
 
-// retryable reports errors a fresh attempt may not meet: deadlocks and
-// serialization failures between concurrent runs.
+// retryable reports errors a batch built again may not meet: a concurrent
+// run's sends or decisions (errBatchChanged, or the ledger's unique key),
+// deadlocks and serialization failures between concurrent runs, and a run
+// chain head moved under the batch.
 func retryable(err error) bool {
+	if errors.Is(err, errBatchChanged) || errors.Is(err, queries.ErrDuplicate) || errors.Is(err, queries.ErrChainMoved) {
+		return true
+	}
 	var pqErr *pq.Error
 	if errors.As(err, &pqErr) {
 		switch pqErr.Code {
@@ -334,7 +283,7 @@ func retryable(err error) bool {
 			return true
 		}
 	}
-	return errors.Is(err, errPrevious) || errors.Is(err, queries.ErrChainMoved)
+	return false
 }
 
 func distinct(s []int32) []int32 {

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/config"
-	"github.com/loanremind/loanremind/jobs"
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -187,7 +187,7 @@ func runAuditExport(ctx context.Context, e *env, args []string) error {
 		if cfg.Audit.HMACKey == "" {
 			fmt.Fprintln(e.stderr, "warning: no audit HMAC key configured: looking the contact up under the built-in development key, which only runs without a key used")
 		}
-		f.ContactHashes = jobs.ContactHashes(contactHasher(cfg), *contact, cfg.DefaultPhoneRegion)
+		f.ContactHashes = phone.ContactHashes(contactHasher(cfg), *contact, cfg.DefaultPhoneRegion)
 	}
 	db, err := openDB(ctx, *dbURL)
 	if err != nil {

@@ -7,19 +7,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 
 	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/serve"
 )
 
 // runMetrics collects a one-shot command's metrics and pushes them to the
 // Pushgateway, if one is configured, under job "loanremind".
 type runMetrics struct {
 	s       *setup
-	m       *jobs.Metrics
+	m       *serve.Metrics
 	command string
 	shard   string
 }
 
 func newRunMetrics(s *setup, command string) *runMetrics {
-	return &runMetrics{s: s, m: jobs.NewMetrics(buildVersion(), false), command: command}
+	return &runMetrics{s: s, m: serve.NewMetrics(buildVersion(), false), command: command}
 }
 
 func (r *runMetrics) observe(res *jobs.Result) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/loanremind/loanremind/config"
 	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/serve"
 )
 
 func runServe(ctx context.Context, e *env, args []string) error {
@@ -38,10 +39,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer closeDB()
-	metrics := jobs.NewMetrics(buildVersion(), true)
+	metrics := serve.NewMetrics(buildVersion(), true)
 	runner.Observe = func(res *jobs.Result) { metrics.Observe(res, runner.Now()) }
 	actor := systemActor(e.getenv)
-	srv := &jobs.Server{
+	srv := &serve.Server{
 		Runner:      runner,
 		Schedule:    schedule,
 		Listen:      s.cfg.Serve.Listen,

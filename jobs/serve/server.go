@@ -1,4 +1,9 @@
-package jobs
+// Package serve runs the job as a long-running process: an in-process cron
+// schedule that starts one run at a time through the jobs.Runner, a graceful
+// stop on SIGTERM, and /healthz and /metrics over HTTP. Metrics are the
+// loanremind_* Prometheus series, which one-shot commands push to a
+// Pushgateway instead.
+package serve
 
 import (
 	"context"
@@ -14,18 +19,20 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+
+	"github.com/loanremind/loanremind/jobs"
 )
 
 // Server runs the job on a cron schedule in-process, one run at a time, and
 // serves /healthz and /metrics.
 type Server struct {
-	Runner   *Runner
+	Runner   *jobs.Runner
 	Schedule cron.Schedule
 	Listen   string
 	Metrics  *Metrics
 	Log      *logrus.Entry
 	// Request makes the request of a scheduled run.
-	Request func() Request
+	Request func() jobs.Request
 	// GracePeriod bounds how long a stop waits for the running batch.
 	GracePeriod time.Duration
 	// Ready, if set, is called with the address once it listens.
@@ -33,7 +40,7 @@ type Server struct {
 
 	running  atomic.Bool
 	mu       sync.Mutex
-	last     *Result
+	last     *jobs.Result
 	lastTime time.Time
 }
 
@@ -94,7 +101,7 @@ func (s *Server) tick(ctx context.Context) {
 	s.mu.Lock()
 	s.last, s.lastTime = res, s.Runner.Now()
 	s.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrInterrupted) {
+	if err != nil && !errors.Is(err, jobs.ErrInterrupted) {
 		s.Log.WithError(err).Error("scheduled run failed; the next tick tries again")
 	}
 }

@@ -1,10 +1,12 @@
-package jobs
+package serve
 
 import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loanremind/loanremind/jobs"
 )
 
 // Metrics are the loanremind_* Prometheus series: scraped from `serve`, or
@@ -60,8 +62,8 @@ func NewMetrics(version string, withProcess bool) *Metrics {
 	reg.MustRegister(m.buildInfo, m.lastRun, m.lastSuccess, m.lastDuration, m.lastCandidate, m.lastMessages,
 		m.lastDecisions, m.decisions, m.runs, m.running, m.skippedTicks)
 	m.buildInfo.WithLabelValues(version).Set(1)
-	for _, s := range []string{StatusSucceeded, StatusFailed, StatusSkipped} {
-		m.runs.WithLabelValues(s)
+	for _, s := range []jobs.Status{jobs.StatusSucceeded, jobs.StatusFailed, jobs.StatusSkipped} {
+		m.runs.WithLabelValues(string(s))
 	}
 	for _, d := range []string{"queued", "deferred", "suppressed", "skipped", "expired"} {
 		m.decisions.WithLabelValues(d, "")
@@ -70,16 +72,16 @@ func NewMetrics(version string, withProcess bool) *Metrics {
 }
 
 // Observe records a finished run.
-func (m *Metrics) Observe(res *Result, now time.Time) {
-	if res.Status == StatusDryRun {
+func (m *Metrics) Observe(res *jobs.Result, now time.Time) {
+	if res.Status == jobs.StatusDryRun {
 		return
 	}
-	m.runs.WithLabelValues(res.Status).Inc()
+	m.runs.WithLabelValues(string(res.Status)).Inc()
 	m.lastRun.Set(float64(now.Unix()))
-	if res.Status == StatusSucceeded || res.Status == StatusSkipped {
+	if res.Status == jobs.StatusSucceeded || res.Status == jobs.StatusSkipped {
 		m.lastSuccess.Set(float64(now.Unix()))
 	}
-	if res.Status == StatusSkipped {
+	if res.Status == jobs.StatusSkipped {
 		return
 	}
 	m.lastDuration.Set(res.Duration.Seconds())

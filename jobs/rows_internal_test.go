@@ -21,13 +21,13 @@ func TestDetailsMatchesObject(t *testing.T) {
 			AmountPaidMinor: rapid.Int64().Draw(t, "paid_minor"),
 			Currency:        rapid.String().Draw(t, "currency"),
 		}
-		bd := civil.Date(rapid.Int32Range(-1000, 40000).Draw(t, "bd"))
+		businessDate := civil.Date(rapid.Int32Range(-1000, 40000).Draw(t, "business_date"))
 		contact := rapid.SampledFrom([]string{"", "abc\"\\\n", "6090f4"}).Draw(t, "contact")
 		exempt := rapid.Bool().Draw(t, "exempt")
 		message := rapid.SampledFrom([]string{"", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}).Draw(t, "message")
 		notes := rapid.SliceOfN(rapid.String(), 0, 3).Draw(t, "notes")
-		got := details(&it, bd, contact, exempt, message, notes)
-		want := detailsObject(&it, bd, contact, exempt, message, notes)
+		got := details(&it, businessDate, contact, exempt, message, notes)
+		want := detailsObject(&it, businessDate, contact, exempt, message, notes)
 		if got != want {
 			t.Fatalf("details:\n got %s\nwant %s", got, want)
 		}
@@ -35,11 +35,11 @@ func TestDetailsMatchesObject(t *testing.T) {
 }
 
 // detailsObject is details built the general way: the test reference.
-func detailsObject(it *policy.Item, bd civil.Date, contact string, capExempt bool, message string, notes []string) string {
+func detailsObject(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, message string, notes []string) string {
 	o := &audit.Object{}
 	o.Int("seq", int64(it.Seq)).
 		String("due_date", it.DueDate.String()).
-		Int("days_past_due", int64(bd-it.DueDate)).
+		Int("days_past_due", int64(businessDate-it.DueDate)).
 		Int("amount_due_minor", it.AmountDueMinor).
 		Int("amount_paid_minor", it.AmountPaidMinor).
 		String("currency", it.Currency)

@@ -1,4 +1,11 @@
-package jobs
+// Package phone parses borrowers' phone numbers with nyaruka/phonenumbers
+// (validity, E.164, the time zones the number belongs to) and keeps the
+// parses in the job's cache, reminder_phone_cache. A parse costs about
+// 26 µs, more than writing the number's reminders, so a run reads the
+// cached parse with each candidate row (FromCandidate), parses only the
+// numbers the cache does not know, once per distinct number (Batch), and
+// stores the new parses off the writer's path (CacheWriter).
+package phone
 
 import (
 	"slices"
@@ -11,22 +18,22 @@ import (
 	"github.com/loanremind/loanremind/queries"
 )
 
-// phoneRegion is the region a borrower's number is parsed for: the country
-// of the borrower's region, or the default. The candidate query computes
-// the same key to find the cached parse.
-func phoneRegion(region, defaultRegion string) string {
-	if len(region) >= 2 && isASCIILetter(region[0]) && isASCIILetter(region[1]) && (len(region) == 2 || region[2] == '-') {
-		return strings.ToUpper(region[:2])
+// Region is the region a borrower's number is parsed for: the country of
+// the borrower's region (ISO 3166-2, US-FL), or the default. The candidate
+// query computes the same key to find the cached parse.
+func Region(borrowerRegion, defaultRegion string) string {
+	r := borrowerRegion
+	if len(r) >= 2 && isASCIILetter(r[0]) && isASCIILetter(r[1]) && (len(r) == 2 || r[2] == '-') {
+		return strings.ToUpper(r[:2])
 	}
 	return defaultRegion
 }
 
 func isASCIILetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
-// parsePhone parses a raw number with nyaruka/phonenumbers: validity, E.164
-// and the zones the number belongs to. It costs about 26 µs, so results are
-// cached in reminder_phone_cache.
-func parsePhone(raw, region string) queries.PhoneParse {
+// Parse parses a raw number for a region: validity, E.164 and the zones the
+// number belongs to. It costs about 26 µs: see the package comment.
+func Parse(raw, region string) queries.PhoneParse {
 	p := queries.PhoneParse{Raw: raw, Region: region}
 	num, err := phonenumbers.Parse(raw, region)
 	if err != nil || !phonenumbers.IsValidNumber(num) {
@@ -49,6 +56,15 @@ func parsePhone(raw, region string) queries.PhoneParse {
 	return p
 }
 
+// ForPolicy is the policy's view of a parsed number.
+func ForPolicy(p queries.PhoneParse) policy.Phone {
+	ph := policy.Phone{Raw: p.Raw, Valid: p.Valid, E164: p.E164}
+	if p.Zones != "" {
+		ph.Zones = strings.Split(p.Zones, ",")
+	}
+	return ph
+}
+
 // ContactHashes returns the keyed hashes under which audit details may name
 // an address, as the job computes them: an email address's; a phone
 // number's as given and trimmed (the job hashes a number it cannot parse
@@ -66,17 +82,8 @@ func ContactHashes(h *pii.Hasher, address, region string) []string {
 	}
 	add(address)
 	add(trimmed)
-	if p := parsePhone(trimmed, region); p.Valid {
+	if p := Parse(trimmed, region); p.Valid {
 		add(p.E164)
 	}
 	return hashes
-}
-
-// policyPhone turns a parse into the policy's view of the number.
-func policyPhone(raw string, valid bool, e164, zones string) policy.Phone {
-	ph := policy.Phone{Raw: raw, Valid: valid, E164: e164}
-	if zones != "" {
-		ph.Zones = strings.Split(zones, ",")
-	}
-	return ph
 }

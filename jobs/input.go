@@ -1,0 +1,130 @@
+package jobs
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/phone"
+	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/queries"
+)
+
+// The one mapping from the database's rows to the policy's input: a run and
+// explain build the borrower, its items, its quiet windows, its counted
+// contacts and the policy's request with these functions alone, so that
+// explain evaluates what a run would.
+
+// borrowerInput is one borrower's candidate items, as selected, in the
+// policy's terms.
+type borrowerInput struct {
+	borrower policy.Borrower
+	name     string
+	locale   string
+	items    []policy.Item
+	refs     []string // account reference of each item's loan
+	stages   []string // stage of each item, as selected
+	phone    phone.Lookup
+}
+
+// newBorrowerInput maps a candidate row's borrower, with the cached parse of
+// its phone number if the row carries one; parsePhones parses the rest.
+func newBorrowerInput(c *queries.Candidate, defaultPhoneRegion string) borrowerInput {
+	in := borrowerInput{
+		borrower: policy.Borrower{
+			ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
+			SMSOptOut: c.SMSOptOut, EmailOptOut: c.EmailOptOut, DoNotContact: c.DoNotContact,
+		},
+		name:   c.FullName,
+		locale: c.Locale,
+	}
+	in.borrower.Phone, in.phone = phone.FromCandidate(c, defaultPhoneRegion)
+	return in
+}
+
+// itemOf maps a candidate row's installment.
+func itemOf(c *queries.Candidate) policy.Item {
+	return policy.Item{
+		InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
+		AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
+		LoanStatus: c.LoanStatus,
+	}
+}
+
+// parsePhones parses the numbers of the borrowers that the cache did not
+// know (or knew for another number), once per distinct number, and returns
+// the new parses for the cache.
+func parsePhones(borrowers []borrowerInput) []queries.PhoneParse {
+	var numbers phone.Batch
+	for i := range borrowers {
+		if in := &borrowers[i]; !in.phone.Known {
+			numbers.Add(in.borrower.Phone.Raw, in.phone.Region)
+		}
+	}
+	if numbers.Len() == 0 {
+		return nil
+	}
+	numbers.Parse()
+	parses := make([]queries.PhoneParse, 0, numbers.Len())
+	for i := range borrowers {
+		in := &borrowers[i]
+		if in.phone.Known {
+			continue
+		}
+		parsed := numbers.Get(in.borrower.Phone.Raw, in.phone.Region)
+		in.borrower.Phone = phone.ForPolicy(parsed)
+		in.phone.Known = true
+		parsed.BorrowerID, parsed.Replace = in.borrower.ID, in.phone.Stale
+		parses = append(parses, parsed)
+	}
+	return parses
+}
+
+// quietWindowsByBorrower maps borrower_quiet_windows rows, by borrower.
+func quietWindowsByBorrower(rows []queries.QuietWindow) map[int64][]policy.QuietWindow {
+	out := map[int64][]policy.QuietWindow{}
+	for _, q := range rows {
+		out[q.BorrowerID] = append(out[q.BorrowerID], quietWindow(q))
+	}
+	return out
+}
+
+// quietWindow maps a borrower_quiet_windows row.
+func quietWindow(q queries.QuietWindow) policy.QuietWindow {
+	w := policy.QuietWindow{From: policy.Clock(q.StartsAt), To: policy.Clock(q.EndsAt),
+		NotBefore: civil.Date(q.ValidFrom), NotAfter: civil.Date(q.ValidTo), Days: policy.AllDays}
+	if q.EndsAt == 0 {
+		w.To = 24 * 3600 // 00:00 as an end is midnight at the end of the day
+	}
+	if q.Weekdays != "" {
+		w.Days = 0
+		for _, d := range strings.Split(q.Weekdays, ",") {
+			if n, err := strconv.Atoi(d); err == nil && n >= 0 && n < 7 {
+				w.Days |= 1 << n
+			}
+		}
+	}
+	return w
+}
+
+// contactOf maps an existing send, which the frequency caps count.
+func contactOf(channel string, scheduledFor time.Time) policy.Contact {
+	return policy.Contact{At: scheduledFor, Channel: policy.Channel(channel)}
+}
+
+// capsWindow is how far back sends count for the frequency caps.
+func capsWindow(caps []policy.Cap) time.Duration {
+	var longest time.Duration
+	for _, c := range caps {
+		longest = max(longest, c.Per)
+	}
+	return longest
+}
+
+// request is the policy's request for the borrower's items.
+func (in *borrowerInput) request(asOf, notBefore time.Time, existing []policy.Contact, opts policy.Options) policy.Request {
+	return policy.Request{
+		AsOf: asOf, NotBefore: notBefore, Borrower: &in.borrower, Items: in.items, Existing: existing, Options: opts,
+	}
+}
