@@ -139,8 +139,8 @@ func (r *Runner) evaluation(history []queries.InstallmentDecision, asOf time.Tim
 // borrower (the phone number parsed as a run parses one the cache does not
 // know), its item and its quiet windows; and the sends the caps count.
 func (r *Runner) explainInput(ctx context.Context, c *queries.Candidate, eval *evaluation) (*borrowerInput, []policy.Contact, error) {
-	inputs := []borrowerInput{newBorrowerInput(c, r.Config.DefaultPhoneRegion)}
-	parsePhones(inputs)
+	inputs := []borrowerInput{newBorrowerInput(c, r.Config.DefaultPhoneRegion, r.Config.Hasher)}
+	parsePhones(inputs, r.Config.Hasher)
 	in := &inputs[0]
 	in.items = []policy.Item{itemOf(c)}
 	quiet, err := queries.QuietWindows(ctx, r.DB, []int64{c.BorrowerID})

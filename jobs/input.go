@@ -7,6 +7,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/jobs/phone"
+	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
@@ -30,7 +31,7 @@ type borrowerInput struct {
 
 // newBorrowerInput maps a candidate row's borrower, with the cached parse of
 // its phone number if the row carries one; parsePhones parses the rest.
-func newBorrowerInput(c *queries.Candidate, defaultPhoneRegion string) borrowerInput {
+func newBorrowerInput(c *queries.Candidate, defaultPhoneRegion string, h *pii.Hasher) borrowerInput {
 	in := borrowerInput{
 		borrower: policy.Borrower{
 			ID: c.BorrowerID, TimeZone: c.TimeZone, Region: c.Region, Email: c.Email,
@@ -39,7 +40,7 @@ func newBorrowerInput(c *queries.Candidate, defaultPhoneRegion string) borrowerI
 		name:   c.FullName,
 		locale: c.Locale,
 	}
-	in.borrower.Phone, in.phone = phone.FromCandidate(c, defaultPhoneRegion)
+	in.borrower.Phone, in.phone = phone.FromCandidate(c, defaultPhoneRegion, h)
 	return in
 }
 
@@ -54,8 +55,8 @@ func itemOf(c *queries.Candidate) policy.Item {
 
 // parsePhones parses the numbers of the borrowers that the cache did not
 // know (or knew for another number), once per distinct number, and returns
-// the new parses for the cache.
-func parsePhones(borrowers []borrowerInput) []queries.PhoneParse {
+// the new parses for the cache, each sealed with h.
+func parsePhones(borrowers []borrowerInput, h *pii.Hasher) []queries.PhoneParse {
 	var numbers phone.Batch
 	for i := range borrowers {
 		if in := &borrowers[i]; !in.phone.Known {
@@ -76,6 +77,7 @@ func parsePhones(borrowers []borrowerInput) []queries.PhoneParse {
 		in.borrower.Phone = phone.ForPolicy(parsed)
 		in.phone.Known = true
 		parsed.BorrowerID, parsed.Replace = in.borrower.ID, in.phone.Stale
+		parsed.MAC = phone.Seal(h, &parsed)
 		parses = append(parses, parsed)
 	}
 	return parses

@@ -233,7 +233,7 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 					return err
 				}
 			}
-			b.borrowers = append(b.borrowers, newBorrowerInput(&c, p.runner.Config.DefaultPhoneRegion))
+			b.borrowers = append(b.borrowers, newBorrowerInput(&c, p.runner.Config.DefaultPhoneRegion, p.runner.Config.Hasher))
 			b.ids = append(b.ids, c.BorrowerID)
 			cur = &b.borrowers[len(b.borrowers)-1]
 			first = len(b.itemArena)
@@ -299,7 +299,7 @@ func Selection(stages policy.Stages, businessDate civil.Date) ([]time.Time, []st
 // from the database (existing sends, quiet windows) and builds the batch's
 // rows.
 func (p *pipeline) build(ctx context.Context, b *batch) error {
-	b.newPhones = parsePhones(b.borrowers)
+	b.newPhones = parsePhones(b.borrowers, p.runner.Config.Hasher)
 	for _, id := range b.ids {
 		b.stripes = append(b.stripes, stripeOf(id))
 	}

@@ -81,6 +81,7 @@ type PhoneParse struct {
 	E164       string
 	Valid      bool
 	Zones      string // comma-separated
+	MAC        string // the job's keyed hash of the parse (phone.Seal)
 	Replace    bool   // the cache holds an older parse for the borrower
 }
 
@@ -175,13 +176,13 @@ func copyPhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	}
 	i := 0
 	_, err := CopyFrom(ctx, tx, "reminder_phone_cache",
-		[]string{"borrower_id", "raw", "region", "e164", "valid", "time_zones"}, func(row []any) bool {
+		[]string{"borrower_id", "raw", "region", "e164", "valid", "time_zones", "mac"}, func(row []any) bool {
 			if i == len(ps) {
 				return false
 			}
 			p := &ps[i]
 			i++
-			row[0], row[1], row[2], row[3], row[4], row[5] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, pgTextArray(p.Zones)
+			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, pgTextArray(p.Zones), p.MAC
 			return true
 		})
 	return duplicate("cache phones", err)
@@ -208,11 +209,12 @@ func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	e164 := make([]string, len(ps))
 	valid := make([]bool, len(ps))
 	zones := make([]string, len(ps))
+	macs := make([]string, len(ps))
 	for i, p := range ps {
-		ids[i], raw[i], regions[i], e164[i], valid[i], zones[i] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, p.Zones
+		ids[i], raw[i], regions[i], e164[i], valid[i], zones[i], macs[i] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, p.Zones, p.MAC
 	}
 	_, err := tx.ExecContext(ctx, stmt("CachePhones"), pq.Array(ids), pq.Array(raw), pq.Array(regions), pq.Array(e164),
-		pq.Array(valid), pq.Array(zones))
+		pq.Array(valid), pq.Array(zones), pq.Array(macs))
 	if err != nil {
 		return fmt.Errorf("cache phones: %w", err)
 	}

@@ -37,6 +37,7 @@ type Candidate struct {
 	PhoneValid      bool // PhoneValid, PhoneE164, PhoneZones: the cached parse, zero unless PhoneCached
 	PhoneE164       string
 	PhoneZones      string // comma-separated
+	PhoneMAC        string // the keyed hash the job gave the cached parse
 }
 
 // CandidateParams select a run's candidates.
@@ -82,7 +83,7 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	err := r.rows.Scan(&c.BorrowerID, &c.FullName, &c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region,
 		&c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact, &c.LoanID, &c.AccountRef, &c.Currency, &c.LoanStatus,
 		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
-		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones)
+		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones, &c.PhoneMAC)
 	if err != nil {
 		// The stream ends here, and the run must not take that for the
 		// end of the candidates.
@@ -93,7 +94,7 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	}
 	if !c.PhoneCached {
 		// A parse of an older number or region says nothing of this one.
-		c.PhoneValid, c.PhoneE164, c.PhoneZones = false, "", ""
+		c.PhoneValid, c.PhoneE164, c.PhoneZones, c.PhoneMAC = false, "", "", ""
 	}
 	return true
 }

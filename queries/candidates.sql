@@ -34,7 +34,8 @@ SELECT b.id,
        pc.borrower_id IS NOT NULL AS phone_cache_row,
        coalesce(pc.valid, false) AS phone_valid,
        coalesce(pc.e164, '') AS phone_e164,
-       coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones
+       coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones,
+       coalesce(pc.mac, '') AS phone_mac
 FROM (
     -- The open installments in a stage, with their loans, in this shard.
     -- OFFSET 0 keeps the planner from starting at the borrowers instead: a

@@ -116,3 +116,37 @@ func TestInsiderWritesAreNotVouchedFor(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// An insider with the job's credentials rewrites the phone cache to send
+// every text to one number. The cache's keyed hashes no longer match, so the
+// next run parses the borrowers' real numbers again and texts those.
+func TestInsiderCannotRedirectThroughPhoneCache(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := seeded(t, 300)
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	insider, err := sql.Open("postgres", jobRoleURL(t, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer insider.Close()
+	const evil = "+8613999999999"
+	res, err := insider.Exec(`UPDATE reminder_phone_cache SET e164 = $1 WHERE valid`, evil)
+	if err != nil {
+		t.Fatalf("as the job role, rewrite the cache: %v", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("the cache held no valid parse to rewrite")
+	}
+	mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-29T10:00:00+08:00")
+	if n := d.count(t, `SELECT count(*) FROM reminder_sends WHERE run_id = 2 AND channel = 'sms'`); n == 0 {
+		t.Fatal("the second run sent no SMS: the test shows nothing")
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_sends WHERE recipient = $1`, evil); n != 0 {
+		t.Errorf("%d messages to the number the insider put in the cache", n)
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_phone_cache c WHERE e164 = $1
+		AND EXISTS (SELECT 1 FROM reminder_sends s WHERE s.run_id = 2 AND s.borrower_id = c.borrower_id)`, evil); n != 0 {
+		t.Errorf("%d cache entries of the run's borrowers still hold the insider's number", n)
+	}
+}

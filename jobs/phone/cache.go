@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
@@ -19,8 +20,11 @@ type Lookup struct {
 
 // FromCandidate reads the cached parse that came with a candidate row: the
 // policy's view of the number (only its Raw unless Known) and what the
-// cache knew.
-func FromCandidate(c *queries.Candidate, defaultRegion string) (policy.Phone, Lookup) {
+// cache knew. A cached parse whose keyed hash (Seal) does not match is not
+// trusted: someone changed it behind the job's back (the job's role can
+// write the cache, but does not hold the key), and it is parsed again and
+// replaced.
+func FromCandidate(c *queries.Candidate, defaultRegion string, h *pii.Hasher) (policy.Phone, Lookup) {
 	lookup := Lookup{Region: Region(c.Region, defaultRegion), Stale: c.PhoneCacheRow && !c.PhoneCached}
 	switch {
 	case c.Phone == "":
@@ -29,10 +33,24 @@ func FromCandidate(c *queries.Candidate, defaultRegion string) (policy.Phone, Lo
 		lookup.Known = true
 		return policy.Phone{}, lookup
 	case c.PhoneCached:
+		parse := queries.PhoneParse{Raw: c.Phone, Region: lookup.Region, Valid: c.PhoneValid, E164: c.PhoneE164, Zones: c.PhoneZones}
+		if Seal(h, &parse) != c.PhoneMAC {
+			lookup.Stale = true
+			break
+		}
 		lookup.Known = true
-		return ForPolicy(queries.PhoneParse{Raw: c.Phone, Valid: c.PhoneValid, E164: c.PhoneE164, Zones: c.PhoneZones}), lookup
+		return ForPolicy(parse), lookup
 	}
 	return policy.Phone{Raw: c.Phone}, lookup
+}
+
+// Seal returns the keyed hash of a parse that the cache keeps beside it.
+func Seal(h *pii.Hasher, p *queries.PhoneParse) string {
+	valid := "0"
+	if p.Valid {
+		valid = "1"
+	}
+	return h.Record("loanremind.phone-cache.v1", p.Raw, p.Region, valid, p.E164, p.Zones)
 }
 
 // Batch parses numbers once per distinct number and region: Add each, then

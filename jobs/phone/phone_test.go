@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/loanremind/loanremind/jobs/phone"
+	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -73,10 +74,14 @@ func TestBatch(t *testing.T) {
 	}
 }
 
-// A candidate row's cached parse is used as it is; a row without one is to
-// be parsed, and an older parse of the borrower's is to be replaced.
+// A candidate row's cached parse is used as it is when its keyed hash
+// matches; a row without one is to be parsed, and an older parse of the
+// borrower's, or one changed behind the job's back, is to be replaced.
 func TestFromCandidate(t *testing.T) {
 	t.Parallel()
+	h := pii.NewHasher([]byte("test key"))
+	real := queries.PhoneParse{Raw: "2125550100", Region: "US", Valid: true, E164: "+12125550100", Zones: "America/New_York"}
+	sealed := phone.Seal(h, &real)
 	for _, tc := range []struct {
 		name         string
 		c            queries.Candidate
@@ -84,13 +89,17 @@ func TestFromCandidate(t *testing.T) {
 		e164         string
 	}{
 		{"cached", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
-			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York"}, true, false, "+12125550100"},
+			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York", PhoneMAC: sealed}, true, false, "+12125550100"},
 		{"not cached", queries.Candidate{Phone: "2125550100", Region: "US-NY"}, false, false, ""},
 		{"cached for another number", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCacheRow: true}, false, true, ""},
 		{"no number", queries.Candidate{Region: "US-NY", PhoneCacheRow: true}, true, true, ""},
+		{"e164 changed behind the job's back", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
+			PhoneValid: true, PhoneE164: "+8613999999999", PhoneZones: "America/New_York", PhoneMAC: sealed}, false, true, ""},
+		{"cached before the seal", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
+			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York"}, false, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ph, lookup := phone.FromCandidate(&tc.c, "CN")
+			ph, lookup := phone.FromCandidate(&tc.c, "CN", h)
 			if lookup.Known != tc.known || lookup.Stale != tc.stale || lookup.Region != "US" {
 				t.Errorf("lookup %+v, want known %v, stale %v, region US", lookup, tc.known, tc.stale)
 			}

@@ -14,6 +14,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -171,6 +172,25 @@ func NewHasher(key []byte) *Hasher {
 // normalized: for channel "email" trimmed and lower-cased; otherwise (phone
 // numbers, E.164 expected) as given.
 func (h *Hasher) Contact(channel, address string) string {
+	return h.contact(channel, address)
+}
+
+// Record returns the keyed hash of a record's fields under a domain (each
+// field is length-prefixed, so no two records hash alike): a row the job
+// wrote carries it, and one changed or written by someone without the key
+// is told apart.
+func (h *Hasher) Record(domain string, fields ...string) string {
+	m := hmac.New(sha256.New, h.key)
+	var n [20]byte
+	for _, f := range append([]string{domain}, fields...) {
+		m.Write(strconv.AppendInt(n[:0], int64(len(f)), 10))
+		m.Write([]byte{':'})
+		m.Write([]byte(f))
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (h *Hasher) contact(channel, address string) string {
 	if channel == "email" {
 		address = strings.ToLower(strings.TrimSpace(address))
 	}

@@ -6,6 +6,12 @@
 -- message with what the chain says of it. The Go side is
 -- audit.MessageDigest; a test holds the two equal.
 --
+-- The phone cache keeps a keyed hash (HMAC with the audit key, which is not
+-- in the database) of each parse: the job's role can write the cache, so a
+-- parse whose hash does not match is parsed again, and an e164 changed
+-- behind the job's back is never texted. Entries cached before this have
+-- none, and are parsed once more.
+--
 -- The job's role loses what it does not use: it updates only the columns of
 -- its run record that a run changes, and only the columns of the phone
 -- cache that a parse fills.
@@ -24,6 +30,8 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         || (extract(epoch FROM valid_until) * 1000000)::bigint || ';', 'UTF8')), 'hex')
 $$;
 
+ALTER TABLE reminder_phone_cache ADD COLUMN mac text NOT NULL DEFAULT '';
+
 REVOKE UPDATE ON reminder_runs FROM loanremind_job;
 GRANT UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
               audit_rows, audit_head, seal) ON reminder_runs TO loanremind_job;
@@ -32,4 +40,5 @@ GRANT UPDATE (finished_at, status, candidates, messages, queued, deferred, suppr
 REVOKE UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
                audit_rows, audit_head, seal) ON reminder_runs FROM loanremind_job;
 GRANT UPDATE ON reminder_runs TO loanremind_job;
+ALTER TABLE reminder_phone_cache DROP COLUMN mac;
 DROP FUNCTION reminder_message_sha256(text, text, text, text, timestamptz, timestamptz);
