@@ -42,6 +42,9 @@ type Config struct {
 	BatchSize int `yaml:"batch_size" json:"batch_size"`
 	// LockTimeout bounds waits for row and table locks.
 	LockTimeout Duration `yaml:"lock_timeout" json:"lock_timeout"`
+	// LockKey is the first key of the job's advisory lane locks: two
+	// deployments in one database need different keys.
+	LockKey int64 `yaml:"lock_key" json:"lock_key"`
 	// StatementTimeout bounds each statement (the candidate query included).
 	StatementTimeout Duration `yaml:"statement_timeout" json:"statement_timeout"`
 	// MinSendWindow: a send time is chosen only if at least this long a

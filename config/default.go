@@ -24,6 +24,7 @@ func Default() *Config {
 		Schedule:           "CRON_TZ=Asia/Shanghai 0 * * * *",
 		BatchSize:          5000,
 		LockTimeout:        Duration(10 * time.Second),
+		LockKey:            1280461899, // "LRLK"
 		StatementTimeout:   Duration(10 * time.Minute),
 		MinSendWindow:      Duration(15 * time.Minute),
 		LateValidity:       day,

@@ -17,6 +17,7 @@ func (c *Config) envOverrides() map[string]any {
 		"LOANREMIND_SCHEDULE":            &c.Schedule,
 		"LOANREMIND_BATCH_SIZE":          &c.BatchSize,
 		"LOANREMIND_LOCK_TIMEOUT":        &c.LockTimeout,
+		"LOANREMIND_LOCK_KEY":            &c.LockKey,
 		"LOANREMIND_STATEMENT_TIMEOUT":   &c.StatementTimeout,
 		"LOANREMIND_TEMPLATES_DIR":       &c.Templates.Dir,
 		"LOANREMIND_AUDIT_HMAC_KEY":      &c.Audit.HMACKey,

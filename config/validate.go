@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -38,6 +39,9 @@ func (c *Config) Validate() error {
 		v.addf("batch_size: %d must be between 1 and 100000", c.BatchSize)
 	}
 	v.timeout("lock_timeout", c.LockTimeout)
+	if c.LockKey == 0 || c.LockKey < math.MinInt32 || c.LockKey > math.MaxInt32 {
+		v.addf("lock_key: %d: want a nonzero 32-bit integer (an advisory lock key)", c.LockKey)
+	}
 	v.timeout("statement_timeout", c.StatementTimeout)
 	v.positive("late_validity", c.LateValidity)
 	if c.MinSendWindow < 0 {

@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -25,12 +27,15 @@ func (p *pipeline) runRecorded(ctx context.Context, started time.Time) (*Result,
 		return p.failEarly(fmt.Errorf("connect: %w", err))
 	}
 	defer conn.Close()
-	key := queries.LaneOf(backfill, req.Shard.Index, req.Shard.Count)
+	key := queries.LaneOf(r.Config.LockKey, backfill, req.Shard.Index, req.Shard.Count)
 	ok, err := queries.TryLaneLock(ctx, conn, key)
 	if err != nil {
 		return p.failEarly(fmt.Errorf("take run lock: %w", err))
 	}
 	if !ok {
+		if err := p.checkLockHolder(ctx, key); err != nil {
+			return p.failEarly(err)
+		}
 		return p.recordSkipped(ctx, started)
 	}
 	defer queries.LaneUnlock(context.WithoutCancel(ctx), conn, key)
@@ -159,6 +164,30 @@ func (p *pipeline) finish(ctx context.Context, status Status, errText string) er
 	return err
 }
 
+// ErrLockHeldByOther is a lane lock held by a session that is not a
+// loanremind run: anyone who can connect could otherwise stop every run,
+// each skipped with exit 0 and nobody paged.
+var ErrLockHeldByOther = errors.New("the run lock is held by a session that is not a loanremind run")
+
+// checkLockHolder returns an error naming the holder of the lane lock when
+// it is not another loanremind run of our role, whose lock a skipped run
+// waits out.
+func (p *pipeline) checkLockHolder(ctx context.Context, key queries.LaneKey) error {
+	holder, found, err := queries.LaneHolder(ctx, p.runner.DB, key)
+	if err != nil {
+		return fmt.Errorf("who holds the run lock: %w", err)
+	}
+	if !found || holder.Loanremind() {
+		return nil // a loanremind run, or one that has just ended
+	}
+	app := holder.ApplicationName
+	if app == "" {
+		app = "not shown to this role"
+	}
+	return fmt.Errorf("%w (advisory lock %d, %d): pid %d, role %q, application_name %q",
+		ErrLockHeldByOther, key.Class, key.Key, holder.PID, clean.Text(holder.Role, 64), clean.Text(app, 64))
+}
+
 // recordSkipped records a run that found another run of its lane and shard
 // holding the lock: it does nothing and exits 0.
 func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Result, error) {
@@ -180,6 +209,10 @@ func (p *pipeline) recordSkipped(ctx context.Context, started time.Time) (*Resul
 	res.RunID = runID
 	res.Status = StatusSkipped
 	res.Error = why
+	backfill := p.req.Mode == ModeBackfill
+	if res.ConsecutiveSkipped, err = queries.ConsecutiveSkipped(ctx, r.DB, p.req.Shard.Index, p.req.Shard.Count, backfill); err != nil {
+		p.log.WithError(err).Warn("could not count the consecutive skipped runs")
+	}
 	p.log.WithField(FieldRunID, runID).Warn("run skipped: " + why)
 	return res, nil
 }

@@ -81,6 +81,9 @@ type Config struct {
 	Host               string
 	Samples            int // sample messages a dry run prints
 	MaxSMSSegments     int // an SMS longer than this many parts is counted and warned about (0: no limit)
+	// LockKey is the first key of the lane locks (0: the default), so that
+	// two deployments in one database do not block each other.
+	LockKey int32
 }
 
 // Request is one run.
@@ -115,6 +118,9 @@ type Result struct {
 	// anchors the audit trail (audit verify --anchor).
 	AuditHead string
 	AuditRows int64
+	// ConsecutiveSkipped counts a skipped run's lane's newest runs that
+	// were skipped in a row, itself included: a stuck lock shows here.
+	ConsecutiveSkipped int64
 }
 
 // ReasonCount counts the decisions of one stage, decision and reason.

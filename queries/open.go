@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"net"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,12 +22,32 @@ const readBuffer = 256 << 10
 // Open opens a pool on the PostgreSQL database at url (a URL or key=value
 // DSN), with connections that read in large blocks. It does not connect.
 func Open(url string) (*sqlx.DB, error) {
-	c, err := pq.NewConnector(url)
+	c, err := pq.NewConnector(withApplicationName(url))
 	if err != nil {
 		return nil, err
 	}
 	c.Dialer(bufferedDialer{})
 	return sqlx.NewDb(sql.OpenDB(c), "postgres"), nil
+}
+
+// withApplicationName gives a connection string ApplicationName as the
+// fallback application_name (one the string names wins): the job tells the
+// holder of its lane lock by it.
+func withApplicationName(dsn string) string {
+	if strings.Contains(dsn, "application_name") {
+		return dsn
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := neturl.Parse(dsn)
+		if err != nil {
+			return dsn // pq reports the error
+		}
+		q := u.Query()
+		q.Set("fallback_application_name", ApplicationName)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return strings.TrimSpace(dsn) + " fallback_application_name=" + ApplicationName
 }
 
 // bufferedDialer dials like lib/pq's default dialer and wraps the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -140,21 +141,64 @@ func RunningRuns(ctx context.Context, db DBTX, shardIndex, shardCount int, backf
 	return selectColumn[int64](ctx, db, stmt("RunningRuns"), shardIndex, shardCount, backfill)
 }
 
-// lockClass is the first key of every loanremind advisory lock ("LRLK").
-const lockClass int32 = 0x4c524c4b
+// DefaultLockKey is the first key of the job's lane locks unless the
+// configuration's lock_key gives another ("LRLK"), so that two deployments
+// in one database do not block each other.
+const DefaultLockKey int32 = 0x4c524c4b
 
 // LaneKey is the key of the lane lock of a lane and shard: runs of a lane
 // (scheduled and manual runs share one, backfills have their own, so that a
 // long backfill never holds up the hourly job) and shard never overlap.
 type LaneKey struct{ Class, Key int32 }
 
-// LaneOf returns the lane lock's key.
-func LaneOf(backfill bool, shardIndex, shardCount int) LaneKey {
+// LaneOf returns the lane lock's key under the deployment's lock key
+// (0: DefaultLockKey).
+func LaneOf(lockKey int32, backfill bool, shardIndex, shardCount int) LaneKey {
+	if lockKey == 0 {
+		lockKey = DefaultLockKey
+	}
 	lane := int32(0)
 	if backfill {
 		lane = 1
 	}
-	return LaneKey{lockClass, lane<<24 | int32(shardCount&0xfff)<<12 | int32(shardIndex&0xfff)}
+	return LaneKey{lockKey, lane<<24 | int32(shardCount&0xfff)<<12 | int32(shardIndex&0xfff)}
+}
+
+// ApplicationName is the application_name of every loanremind session (the
+// connection's fallback): a lane lock held by a session without it, or of
+// another role, is not a loanremind run's.
+const ApplicationName = "loanremind"
+
+// LockHolder is the session that holds a lock.
+type LockHolder struct {
+	PID             int64
+	Role            string
+	ApplicationName string // "" when the server does not show it to us
+	SameRole        bool   // the holder's role is ours
+}
+
+// Loanremind reports whether the holder is a loanremind process of our
+// role: another loanremind run, whose lock is to be waited out.
+func (h LockHolder) Loanremind() bool {
+	return h.SameRole && strings.HasPrefix(h.ApplicationName, ApplicationName)
+}
+
+// LaneHolder returns the session that holds a lane's lock; found is false
+// when nobody does (any more).
+func LaneHolder(ctx context.Context, db DBTX, k LaneKey) (h LockHolder, found bool, err error) {
+	err = db.QueryRowContext(ctx, stmt("LaneHolder"), k.Class, k.Key).Scan(&h.PID, &h.Role, &h.ApplicationName, &h.SameRole)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, false, nil
+	}
+	return h, err == nil, err
+}
+
+// ConsecutiveSkipped counts the newest runs of a lane and shard that were
+// skipped, up to the newest one that was not.
+func ConsecutiveSkipped(ctx context.Context, db DBTX, shardIndex, shardCount int, backfill bool) (int64, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, stmt("ConsecutiveSkipped"), shardIndex, shardCount, backfill).Scan(&n)
+	return n, err
 }
 
 // LaneLockHeld reports whether any session holds a lane's lock.

@@ -66,6 +66,26 @@ SELECT pg_try_advisory_lock($1::int4, $2::int4);
 -- name: LaneUnlock
 SELECT pg_advisory_unlock($1::int4, $2::int4);
 
+-- name: LaneHolder
+-- Who holds a lane lock ($1, $2): the session's pid, role and
+-- application_name (which the server shows only for our own role's
+-- sessions unless we may read all statistics).
+SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''), coalesce(a.usename = current_user, false)
+FROM pg_locks l
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND l.classid = ($1::int4)::bigint::oid AND l.objid = ($2::int4)::bigint::oid
+LIMIT 1;
+
+-- name: ConsecutiveSkipped
+-- The newest runs of a lane and shard that were skipped in a row.
+SELECT count(*) FROM reminder_runs
+WHERE shard_index = $1 AND shard_count = $2 AND (mode = 'backfill') = $3 AND status = 'skipped'
+  AND id > coalesce((SELECT max(id) FROM reminder_runs
+                     WHERE shard_index = $1 AND shard_count = $2 AND (mode = 'backfill') = $3
+                       AND status <> 'skipped'), 0);
+
 -- name: LaneLockHeld
 -- Whether a session of this database holds the lane lock ($1, $2): a run
 -- marked running whose lane nobody holds has died.

@@ -79,6 +79,7 @@ func (e errAuditBroken) Error() string {
 func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	fs := newFlagSet(e, "audit verify", "audit verify [--from DATE --to DATE] [--run ID] [--anchor RUN:HEAD ...] [--event-anchor EVENT:HASH ...] [--workers N]")
 	dbURL := addDatabaseFlag(fs, e)
+	cf := addConfigFlag(fs, e)
 	from := fs.String("from", "", "first business `date` of the runs to verify")
 	to := fs.String("to", "", "last business `date` of the runs to verify")
 	runID := fs.Int64("run", 0, "verify only this run `id`")
@@ -102,6 +103,12 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 			}
 		}
 	}
+	// The configuration names the lane locks' key, by which a run marked
+	// running is known to be alive.
+	cfg, err := config.Load(*cf, e.getenv)
+	if err != nil {
+		return err
+	}
 	db, err := openDB(ctx, *dbURL)
 	if err != nil {
 		return err
@@ -109,7 +116,8 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	defer db.Close()
 	collectAtLimit(e, streamingMemoryLimit)
 	start := time.Now()
-	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors, EventAnchors: eventAnchors, Workers: *workers})
+	rep, err := audit.Verify(ctx, db, audit.VerifyFilter{RunID: *runID, From: *from, To: *to, Anchors: anchors,
+		EventAnchors: eventAnchors, Workers: *workers, LockKey: int32(cfg.LockKey)})
 	if err != nil {
 		return err
 	}

@@ -115,6 +115,7 @@ func jobsConfig(cfg *config.Config, configPath string) (jobs.Config, error) {
 		BatchSize:          cfg.BatchSize,
 		DefaultPhoneRegion: cfg.DefaultPhoneRegion,
 		LockTimeout:        cfg.LockTimeout.Std(),
+		LockKey:            int32(cfg.LockKey),
 		StatementTimeout:   cfg.StatementTimeout.Std(),
 		GracePeriod:        cfg.Serve.GracePeriod.Std(),
 		ConfigSHA256:       cfg.SHA256(),

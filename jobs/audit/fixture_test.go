@@ -67,7 +67,7 @@ func buildChain(tb testing.TB, db *sql.DB, spec chainSpec) []builtRun {
 
 // runWriter writes one run as the pipeline does.
 // fixtureLane is the lane the fixture's runs hold while they run.
-var fixtureLane = queries.LaneOf(false, 0, 1)
+var fixtureLane = queries.LaneOf(0, false, 0, 1)
 
 type runWriter struct {
 	db      *sql.DB

@@ -53,6 +53,9 @@ type VerifyFilter struct {
 	// database, checked whatever the selection.
 	EventAnchors []EventAnchor
 	Workers      int // chains walked at once; 0: one for every two cores
+	// LockKey is the deployment's lane lock key (0: the default): a run
+	// marked running whose lane lock nobody holds has died.
+	LockKey int32
 }
 
 // Anchor is a run's final chain head as kept outside the database (each
@@ -93,6 +96,7 @@ func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
 	if f.Workers > 0 {
 		opt.workers = f.Workers
 	}
+	opt.lockKey = f.LockKey
 	return verify(ctx, db, f, opt)
 }
 
@@ -101,6 +105,7 @@ func Verify(ctx context.Context, db DB, f VerifyFilter) (*Report, error) {
 type verifyOptions struct {
 	workers     int
 	segmentRows int64
+	lockKey     int32 // the lane locks' first key (0: the default)
 }
 
 // defaultVerifyOptions gives a worker two cores: one for the server
@@ -280,7 +285,7 @@ func segmentRuns(ctx context.Context, db queries.DBTX, runs []queries.Run, opt v
 			// A run still writing vouches for the rows it has counted;
 			// one whose lane nobody holds has died, and its record
 			// vouches for all it will ever have.
-			live, err := queries.LaneLockHeld(ctx, db, queries.LaneOf(run.Mode == "backfill", run.ShardIndex, run.ShardCount))
+			live, err := queries.LaneLockHeld(ctx, db, queries.LaneOf(opt.lockKey, run.Mode == "backfill", run.ShardIndex, run.ShardCount))
 			if err != nil {
 				return nil, fmt.Errorf("verify run %d: %w", run.ID, err)
 			}

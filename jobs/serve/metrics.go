@@ -25,6 +25,7 @@ type Metrics struct {
 	runs          *prometheus.CounterVec
 	running       prometheus.Gauge
 	skippedTicks  prometheus.Counter
+	skippedInRow  prometheus.Gauge
 }
 
 // NewMetrics registers the series; build information is set at once, so
@@ -58,9 +59,11 @@ func NewMetrics(version string, withProcess bool) *Metrics {
 			Help: "1 while a run is in progress."}),
 		skippedTicks: prometheus.NewCounter(prometheus.CounterOpts{Name: "loanremind_skipped_ticks_total",
 			Help: "Schedule ticks skipped because the previous run was still going."}),
+		skippedInRow: prometheus.NewGauge(prometheus.GaugeOpts{Name: "loanremind_consecutive_skipped_runs",
+			Help: "The lane's newest runs skipped in a row because another run held its lock (from the run records): alert at 3 or more."}),
 	}
 	reg.MustRegister(m.buildInfo, m.lastRun, m.lastSuccess, m.lastDuration, m.lastCandidate, m.lastMessages,
-		m.lastDecisions, m.decisions, m.runs, m.running, m.skippedTicks)
+		m.lastDecisions, m.decisions, m.runs, m.running, m.skippedTicks, m.skippedInRow)
 	m.buildInfo.WithLabelValues(version).Set(1)
 	for _, s := range []jobs.Status{jobs.StatusSucceeded, jobs.StatusFailed, jobs.StatusSkipped} {
 		m.runs.WithLabelValues(string(s))
@@ -82,8 +85,10 @@ func (m *Metrics) Observe(res *jobs.Result, now time.Time) {
 		m.lastSuccess.Set(float64(now.Unix()))
 	}
 	if res.Status == jobs.StatusSkipped {
+		m.skippedInRow.Set(float64(res.ConsecutiveSkipped))
 		return
 	}
+	m.skippedInRow.Set(0)
 	m.lastDuration.Set(res.Duration.Seconds())
 	m.lastCandidate.Set(float64(res.Candidates))
 	m.lastMessages.Set(float64(res.Messages))

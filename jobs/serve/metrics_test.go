@@ -91,3 +91,19 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return d.GetCounter().GetValue()
 }
+
+// The skipped runs in a row show as a gauge, which a run that was not
+// skipped sets back to 0.
+func TestConsecutiveSkippedRuns(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics("test", false)
+	now := time.Unix(1_800_000_000, 0)
+	m.Observe(&jobs.Result{Status: jobs.StatusSkipped, ConsecutiveSkipped: 3}, now)
+	if got := value(t, m.skippedInRow); got != 3 {
+		t.Errorf("loanremind_consecutive_skipped_runs = %v after the third skipped run, want 3", got)
+	}
+	m.Observe(&jobs.Result{Status: jobs.StatusSucceeded}, now)
+	if got := value(t, m.skippedInRow); got != 0 {
+		t.Errorf("loanremind_consecutive_skipped_runs = %v after a run, want 0", got)
+	}
+}
