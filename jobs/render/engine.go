@@ -78,7 +78,6 @@ type tmpl struct {
 	name, channel, stage, locale string
 	sha256                       string
 	main, subject                *template.Template // subject: email only
-	fastMain, fastSubject        program            // compiled fast path; nil: use text/template
 	sms, zh                      bool
 	signature, optOut            string // for the template's locale and channel
 }
@@ -252,17 +251,10 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			}
 		}
 		for _, s := range e.samples(t) {
-			r, err := e.render(t, &s.msg, false)
+			r, err := e.render(t, &s.msg)
 			if err != nil {
 				fail("render: %s (sample %s): %w", t.name, s.label, err)
 				continue
-			}
-			if t.fastMain != nil || t.fastSubject != nil {
-				if fast, err := e.render(t, &s.msg, true); err != nil || fast != r {
-					// A fast-path bug: text/template is the reference.
-					e.warnf("%s: compiled fast path disagrees with text/template on sample %s; using text/template", t.name, s.label)
-					t.fastMain, t.fastSubject = nil, nil
-				}
 			}
 			if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments {
 				e.warnf("%s: sample %s is %d SMS segments (%s), over the maximum of %d",
@@ -286,7 +278,7 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			for _, l := range previewLocales {
 				t := e.resolved[tmplKey{ch, st, l}]
 				for _, s := range e.samples(t) {
-					r, err := e.render(t, &s.msg, true)
+					r, err := e.render(t, &s.msg)
 					if err != nil { // cannot happen: the same samples passed above
 						return nil, fmt.Errorf("render: preview %s: %w", t.name, err)
 					}
@@ -414,14 +406,12 @@ func parseFile(fsys fs.FS, name string) *fileResult {
 	if err != nil {
 		return &fileResult{tmpl: t, err: fmt.Errorf("render: parse %w", err)}
 	}
-	t.fastMain = compile(t.main.Tree)
 	if channel == ChannelEmail {
 		if t.subject = t.main.Lookup("subject"); t.subject == nil {
 			f := bad(`email template lacks {{define "subject"}}…{{end}}`)
 			f.tmpl = t
 			return f
 		}
-		t.fastSubject = compile(t.subject.Tree)
 	}
 	return &fileResult{tmpl: t}
 }

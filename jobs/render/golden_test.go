@@ -29,7 +29,7 @@ func TestGolden(t *testing.T) {
 				var b strings.Builder
 				fmt.Fprintf(&b, "# %s rendered with the sample data (business date %s)\n", tm.name, sampleBusinessDate())
 				for _, s := range e.samples(tm) {
-					r, err := e.render(tm, &s.msg, true)
+					r, err := e.render(tm, &s.msg)
 					if err != nil {
 						t.Fatalf("%s (%s): %v", tm.name, s.label, err)
 					}

@@ -55,7 +55,7 @@ func (e *Engine) Render(m *Message) (Rendered, error) {
 	if t == nil {
 		return Rendered{}, fmt.Errorf("render: %w for channel %q, stage %q", ErrNoTemplate, m.Channel, m.Stage)
 	}
-	r, err := e.render(t, m, true)
+	r, err := e.render(t, m)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render %s: %w", t.name, err)
 	}
@@ -88,18 +88,11 @@ type scratch struct {
 	offs   []int  // end offsets of the formatted strings in text
 	text   []byte // every formatted string of the view, back to back
 	out    bytes.Buffer
-	frame  frame
 }
 
-// exec runs a template on sc.view into sc.out: the compiled program when
-// there is one and fast is set, else text/template.
-func (sc *scratch) exec(p program, tt *template.Template, fast bool) error {
+// exec runs a template on sc.view into sc.out.
+func (sc *scratch) exec(tt *template.Template) error {
 	sc.out.Reset()
-	if fast && p != nil {
-		sc.frame.view = &sc.view
-		sc.frame.run(p, &sc.out)
-		return nil
-	}
 	return tt.Execute(&sc.out, &sc.view)
 }
 
@@ -108,9 +101,8 @@ type currencySum struct {
 	total int64
 }
 
-// render renders m with t; fast selects the compiled program (New also
-// renders with text/template to check it).
-func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
+// render renders m with t and checks the result.
+func (e *Engine) render(t *tmpl, m *Message) (Rendered, error) {
 	if len(m.Items) == 0 {
 		return Rendered{}, fmt.Errorf("%w: no items", ErrBadMessage)
 	}
@@ -121,7 +113,7 @@ func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
 	}
 
 	r := Rendered{Template: t.name, TemplateSHA256: t.sha256, Locale: t.locale}
-	if err := sc.exec(t.fastMain, t.main, fast); err != nil {
+	if err := sc.exec(t.main); err != nil {
 		return Rendered{}, fmt.Errorf("%w: %v", ErrTemplate, err)
 	}
 	body := bytes.TrimSpace(sc.out.Bytes())
@@ -130,7 +122,7 @@ func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
 	}
 	r.Body = string(body)
 	if t.subject != nil {
-		if err := sc.exec(t.fastSubject, t.subject, fast); err != nil {
+		if err := sc.exec(t.subject); err != nil {
 			return Rendered{}, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
 		}
 		sc.text = appendFolded(sc.text[:0], sc.out.Bytes())
@@ -190,7 +182,6 @@ func (e *Engine) putScratch(sc *scratch) {
 	clear(sc.items)
 	clear(sc.totals)
 	sc.view = View{}
-	sc.frame = frame{}
 	if sc.out.Cap() > 64<<10 { // do not keep a huge buffer around
 		sc.out = bytes.Buffer{}
 	}
