@@ -120,23 +120,50 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 	if err := e.setOptions(opts); err != nil {
 		return nil, err
 	}
-
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
 	files, err := parseTemplates(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	byKey := map[tmplKey]*tmpl{} // exact (channel, stage, locale) -> template
-	localeSet := map[string]bool{e.defaultLocale: true}
-	var found []string           // locales that have template files, sorted
-	broken := map[tmplKey]bool{} // files that exist but failed: no "missing" error for them
+
+	var probs problems
+	cat := e.catalog(files, &probs)
+	checked, previewLocales := e.localesToCheck(opts.Locales, cat.found, &probs)
+	e.indexLanguages(cat)
+	used := e.resolveAll(cat, checked, &probs)
+	for _, t := range used {
+		e.checkTemplate(t, opts, &probs)
+	}
+	if len(probs) > 0 {
+		return nil, errors.Join(probs...)
+	}
+	e.sha256 = setSHA256(used)
+	if err := e.renderPreview(previewLocales); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// problems collects what New finds wrong, to report it all at once.
+type problems []error
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// templateCatalog is the usable template files by exact key.
+type templateCatalog struct {
+	byKey  map[tmplKey]*tmpl // exact (channel, stage, locale) -> template
+	found  []string          // locales that have template files, sorted
+	broken map[tmplKey]bool  // files that exist but failed: no "missing" error for them
+}
+
+// catalog files the parsed templates by key: a file that failed is a
+// problem, one for a channel or stage not in use a warning.
+func (e *Engine) catalog(files []*fileResult, probs *problems) templateCatalog {
+	cat := templateCatalog{byKey: map[tmplKey]*tmpl{}, broken: map[tmplKey]bool{}}
 	for _, f := range files {
 		if f.err != nil {
-			errs = append(errs, f.err)
+			*probs = append(*probs, f.err)
 			if f.tmpl != nil {
-				broken[tmplKey{f.channel, f.stage, f.locale}] = true
+				cat.broken[tmplKey{f.channel, f.stage, f.locale}] = true
 			}
 			continue
 		}
@@ -145,28 +172,38 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			e.warnf("%s: channel %q or stage %q not configured; template unused", t.name, t.channel, t.stage)
 			continue
 		}
-		byKey[tmplKey{t.channel, t.stage, t.locale}] = t
-		if !slices.Contains(found, t.locale) {
-			found = append(found, t.locale)
+		cat.byKey[tmplKey{t.channel, t.stage, t.locale}] = t
+		if !slices.Contains(cat.found, t.locale) {
+			cat.found = append(cat.found, t.locale)
 		}
 	}
-	slices.Sort(found)
+	slices.Sort(cat.found)
+	return cat
+}
+
+// localesToCheck returns the locales every template must resolve for (the
+// default locale, the ones with template files and Options.Locales), sorted,
+// and the locales to preview: the default locale first, then
+// Options.Locales, or when it is empty every locale with template files,
+// sorted.
+func (e *Engine) localesToCheck(optLocales, found []string, probs *problems) (checked, previewLocales []string) {
+	localeSet := map[string]bool{e.defaultLocale: true}
 	for _, l := range found {
 		localeSet[l] = true
 	}
-	previewLocales := []string{e.defaultLocale}
-	for _, l := range opts.Locales {
-		cl, ok := canonicalLocale(l)
+	previewLocales = []string{e.defaultLocale}
+	for _, l := range optLocales {
+		canonical, ok := canonicalLocale(l)
 		if !ok {
-			fail("render: Options.Locales: %q is not a locale", l)
+			probs.addf("render: Options.Locales: %q is not a locale", l)
 			continue
 		}
-		localeSet[cl] = true
-		if !slices.Contains(previewLocales, cl) {
-			previewLocales = append(previewLocales, cl)
+		localeSet[canonical] = true
+		if !slices.Contains(previewLocales, canonical) {
+			previewLocales = append(previewLocales, canonical)
 		}
 	}
-	if len(opts.Locales) == 0 {
+	if len(optLocales) == 0 {
 		for _, l := range found {
 			if !slices.Contains(previewLocales, l) {
 				previewLocales = append(previewLocales, l)
@@ -174,18 +211,22 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 		}
 	}
 	slices.Sort(previewLocales[1:]) // whatever order Options.Locales came in
-	checked := make([]string, 0, len(localeSet))
+	checked = make([]string, 0, len(localeSet))
 	for l := range localeSet {
 		checked = append(checked, l)
 	}
 	slices.Sort(checked)
+	return checked, previewLocales
+}
 
-	// Language fallback: per (channel, stage, language), the default
-	// locale's template if it has that language, else the first locale.
-	for _, l := range found {
+// indexLanguages fills the language fallback: per (channel, stage,
+// language), the default locale's template if it has that language, else
+// the first locale's.
+func (e *Engine) indexLanguages(cat templateCatalog) {
+	for _, l := range cat.found {
 		for _, ch := range e.channels {
 			for _, st := range e.stages {
-				t := byKey[tmplKey{ch, st, l}]
+				t := cat.byKey[tmplKey{ch, st, l}]
 				if t == nil {
 					continue
 				}
@@ -196,28 +237,33 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			}
 		}
 	}
+}
 
-	// Resolve every (channel, stage, checked locale); collect used templates.
+// resolveAll resolves every (channel, stage, checked locale) to a
+// template, falling back by language then to the default locale, and
+// returns the templates used, sorted by name. A key nothing resolves is a
+// problem.
+func (e *Engine) resolveAll(cat templateCatalog, checked []string, probs *problems) []*tmpl {
 	var used []*tmpl
 	for _, ch := range e.channels {
 		for _, st := range e.stages {
 			for _, l := range checked {
-				if broken[tmplKey{ch, st, l}] {
+				if cat.broken[tmplKey{ch, st, l}] {
 					continue
 				}
-				t := byKey[tmplKey{ch, st, l}]
+				t := cat.byKey[tmplKey{ch, st, l}]
 				if t == nil {
 					t = e.byLanguage[tmplKey{ch, st, language(l)}]
 				}
 				if t == nil {
-					t = byKey[tmplKey{ch, st, e.defaultLocale}]
+					t = cat.byKey[tmplKey{ch, st, e.defaultLocale}]
 				}
 				if t == nil {
-					fail("render: missing template %s/%s.%s.tmpl (nor one for language %q or the default locale %s)",
+					probs.addf("render: missing template %s/%s.%s.tmpl (nor one for language %q or the default locale %s)",
 						ch, st, l, language(l), e.defaultLocale)
 					continue
 				}
-				if t.locale != l && slices.Contains(found, l) {
+				if t.locale != l && slices.Contains(cat.found, l) {
 					e.warnf("%s/%s: no %s template, %s messages use %s", ch, st, l, l, t.name)
 				}
 				e.resolved[tmplKey{ch, st, l}] = t
@@ -228,66 +274,72 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 		}
 	}
 	slices.SortFunc(used, func(a, b *tmpl) int { return strings.Compare(a.name, b.name) })
+	return used
+}
 
-	// Per used template: signature, opt-out line, approval, sample renders.
-	for _, t := range used {
-		var ok bool
-		if t.signature, ok = lookupByLocale(opts.Signature, t.locale); !ok || strings.TrimSpace(t.signature) == "" {
-			fail("render: %s: no signature for locale %s in Options.Signature", t.name, t.locale)
-			continue
-		}
-		if t.optOut, ok = lookupByLocale(opts.OptOut[t.channel], t.locale); !ok || strings.TrimSpace(t.optOut) == "" {
-			fail("render: %s: no opt-out line for %s/%s in Options.OptOut", t.name, t.channel, t.locale)
-			continue
-		}
-		e.hashes[t.name] = t.sha256
-		if len(opts.Approved) > 0 {
-			want, ok := opts.Approved[t.name]
-			switch {
-			case !ok:
-				fail("render: %s: not approved (sha256 %s is not in Options.Approved)", t.name, t.sha256)
-			case !strings.EqualFold(strings.TrimSpace(want), t.sha256):
-				fail("render: %s: sha256 %s does not match the approved %s", t.name, t.sha256, want)
-			}
-		}
-		for _, s := range e.samples(t) {
-			r, err := e.render(t, &s.msg)
-			if err != nil {
-				fail("render: %s (sample %s): %w", t.name, s.label, err)
-				continue
-			}
-			if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments {
-				e.warnf("%s: sample %s is %d SMS segments (%s), over the maximum of %d",
-					t.name, s.label, r.Segments, r.Encoding, opts.MaxSMSSegments)
-			}
+// checkTemplate gives a used template its signature and opt-out line,
+// checks its approval and renders the sample messages with it.
+func (e *Engine) checkTemplate(t *tmpl, opts Options, probs *problems) {
+	var ok bool
+	if t.signature, ok = lookupByLocale(opts.Signature, t.locale); !ok || strings.TrimSpace(t.signature) == "" {
+		probs.addf("render: %s: no signature for locale %s in Options.Signature", t.name, t.locale)
+		return
+	}
+	if t.optOut, ok = lookupByLocale(opts.OptOut[t.channel], t.locale); !ok || strings.TrimSpace(t.optOut) == "" {
+		probs.addf("render: %s: no opt-out line for %s/%s in Options.OptOut", t.name, t.channel, t.locale)
+		return
+	}
+	e.hashes[t.name] = t.sha256
+	if len(opts.Approved) > 0 {
+		want, ok := opts.Approved[t.name]
+		switch {
+		case !ok:
+			probs.addf("render: %s: not approved (sha256 %s is not in Options.Approved)", t.name, t.sha256)
+		case !strings.EqualFold(strings.TrimSpace(want), t.sha256):
+			probs.addf("render: %s: sha256 %s does not match the approved %s", t.name, t.sha256, want)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	for _, s := range e.samples(t) {
+		r, err := e.render(t, &s.msg)
+		if err != nil {
+			probs.addf("render: %s (sample %s): %w", t.name, s.label, err)
+			continue
+		}
+		if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments {
+			e.warnf("%s: sample %s is %d SMS segments (%s), over the maximum of %d",
+				t.name, s.label, r.Segments, r.Encoding, opts.MaxSMSSegments)
+		}
 	}
+}
 
-	// One hash over every used template: name and source hash, sorted.
+// setSHA256 is one hash over every used template (sorted by name): its name
+// and source hash.
+func setSHA256(used []*tmpl) string {
 	h := sha256.New()
 	for _, t := range used {
 		fmt.Fprintf(h, "%s\x00%s\n", t.name, t.sha256)
 	}
-	e.sha256 = hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
+}
 
+// renderPreview renders the samples of every channel × stage × preview
+// locale, in that order, for Preview.
+func (e *Engine) renderPreview(previewLocales []string) error {
 	for _, ch := range e.channels {
 		for _, st := range e.stages {
 			for _, l := range previewLocales {
 				t := e.resolved[tmplKey{ch, st, l}]
 				for _, s := range e.samples(t) {
 					r, err := e.render(t, &s.msg)
-					if err != nil { // cannot happen: the same samples passed above
-						return nil, fmt.Errorf("render: preview %s: %w", t.name, err)
+					if err != nil { // cannot happen: the same samples passed checkTemplate
+						return fmt.Errorf("render: preview %s: %w", t.name, err)
 					}
 					e.preview = append(e.preview, r)
 				}
 			}
 		}
 	}
-	return e, nil
+	return nil
 }
 
 // setOptions validates and copies the scalar options.
