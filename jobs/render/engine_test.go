@@ -3,6 +3,7 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -53,16 +54,18 @@ func TestNewDefaultTemplates(t *testing.T) {
 	// Options.Locales (filled from a map by callers) in any order gives the
 	// same preview; a listed locale without templates previews its fallback.
 	for _, locs := range [][]string{{"en-US", "zh-CN", "en-GB"}, {"en-GB", "en-US"}} {
-		opts := testOptions()
-		opts.Locales = locs
-		e, err := New(defaultTemplates(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := e.Preview()
-		if len(p) != 60 || p[2].Locale != "en-US" || p[4].Template != "sms/upcoming_3d.en-US.tmpl" {
-			t.Errorf("Locales %q: %d texts, [2] %s, [4] %s", locs, len(p), p[2].Locale, p[4].Template)
-		}
+		t.Run(strings.Join(locs, ","), func(t *testing.T) {
+			opts := testOptions()
+			opts.Locales = locs
+			e, err := New(defaultTemplates(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := e.Preview()
+			if len(p) != 60 || p[2].Locale != "en-US" || p[4].Template != "sms/upcoming_3d.en-US.tmpl" {
+				t.Errorf("Locales %q: %d texts, [2] %s, [4] %s", locs, len(p), p[2].Locale, p[4].Template)
+			}
+		})
 	}
 }
 
@@ -202,28 +205,30 @@ func TestNewFiles(t *testing.T) {
 		"sms/overdue_7d.zh-CN.tmpl.x": nil, // ignored: not .tmpl
 	}
 	for file, want := range tests {
-		fsys := miniFS(map[string]string{file: okBody + "{{.OptOut}}"})
-		opts := miniOptions()
-		opts.Channels = []string{"sms", "email"}
-		if want == nil {
-			opts.Channels = []string{"sms"}
-			if _, err := New(fsys, opts); err != nil {
-				t.Errorf("%s: %v", file, err)
-			}
-			continue
-		}
-		if file == "email/due_today.zh-CN.tmpl" {
-			// Give email every other stage so that only the subject is missing.
-			for _, st := range testStages {
-				if st == "due_today" {
-					continue
+		t.Run(file, func(t *testing.T) {
+			fsys := miniFS(map[string]string{file: okBody + "{{.OptOut}}"})
+			opts := miniOptions()
+			opts.Channels = []string{"sms", "email"}
+			if want == nil {
+				opts.Channels = []string{"sms"}
+				if _, err := New(fsys, opts); err != nil {
+					t.Errorf("%s: %v", file, err)
 				}
-				fsys["email/"+st+".zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}s{{end}}` + okBody + "{{.OptOut}}")}
+				return
 			}
-			opts.OptOut["email"] = map[string]string{"zh-CN": "回复TD退订"}
-		}
-		msg := newErr(t, fsys, opts)
-		mustContain(t, msg, want...)
+			if file == "email/due_today.zh-CN.tmpl" {
+				// Give email every other stage so that only the subject is missing.
+				for _, st := range testStages {
+					if st == "due_today" {
+						continue
+					}
+					fsys["email/"+st+".zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}s{{end}}` + okBody + "{{.OptOut}}")}
+				}
+				opts.OptOut["email"] = map[string]string{"zh-CN": "回复TD退订"}
+			}
+			msg := newErr(t, fsys, opts)
+			mustContain(t, msg, want...)
+		})
 	}
 	// A template for a stage or channel not in use is parsed (a syntax
 	// error fails) but otherwise only warned about.
@@ -263,12 +268,14 @@ func TestNewOptions(t *testing.T) {
 		{"bad preview locale", func(o *Options) { o.Locales = []string{"??"} }, `Options.Locales: "??"`},
 	}
 	for _, tt := range tests {
-		opts := miniOptions()
-		tt.edit(&opts)
-		msg := newErr(t, miniFS(nil), opts)
-		if !strings.Contains(msg, tt.want) {
-			t.Errorf("%s: error %q does not contain %q", tt.name, msg, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			opts := miniOptions()
+			tt.edit(&opts)
+			msg := newErr(t, miniFS(nil), opts)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("%s: error %q does not contain %q", tt.name, msg, tt.want)
+			}
+		})
 	}
 	if _, err := New(nil, miniOptions()); err == nil {
 		t.Errorf("New(nil) succeeded")
@@ -315,14 +322,16 @@ func TestLocaleFallback(t *testing.T) {
 		"fr-FR": "zh-CN", "": "zh-CN", "??": "zh-CN", " en-US ": "en-US",
 	}
 	for loc, want := range tests {
-		m := sampleMessage("sms", "due_today", loc)
-		r, err := e.Render(m)
-		if err != nil {
-			t.Fatalf("%q: %v", loc, err)
-		}
-		if r.Locale != want || r.Template != "sms/due_today."+want+".tmpl" {
-			t.Errorf("locale %q: got template %s locale %s, want %s", loc, r.Template, r.Locale, want)
-		}
+		t.Run(fmt.Sprintf("%q", loc), func(t *testing.T) {
+			m := sampleMessage("sms", "due_today", loc)
+			r, err := e.Render(m)
+			if err != nil {
+				t.Fatalf("%q: %v", loc, err)
+			}
+			if r.Locale != want || r.Template != "sms/due_today."+want+".tmpl" {
+				t.Errorf("locale %q: got template %s locale %s, want %s", loc, r.Template, r.Locale, want)
+			}
+		})
 	}
 
 	// Same-language fallback prefers the default locale, then the smallest.
@@ -333,18 +342,20 @@ func TestLocaleFallback(t *testing.T) {
 		}
 	}
 	for def, want := range map[string]string{"en-US": "en-US", "zh-CN": "en-CA"} {
-		opts := miniOptions()
-		opts.DefaultLocale = def
-		e, err := New(miniFS(over), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.Render(sampleMessage("sms", "due_today", "en-AU"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Locale != want {
-			t.Errorf("default %s: en-AU uses %s, want %s", def, r.Locale, want)
-		}
+		t.Run("default "+def, func(t *testing.T) {
+			opts := miniOptions()
+			opts.DefaultLocale = def
+			e, err := New(miniFS(over), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.Render(sampleMessage("sms", "due_today", "en-AU"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Locale != want {
+				t.Errorf("default %s: en-AU uses %s, want %s", def, r.Locale, want)
+			}
+		})
 	}
 }

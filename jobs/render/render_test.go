@@ -21,51 +21,55 @@ func TestDefaultSMS(t *testing.T) {
 	e := newDefaultEngine(t)
 	opts := testOptions()
 	for _, r := range e.Preview() {
-		sig := opts.Signature[r.Locale]
-		var optOut string
-		if strings.HasPrefix(r.Template, "sms/") {
-			optOut = opts.OptOut["sms"][r.Locale]
-		} else {
-			optOut = opts.OptOut["email"][r.Locale]
-		}
-		mustContain(t, r.Body, sig, optOut)
-		for _, full := range []string{"LN-2024-00012345", "00012345", "LN-2023", "CL-2025"} {
-			if strings.Contains(r.Body, full) || strings.Contains(r.Subject, full) {
-				t.Errorf("%s shows the account reference %q", r.Template, full)
+		t.Run("preview "+r.Template, func(t *testing.T) {
+			sig := opts.Signature[r.Locale]
+			var optOut string
+			if strings.HasPrefix(r.Template, "sms/") {
+				optOut = opts.OptOut["sms"][r.Locale]
+			} else {
+				optOut = opts.OptOut["email"][r.Locale]
 			}
-		}
-		if l := findLink(r.Body); l != "" {
-			t.Errorf("%s has a link %q", r.Template, l)
-		}
+			mustContain(t, r.Body, sig, optOut)
+			for _, full := range []string{"LN-2024-00012345", "00012345", "LN-2023", "CL-2025"} {
+				if strings.Contains(r.Body, full) || strings.Contains(r.Subject, full) {
+					t.Errorf("%s shows the account reference %q", r.Template, full)
+				}
+			}
+			if l := findLink(r.Body); l != "" {
+				t.Errorf("%s has a link %q", r.Template, l)
+			}
+		})
 	}
 	for _, st := range testStages {
 		for _, loc := range []string{"zh-CN", "en-US"} {
-			tm := e.resolved[tmplKey{"sms", st, loc}]
-			s := e.samples(tm)[0] // 1 item
-			r, err := e.Render(&s.msg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Segments > 2 {
-				t.Errorf("%s: 1-item SMS is %d segments (%d characters), want <= 2", r.Template, r.Segments, utf8.RuneCountInString(r.Body))
-			}
-			if loc == "zh-CN" {
-				if r.Encoding != EncodingUCS2 || utf8.RuneCountInString(r.Body) > 134 {
-					t.Errorf("%s: %s, %d characters", r.Template, r.Encoding, utf8.RuneCountInString(r.Body))
+			t.Run(st+"."+loc, func(t *testing.T) {
+				tm := e.resolved[tmplKey{"sms", st, loc}]
+				s := e.samples(tm)[0] // 1 item
+				r, err := e.Render(&s.msg)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if !strings.HasPrefix(r.Body, "【安心金融】") {
-					t.Errorf("%s does not start with the signature: %q", r.Template, r.Body)
+				if r.Segments > 2 {
+					t.Errorf("%s: 1-item SMS is %d segments (%d characters), want <= 2", r.Template, r.Segments, utf8.RuneCountInString(r.Body))
 				}
-				mustContain(t, r.Body, "尾号2345", "¥1,234.56")
-			} else {
-				if r.Encoding != EncodingGSM7 {
-					t.Errorf("%s is %s, want GSM-7 (a non-GSM character crept in): %q", r.Template, r.Encoding, r.Body)
+				if loc == "zh-CN" {
+					if r.Encoding != EncodingUCS2 || utf8.RuneCountInString(r.Body) > 134 {
+						t.Errorf("%s: %s, %d characters", r.Template, r.Encoding, utf8.RuneCountInString(r.Body))
+					}
+					if !strings.HasPrefix(r.Body, "【安心金融】") {
+						t.Errorf("%s does not start with the signature: %q", r.Template, r.Body)
+					}
+					mustContain(t, r.Body, "尾号2345", "¥1,234.56")
+				} else {
+					if r.Encoding != EncodingGSM7 {
+						t.Errorf("%s is %s, want GSM-7 (a non-GSM character crept in): %q", r.Template, r.Encoding, r.Body)
+					}
+					mustContain(t, r.Body, "****2345", "$1,234.56")
 				}
-				mustContain(t, r.Body, "****2345", "$1,234.56")
-			}
-			if !strings.HasSuffix(r.Body, testOptions().OptOut["sms"][loc]) {
-				t.Errorf("%s does not end with the opt-out line: %q", r.Template, r.Body)
-			}
+				if !strings.HasSuffix(r.Body, testOptions().OptOut["sms"][loc]) {
+					t.Errorf("%s does not end with the opt-out line: %q", r.Template, r.Body)
+				}
+			})
 		}
 	}
 }
@@ -94,22 +98,24 @@ func TestDefaultTemplatesWording(t *testing.T) {
 	ignore := map[string]string{"zh-CN": "如已还款请忽略", "en-US": "Already paid? Please ignore this."}
 	for loc, stages := range want {
 		for st, subs := range stages {
-			m := sampleMessage("sms", st, loc)
-			d := sampleDays(st)
-			m.Items[0].DueDate, m.Items[0].DaysPastDue = biz.AddDays(-d), d
-			if loc == "en-US" {
-				m.Items[0].Currency = "USD"
-			}
-			r, err := e.Render(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mustContain(t, r.Body, append(subs, ignore[loc])...)
-			for _, threat := range []string{"lawsuit", "legal action", "arrest", "police", "起诉", "法律", "上门", "征信", "后果"} {
-				if strings.Contains(r.Body, threat) {
-					t.Errorf("%s contains %q", r.Template, threat)
+			t.Run(st+"."+loc, func(t *testing.T) {
+				m := sampleMessage("sms", st, loc)
+				d := sampleDays(st)
+				m.Items[0].DueDate, m.Items[0].DaysPastDue = biz.AddDays(-d), d
+				if loc == "en-US" {
+					m.Items[0].Currency = "USD"
 				}
-			}
+				r, err := e.Render(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustContain(t, r.Body, append(subs, ignore[loc])...)
+				for _, threat := range []string{"lawsuit", "legal action", "arrest", "police", "起诉", "法律", "上门", "征信", "后果"} {
+					if strings.Contains(r.Body, threat) {
+						t.Errorf("%s contains %q", r.Template, threat)
+					}
+				}
+			})
 		}
 	}
 }
@@ -138,12 +144,14 @@ func TestRenderBadMessage(t *testing.T) {
 		{"unknown channel", func(m *Message) { m.Channel = "push" }, ErrNoTemplate, `channel "push"`},
 	}
 	for _, tt := range tests {
-		m := ok()
-		tt.edit(m)
-		_, err := e.Render(m)
-		if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("%s: err = %v, want %v containing %q", tt.name, err, tt.is, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			m := ok()
+			tt.edit(m)
+			_, err := e.Render(m)
+			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("%s: err = %v, want %v containing %q", tt.name, err, tt.is, tt.want)
+			}
+		})
 	}
 	if _, err := e.Render(nil); !errors.Is(err, ErrBadMessage) {
 		t.Errorf("Render(nil) = %v", err)
@@ -242,14 +250,16 @@ func TestRenderEmail(t *testing.T) {
 
 func TestAccountMaskMatchesPII(t *testing.T) {
 	for _, ref := range []string{"LN-2024-00012345", "12345", "1234", "", "  ABCDEFG  ", "账户编号一二三四五", "A"} {
-		got := string(appendAccount(nil, ref, false))
-		if want := pii.MaskAccount(ref); got != want {
-			t.Errorf("appendAccount(%q) = %q, pii.MaskAccount = %q", ref, got, want)
-		}
-		zh := string(appendAccount(nil, ref, true))
-		if want := "尾号" + strings.TrimPrefix(pii.MaskAccount(ref), "****"); utf8.RuneCountInString(strings.TrimSpace(ref)) > 4 && zh != want {
-			t.Errorf("zh appendAccount(%q) = %q, want %q", ref, zh, want)
-		}
+		t.Run(fmt.Sprintf("%q", ref), func(t *testing.T) {
+			got := string(appendAccount(nil, ref, false))
+			if want := pii.MaskAccount(ref); got != want {
+				t.Errorf("appendAccount(%q) = %q, pii.MaskAccount = %q", ref, got, want)
+			}
+			zh := string(appendAccount(nil, ref, true))
+			if want := "尾号" + strings.TrimPrefix(pii.MaskAccount(ref), "****"); utf8.RuneCountInString(strings.TrimSpace(ref)) > 4 && zh != want {
+				t.Errorf("zh appendAccount(%q) = %q, want %q", ref, zh, want)
+			}
+		})
 	}
 }
 

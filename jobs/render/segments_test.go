@@ -49,10 +49,12 @@ func TestSegments(t *testing.T) {
 		{"invalid UTF-8 is UCS-2", "abc\xff", 1, EncodingUCS2},
 	}
 	for _, tt := range tests {
-		n, enc := Segments(tt.body)
-		if n != tt.n || enc != tt.enc {
-			t.Errorf("%s: Segments = %d %s, want %d %s", tt.name, n, enc, tt.n, tt.enc)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			n, enc := Segments(tt.body)
+			if n != tt.n || enc != tt.enc {
+				t.Errorf("%s: Segments = %d %s, want %d %s", tt.name, n, enc, tt.n, tt.enc)
+			}
+		})
 	}
 }
 
