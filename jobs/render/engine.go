@@ -37,6 +37,9 @@ const (
 	// ErrTemplate: a template failed on this message although it passed the
 	// checks in New (it depends on data in a way the samples did not cover).
 	ErrTemplate Error = "template failed"
+	// ErrSMSBudget: New rendered an SMS template's sample with more
+	// segments than Options.MaxSMSSegments.
+	ErrSMSBudget Error = "over the SMS segment budget"
 )
 
 // Options configures an Engine. Locale keys are BCP 47 tags ("zh-CN"); they
@@ -45,7 +48,7 @@ type Options struct {
 	DefaultLocale  string                       // fallback locale, e.g. "zh-CN"
 	Signature      map[string]string            // locale -> signature, e.g. "zh-CN": "【安心金融】", "en-US": "Anxin Finance"
 	OptOut         map[string]map[string]string // channel -> locale -> opt-out line, e.g. sms/zh-CN "回复TD退订", sms/en-US "Reply STOP to opt out."
-	MaxSMSSegments int                          // above it: a warning, not an error (0 = no limit)
+	MaxSMSSegments int                          // the SMS segment budget: a template with a sample over it fails New (0 = no limit)
 	AllowLinks     bool                         // default false: a template rendering a URL/domain fails validation
 	Approved       map[string]string            // template name ("sms/due_today.zh-CN.tmpl") -> approved sha256 hex; when non-empty every used template must match
 	Stages         []string                     // stage names that need templates, least severe first
@@ -66,7 +69,7 @@ type Engine struct {
 	hashes     map[string]string // used template name -> sha256 hex of its source
 	sha256     string
 	warnings   []string
-	preview    []Rendered
+	preview    []PreviewText
 
 	pool sync.Pool // *scratch
 }
@@ -78,13 +81,17 @@ type tmpl struct {
 	name, channel, stage, locale string
 	sha256                       string
 	main, subject                *template.Template // subject: email only
-	sms, zh                      bool
-	signature, optOut            string // for the template's locale and channel
+	sms, zh                      bool               // an SMS template; a Chinese one
+	money                        moneyStyle         // how its amounts are written
+	signature, optOut            string             // for the template's locale and channel
+	preview                      []PreviewText      // its sample texts, rendered by New
 }
 
 // New parses every template in fsys, then renders each (stage, channel,
 // locale) against sample data (1 item; 3 items in 2 currencies with a long
-// name) so that a broken template fails here, before any write.
+// name; for SMS also 2, 3, 10 and 1,000 items in one and in three
+// currencies) so that a broken template, or an SMS template that can exceed
+// the segment budget, fails here, before any write.
 //
 // Template files are named <channel>/<stage>.<locale>.tmpl ("sms/due_today.zh-CN.tmpl");
 // files not ending in .tmpl are ignored. They are Go text/template texts over
@@ -102,10 +109,10 @@ type tmpl struct {
 // Errors name the template and the problem: a missing template for a
 // stage/channel (after locale fallback), a bad file name, a parse error (with
 // its line), an execution error, rendered text lacking the opt-out line or the
-// signature, a link when !AllowLinks, an unapproved hash. All problems found
-// are returned together. Warnings (SMS segments over MaxSMSSegments, a locale
-// that falls back for some templates, unused templates) are returned by
-// Warnings.
+// signature, a link when !AllowLinks, an unapproved hash, an SMS sample over
+// MaxSMSSegments (naming the first sample over it, ErrSMSBudget). All
+// problems found are returned together. Warnings (a locale that falls back
+// for some templates, unused templates) are returned by Warnings.
 func New(fsys fs.FS, opts Options) (*Engine, error) {
 	if fsys == nil {
 		return nil, errors.New("render: no template file system")
@@ -137,9 +144,7 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 		return nil, errors.Join(probs...)
 	}
 	e.sha256 = setSHA256(used)
-	if err := e.renderPreview(previewLocales); err != nil {
-		return nil, err
-	}
+	e.collectPreview(previewLocales)
 	return e, nil
 }
 
@@ -278,7 +283,8 @@ func (e *Engine) resolveAll(cat templateCatalog, checked []string, probs *proble
 }
 
 // checkTemplate gives a used template its signature and opt-out line,
-// checks its approval and renders the sample messages with it.
+// checks its approval and renders the sample messages with it: an SMS
+// template must render each within the segment budget.
 func (e *Engine) checkTemplate(t *tmpl, opts Options, probs *problems) {
 	var ok bool
 	if t.signature, ok = lookupByLocale(opts.Signature, t.locale); !ok || strings.TrimSpace(t.signature) == "" {
@@ -299,16 +305,30 @@ func (e *Engine) checkTemplate(t *tmpl, opts Options, probs *problems) {
 			probs.addf("render: %s: sha256 %s does not match the approved %s", t.name, t.sha256, want)
 		}
 	}
-	for _, s := range e.samples(t) {
+	previews := e.samples(t)
+	samples := previews
+	if t.sms {
+		samples = append(slices.Clone(previews), e.budgetSamples(t)...)
+	}
+	var overBudget *sample // the sample with the fewest items over the budget says enough
+	var overBudgetText Rendered
+	for i, s := range samples {
 		r, err := e.render(t, &s.msg)
 		if err != nil {
 			probs.addf("render: %s (sample %s): %w", t.name, s.label, err)
 			continue
 		}
-		if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments {
-			e.warnf("%s: sample %s is %d SMS segments (%s), over the maximum of %d",
-				t.name, s.label, r.Segments, r.Encoding, opts.MaxSMSSegments)
+		if i < len(previews) {
+			t.preview = append(t.preview, PreviewText{Sample: s.label, Items: len(s.msg.Items), Rendered: r})
 		}
+		if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments &&
+			(overBudget == nil || len(s.msg.Items) < len(overBudget.msg.Items)) {
+			overBudget, overBudgetText = &samples[i], r
+		}
+	}
+	if overBudget != nil {
+		probs.addf("render: %s: %w: sample %s is %d SMS segments (%s), over the budget of %d",
+			t.name, ErrSMSBudget, overBudget.label, overBudgetText.Segments, overBudgetText.Encoding, opts.MaxSMSSegments)
 	}
 }
 
@@ -322,24 +342,16 @@ func setSHA256(used []*tmpl) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// renderPreview renders the samples of every channel × stage × preview
+// collectPreview lists the sample texts of every channel × stage × preview
 // locale, in that order, for Preview.
-func (e *Engine) renderPreview(previewLocales []string) error {
+func (e *Engine) collectPreview(previewLocales []string) {
 	for _, ch := range e.channels {
 		for _, st := range e.stages {
 			for _, l := range previewLocales {
-				t := e.resolved[tmplKey{ch, st, l}]
-				for _, s := range e.samples(t) {
-					r, err := e.render(t, &s.msg)
-					if err != nil { // cannot happen: the same samples passed checkTemplate
-						return fmt.Errorf("render: preview %s: %w", t.name, err)
-					}
-					e.preview = append(e.preview, r)
-				}
+				e.preview = append(e.preview, e.resolved[tmplKey{ch, st, l}].preview...)
 			}
 		}
 	}
-	return nil
 }
 
 // setOptions validates and copies the scalar options.
@@ -451,6 +463,7 @@ func parseFile(fsys fs.FS, name string) *fileResult {
 		sha256:  hex.EncodeToString(sum[:]),
 		sms:     channel == ChannelSMS,
 		zh:      isChinese(canon),
+		money:   moneyStyleFor(channel, canon),
 	}
 	// The parse error text carries the file name and line:
 	// "template: sms/due_today.zh-CN.tmpl:3: unexpected EOF".
@@ -500,8 +513,7 @@ func (e *Engine) warnf(format string, args ...any) {
 }
 
 // Warnings returns the problems New found that do not stop rendering:
-// sample SMS over MaxSMSSegments, locales falling back to another locale's
-// template, unused template files.
+// locales falling back to another locale's template, unused template files.
 func (e *Engine) Warnings() []string { return slices.Clone(e.warnings) }
 
 // Hashes returns, for every template the Engine uses, its name and the
@@ -519,9 +531,19 @@ func (e *Engine) Hashes() map[string]string {
 // that a change to any template shows.
 func (e *Engine) SHA256() string { return e.sha256 }
 
+// PreviewText is a template rendered with one sample message.
+type PreviewText struct {
+	Sample string // the sample: "1 item", "3 items, 2 currencies", "1,000 items, 3 currencies"
+	Items  int    // its number of items
+	Rendered
+}
+
 // Preview returns every channel × stage × preview locale rendered with the
-// sample data (for each, the 1-item sample then the 3-item one), in the order
-// of Options.Channels, Options.Stages and the locales (DefaultLocale first,
-// then Options.Locales, or when it is empty every locale that has templates,
-// sorted). Rendered.Locale and Template show the fallback, if any. Staff review these exact texts (`loanremind templates preview`).
-func (e *Engine) Preview() []Rendered { return slices.Clone(e.preview) }
+// sample data (for each, the 1-item sample, the 3-item one in 2 currencies,
+// and for SMS the 1,000-item one in 3 currencies), in the order of
+// Options.Channels, Options.Stages and the locales (DefaultLocale first, then
+// Options.Locales, or when it is empty every locale that has templates,
+// sorted). Rendered.Locale and Template show the fallback, if any. Staff
+// review these exact texts, with their SMS segments and encodings
+// (`loanremind templates preview`).
+func (e *Engine) Preview() []PreviewText { return slices.Clone(e.preview) }

@@ -3,6 +3,7 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -42,14 +43,25 @@ func TestNewDefaultTemplates(t *testing.T) {
 		e3.Hashes()["sms/due_today.zh-CN.tmpl"] != hashes["sms/due_today.zh-CN.tmpl"] {
 		t.Errorf("a changed template does not change exactly its hash and the set hash")
 	}
-	// Preview: 2 channels x 5 stages x 2 locales x 2 samples.
+	// Preview: 5 stages x 2 locales x (3 SMS samples + 2 email samples).
 	p := e.Preview()
-	if len(p) != 40 {
-		t.Fatalf("Preview has %d texts, want 40", len(p))
+	if len(p) != 50 {
+		t.Fatalf("Preview has %d texts, want 50", len(p))
 	}
-	if p[0].Template != "sms/upcoming_3d.zh-CN.tmpl" || p[2].Template != "sms/upcoming_3d.en-US.tmpl" ||
-		p[39].Template != "email/overdue_30d.en-US.tmpl" {
-		t.Errorf("Preview order: %s, %s, …, %s", p[0].Template, p[2].Template, p[39].Template)
+	if p[0].Template != "sms/upcoming_3d.zh-CN.tmpl" || p[3].Template != "sms/upcoming_3d.en-US.tmpl" ||
+		p[49].Template != "email/overdue_30d.en-US.tmpl" {
+		t.Errorf("Preview order: %s, %s, …, %s", p[0].Template, p[3].Template, p[49].Template)
+	}
+	for i, want := range []struct {
+		sample string
+		items  int
+	}{{"1 item", 1}, {"3 items, 2 currencies", 3}, {"1,000 items, 3 currencies", 1000}, {"1 item", 1}} {
+		if p[i].Sample != want.sample || p[i].Items != want.items || p[i].Segments == 0 {
+			t.Errorf("Preview[%d]: sample %q, %d items, %d segments", i, p[i].Sample, p[i].Items, p[i].Segments)
+		}
+	}
+	if last := p[len(p)-1]; last.Sample != "3 items, 2 currencies" || last.Subject == "" {
+		t.Errorf("last preview: sample %q, subject %q", last.Sample, last.Subject)
 	}
 	// Options.Locales (filled from a map by callers) in any order gives the
 	// same preview; a listed locale without templates previews its fallback.
@@ -62,8 +74,8 @@ func TestNewDefaultTemplates(t *testing.T) {
 				t.Fatal(err)
 			}
 			p := e.Preview()
-			if len(p) != 60 || p[2].Locale != "en-US" || p[4].Template != "sms/upcoming_3d.en-US.tmpl" {
-				t.Errorf("Locales %q: %d texts, [2] %s, [4] %s", locs, len(p), p[2].Locale, p[4].Template)
+			if len(p) != 75 || p[3].Locale != "en-US" || p[6].Template != "sms/upcoming_3d.en-US.tmpl" {
+				t.Errorf("Locales %q: %d texts, [3] %s, [6] %s", locs, len(p), p[3].Locale, p[6].Template)
 			}
 		})
 	}
@@ -289,28 +301,50 @@ func TestNewOptions(t *testing.T) {
 	}
 }
 
-func TestNewWarnings(t *testing.T) {
-	warnings := func(max int) string {
+// TestNewSMSBudget: an SMS template that renders some sample (1, 2, 3, 10
+// or 1,000 items, in one currency or several) in more segments than
+// MaxSMSSegments fails New, naming the template and the sample.
+func TestNewSMSBudget(t *testing.T) {
+	budget := func(max int, fsys fstest.MapFS) (*Engine, error) {
 		opts := testOptions()
 		opts.MaxSMSSegments = max
-		e, err := New(defaultTemplates(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(e.Warnings(), "\n")
+		return New(fsys, opts)
 	}
-	// The default configuration allows 3 segments: every sample fits.
-	if w := warnings(3); w != "" {
-		t.Errorf("max 3: %s", w)
+	// The default budget, 2: every default template fits, with no warning.
+	e, err := budget(2, defaultTemplates())
+	if err != nil {
+		t.Fatalf("default templates over a budget of 2: %v", err)
 	}
-	// With 2, every 3-item SMS sample is over; no 1-item one and no email.
-	w := warnings(2)
-	mustContain(t, w, "sms/overdue_30d.zh-CN.tmpl: sample 3 items, 2 currencies is 3 SMS segments (UCS-2), over the maximum of 2",
-		"sms/upcoming_3d.en-US.tmpl: sample 3 items, 2 currencies is 3 SMS segments (GSM-7), over the maximum of 2")
-	if strings.Count(w, "\n") != 9 || strings.Contains(w, "sample 1 item") || strings.Contains(w, "email/") {
-		t.Errorf("max 2: %s", w)
+	if w := e.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
 	}
-	mustContain(t, warnings(1), "sms/due_today.zh-CN.tmpl: sample 1 item is 2 SMS segments (UCS-2), over the maximum of 1")
+	// With 1, a summary in two currencies does not fit; one item does.
+	_, err = budget(1, defaultTemplates())
+	if !errors.Is(err, ErrSMSBudget) {
+		t.Fatalf("budget 1: err = %v, want ErrSMSBudget", err)
+	}
+	msg := err.Error()
+	mustContain(t, msg, "render: sms/overdue_7d.en-US.tmpl: over the SMS segment budget: sample 2 items, 2 currencies is 2 SMS segments (GSM-7), over the budget of 1",
+		"render: sms/overdue_7d.zh-CN.tmpl: over the SMS segment budget: sample 3 items, 3 currencies is 2 SMS segments (UCS-2), over the budget of 1")
+	if strings.Contains(msg, "sample 1 item") || strings.Contains(msg, "email/") {
+		t.Errorf("budget 1: %s", msg)
+	}
+	// A template listing every item breaks the default budget: named, with
+	// the fewest items that break it, alone.
+	fsys := defaultTemplates()
+	fsys["sms/overdue_7d.zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(okBody + "{{.OptOut}}")}
+	_, err = budget(2, fsys)
+	if !errors.Is(err, ErrSMSBudget) {
+		t.Fatalf("listing template: err = %v, want ErrSMSBudget", err)
+	}
+	mustContain(t, err.Error(), "sms/overdue_7d.zh-CN.tmpl", "sample 10 items, 1 currency is ", "SMS segments (UCS-2), over the budget of 2")
+	if strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("more than one problem: %s", err)
+	}
+	// 0 is no budget.
+	if _, err := budget(0, fsys); err != nil {
+		t.Errorf("no budget: %v", err)
+	}
 }
 
 func TestLocaleFallback(t *testing.T) {

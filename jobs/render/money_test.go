@@ -133,3 +133,44 @@ func BenchmarkFormatMoney(b *testing.B) {
 		_ = FormatMoney(123456, "CNY", "zh-CN")
 	}
 }
+
+// TestFormatSMSMoney: an SMS not in Chinese keeps to GSM-7: "$", "£" and
+// "€" amounts with their symbol, any other currency with its ISO code
+// first; a Chinese SMS (UCS-2 anyway) uses the Chinese symbols.
+func TestFormatSMSMoney(t *testing.T) {
+	tests := []struct {
+		minor         int64
+		currency, loc string
+		want          string
+	}{
+		{363705, "INR", "en-US", "INR 3,637.05"},
+		{123456, "CNY", "en-US", "CNY 1,234.56"},
+		{1235, "JPY", "en-US", "JPY 1,235"},
+		{1234567, "KWD", "en-US", "KWD 1,234.567"},
+		{123456, "NPR", "en-US", "NPR 1,234.56"},
+		{1234567, "KRW", "en-GB", "KRW 1,234,567"},
+		{123456, "HKD", "en-US", "HKD 1,234.56"},
+		{123456, "USD", "en-US", "$1,234.56"},
+		{123456, "GBP", "en-US", "£1,234.56"},
+		{123456, "EUR", "en-US", "€1,234.56"},
+		{123456, "usd", "fr-FR", "$1,234.56"},
+		{123456, "CNY", "zh-CN", "¥1,234.56"},
+		{363705, "INR", "zh-CN", "₹3,637.05"},
+		{123456, "USD", "zh-CN", "US$1,234.56"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d %s %s", tt.minor, tt.currency, tt.loc), func(t *testing.T) {
+			got := FormatSMSMoney(tt.minor, tt.currency, tt.loc)
+			if got != tt.want {
+				t.Errorf("FormatSMSMoney(%d, %q, %q) = %q, want %q", tt.minor, tt.currency, tt.loc, got, tt.want)
+			}
+			if _, enc := Segments(got); !isChinese(tt.loc) && enc != EncodingGSM7 {
+				t.Errorf("%q is %s", got, enc)
+			}
+		})
+	}
+	// Email keeps the locale's symbols.
+	if got := FormatMoney(363705, "INR", "en-US"); got != "₹3,637.05" {
+		t.Errorf("FormatMoney INR en-US = %q", got)
+	}
+}

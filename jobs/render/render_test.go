@@ -15,8 +15,9 @@ import (
 )
 
 // TestDefaultSMS checks what every default SMS says with one item: it fits
-// in 2 segments (zh-CN: 134 UCS-2 characters), carries the signature (first
-// for zh-CN) and the opt-out line, and shows only the masked account.
+// in one segment (zh-CN: 70 UCS-2 characters; en-US: 160 GSM-7), carries
+// the signature (first) and the opt-out line (last), and shows only the
+// masked account.
 func TestDefaultSMS(t *testing.T) {
 	e := newDefaultEngine(t)
 	opts := testOptions()
@@ -49,11 +50,11 @@ func TestDefaultSMS(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r.Segments > 2 {
-					t.Errorf("%s: 1-item SMS is %d segments (%d characters), want <= 2", r.Template, r.Segments, utf8.RuneCountInString(r.Body))
+				if r.Segments != 1 {
+					t.Errorf("%s: 1-item SMS is %d segments (%d characters), want 1", r.Template, r.Segments, utf8.RuneCountInString(r.Body))
 				}
 				if loc == "zh-CN" {
-					if r.Encoding != EncodingUCS2 || utf8.RuneCountInString(r.Body) > 134 {
+					if r.Encoding != EncodingUCS2 || utf8.RuneCountInString(r.Body) > 70 {
 						t.Errorf("%s: %s, %d characters", r.Template, r.Encoding, utf8.RuneCountInString(r.Body))
 					}
 					if !strings.HasPrefix(r.Body, "【安心金融】") {
@@ -61,8 +62,11 @@ func TestDefaultSMS(t *testing.T) {
 					}
 					mustContain(t, r.Body, "尾号2345", "¥1,234.56")
 				} else {
-					if r.Encoding != EncodingGSM7 {
-						t.Errorf("%s is %s, want GSM-7 (a non-GSM character crept in): %q", r.Template, r.Encoding, r.Body)
+					if r.Encoding != EncodingGSM7 || len(r.Body) > 160 {
+						t.Errorf("%s is %s, %d characters, want GSM-7 (a non-GSM character crept in?): %q", r.Template, r.Encoding, len(r.Body), r.Body)
+					}
+					if !strings.HasPrefix(r.Body, "Anxin Finance: ") {
+						t.Errorf("%s does not start with the signature: %q", r.Template, r.Body)
 					}
 					mustContain(t, r.Body, "****2345", "$1,234.56")
 				}
@@ -74,28 +78,29 @@ func TestDefaultSMS(t *testing.T) {
 	}
 }
 
-// TestDefaultTemplatesWording checks the wording of each stage: kind of
-// reminder, exact date and days, a next step, and the "ignore if paid" line.
+// TestDefaultTemplatesWording checks the wording of each stage's SMS for one
+// item: kind of reminder, the date or the days overdue, a next step, and
+// the "ignore if paid" line; and that none threatens.
 func TestDefaultTemplatesWording(t *testing.T) {
 	e := newDefaultEngine(t)
 	biz := sampleBusinessDate()
 	want := map[string]map[string][]string{
 		"zh-CN": {
-			"upcoming_3d": {"将于11月21日到期", "请按时"},
-			"due_today":   {"今日（11月18日）到期", "请于今日"},
-			"overdue_1d":  {"已于11月17日到期，目前逾期1天", "请尽快"},
-			"overdue_7d":  {"已于11月11日到期，目前逾期7天", "请尽快"},
-			"overdue_30d": {"已于10月19日到期，目前逾期30天", "请尽快", "如还款有困难"},
+			"upcoming_3d": {"借款第3期¥1,234.56将于11月21日到期", "请按时还款"},
+			"due_today":   {"借款第3期¥1,234.56今日（11月18日）到期", "请于今日还款"},
+			"overdue_1d":  {"借款第3期¥1,234.56已逾期1天", "请尽快还款"},
+			"overdue_7d":  {"借款第3期¥1,234.56已逾期7天", "请尽快还款"},
+			"overdue_30d": {"借款第3期¥1,234.56已逾期30天", "请尽快还款"},
 		},
 		"en-US": {
-			"upcoming_3d": {"is due Nov 21, 2026", "by the due date"},
-			"due_today":   {"is due today, Nov 18, 2026", "pay today"},
-			"overdue_1d":  {"was due Nov 17, 2026 and is 1 day past due", "as soon as you can"},
-			"overdue_7d":  {"was due Nov 11, 2026 and is 7 days past due", "as soon as you can"},
-			"overdue_30d": {"was due Oct 19, 2026 and is 30 days past due", "as soon as you can", "trouble paying"},
+			"upcoming_3d": {"$1,234.56 (loan ****2345, payment 3) is due Nov 21, 2026.", "Please pay on time."},
+			"due_today":   {"$1,234.56 (loan ****2345, payment 3) is due today, Nov 18, 2026.", "Please pay today."},
+			"overdue_1d":  {"$1,234.56 (loan ****2345, payment 3) is 1 day past due.", "as soon as you can"},
+			"overdue_7d":  {"$1,234.56 (loan ****2345, payment 3) is 7 days past due.", "as soon as you can"},
+			"overdue_30d": {"$1,234.56 (loan ****2345, payment 3) is 30 days past due.", "Please pay now or get help in the app."},
 		},
 	}
-	ignore := map[string]string{"zh-CN": "如已还款请忽略", "en-US": "Already paid? Please ignore this."}
+	ignore := map[string]string{"zh-CN": "已还请忽略。", "en-US": "Ignore if paid."}
 	for loc, stages := range want {
 		for st, subs := range stages {
 			t.Run(st+"."+loc, func(t *testing.T) {
@@ -170,6 +175,7 @@ func TestRenderBadMessage(t *testing.T) {
 // viewFS is a template set printing the whole view, to test what templates see.
 func viewFS() map[string]string {
 	const src = `{{.Signature}}|{{.Name}}|{{.Count}}|{{.Total}}|{{.MultiCurrency}}|{{range $i, $t := .Totals}}{{if $i}},{{end}}{{$t}}{{end}}
+overdue {{.Overdue}} {{.MostDaysOverdue}}, today {{.DueToday}}, until {{.DaysUntilDue}}, earliest {{.EarliestDueDate}}
 {{range .Items}}{{.Account}} {{.Seq}} {{.DueDate}} {{.Amount}} o{{.DaysOverdue}} u{{.DaysUntilDue}} {{.Stage}} {{.Overdue}} {{.DueToday}}
 {{end}}{{.OptOut}}`
 	m := map[string]string{}
@@ -196,20 +202,40 @@ func TestRenderView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `Anxin Finance|Jordan  Smith|3||true|$1,235.56,¥1,235
+	// An SMS not in Chinese writes a currency other than $, £ and € with its
+	// ISO code, to stay in GSM-7.
+	want := `Anxin Finance|Jordan  Smith|3||true|$1,235.56,JPY 1,235
+overdue true 7, today true, until 0, earliest Nov 11, 2026
 ****2345 3 Nov 11, 2026 $1,234.56 o7 u0 overdue_7d true false
-****5678 1 Nov 18, 2026 ¥1,235 o0 u0 due_today false true
+****5678 1 Nov 18, 2026 JPY 1,235 o0 u0 due_today false true
 **** 12 Nov 21, 2026 $1.00 o0 u3 upcoming_3d false false
 Reply STOP to opt out.`
 	if r.Body != want {
 		t.Errorf("en-US view:\n%s\nwant\n%s", r.Body, want)
+	}
+	// Nothing overdue: due today, or the days until the first is due.
+	for _, tc := range []struct {
+		name  string
+		items []Item
+		want  string
+	}{
+		{"due today and later", m.Items[1:], "overdue false 0, today true, until 0, earliest Nov 18, 2026"},
+		{"later", m.Items[2:], "overdue false 0, today false, until 3, earliest Nov 21, 2026"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := e.Render(&Message{Channel: "sms", Stage: "due_today", Locale: "en-US", BusinessDate: biz, Items: tc.items})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustContain(t, r.Body, tc.want)
+		})
 	}
 	m.Locale = "zh-CN"
 	m.Items = m.Items[:1]
 	if r, err = e.Render(m); err != nil {
 		t.Fatal(err)
 	}
-	want = "【安心金融】|Jordan  Smith|1|US$1,234.56|false|US$1,234.56\n尾号2345 3 11月11日 US$1,234.56 o7 u0 overdue_7d true false\n回复TD退订"
+	want = "【安心金融】|Jordan  Smith|1|US$1,234.56|false|US$1,234.56\noverdue true 7, today false, until 0, earliest 11月11日\n尾号2345 3 11月11日 US$1,234.56 o7 u0 overdue_7d true false\n回复TD退订"
 	if r.Body != want {
 		t.Errorf("zh-CN view:\n%s\nwant\n%s", r.Body, want)
 	}
