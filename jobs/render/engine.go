@@ -357,11 +357,11 @@ func (e *Engine) collectPreview(previewLocales []string) {
 // setOptions validates and copies the scalar options.
 func (e *Engine) setOptions(opts Options) error {
 	var errs []error
-	def, ok := canonicalLocale(opts.DefaultLocale)
+	defaultLocale, ok := canonicalLocale(opts.DefaultLocale)
 	if !ok {
 		errs = append(errs, fmt.Errorf("render: Options.DefaultLocale %q is not a locale (want e.g. zh-CN)", opts.DefaultLocale))
 	}
-	e.defaultLocale = def
+	e.defaultLocale = defaultLocale
 	if len(opts.Stages) == 0 {
 		errs = append(errs, errors.New("render: Options.Stages is empty"))
 	}
