@@ -152,7 +152,10 @@ type Channel struct {
 	// OptOut is the opt-out line per locale, required in every message
 	// (Reg F 1006.6(e)).
 	OptOut map[string]string `yaml:"opt_out" json:"opt_out"`
-	// MaxSegments warns about SMS longer than this many parts.
+	// MaxSegments is the SMS segment budget (sms only): a template that
+	// renders the sample data (1, 2, 3, 10 and 1,000 items, in one and in
+	// three currencies) in more parts fails validation at start-up. 0: no
+	// budget.
 	MaxSegments int `yaml:"max_segments,omitempty" json:"max_segments,omitempty"`
 }
 

@@ -48,7 +48,7 @@ func Default() *Config {
 		},
 		Channels: Channels{
 			SMS: Channel{
-				MaxSegments: 3,
+				MaxSegments: 2,
 				OptOut: map[string]string{
 					"zh-CN": "回复TD退订",
 					"en-US": "Reply STOP to opt out.",

@@ -17,6 +17,7 @@ import (
 	"github.com/loanremind/loanremind/jobs"
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/jobs/render"
 	"github.com/loanremind/loanremind/queries"
 	"github.com/loanremind/loanremind/queries/pgtest"
 )
@@ -55,6 +56,7 @@ func BenchmarkFullRun(b *testing.B) {
 		}
 		fmt.Printf("reference wrote %d messages and %d audit rows (the job: %d and %d)\n",
 			large.refSends, large.refAudit, large.messages, large.audit)
+		large.sms.Report(os.Stdout, large.messages)
 		fmt.Printf("audit verify of the run (after VACUUM ANALYZE), median of %d: %d rows in %s = %.0f rows/s (each: %s)\n",
 			len(large.verifies), large.audit, large.verify.Round(time.Millisecond), float64(large.audit)/large.verify.Seconds(),
 			durations(large.verifies))
@@ -69,10 +71,13 @@ func BenchmarkFullRun(b *testing.B) {
 		fmt.Printf("targets: >= 40000 items/s: %v; job <= 1.5x reference: %v; peak < 150 MiB: %v; growth <= 10%%: %v; verify >= 200000 rows/s: %v\n",
 			float64(large.candidates)/large.wall.Seconds() >= 40000, large.wall.Seconds() <= 1.5*large.reference.Seconds(),
 			large.peakMiB < 150, large.peakMiB <= 1.1*small.peakMiB, float64(large.audit)/large.verify.Seconds() >= 200000)
+		fmt.Printf("SMS targets: mean <= 1.10: %v; max <= 2: %v; no en-US SMS in UCS-2: %v\n",
+			large.sms.Mean() <= 1.10, large.sms.Max <= 2, large.sms.ByLocale["en-US"][render.EncodingUCS2] == 0)
 		b.ReportMetric(float64(large.candidates)/large.wall.Seconds(), "items/s")
 		b.ReportMetric(large.peakMiB, "peakMiB")
 		b.ReportMetric(large.wall.Seconds()/large.reference.Seconds(), "job/ref")
 		b.ReportMetric(float64(large.audit)/large.verify.Seconds(), "verify-rows/s")
+		b.ReportMetric(large.sms.Mean(), "sms-segments")
 	}
 }
 
@@ -88,6 +93,7 @@ type benchFigures struct {
 	verifyRefErr          error
 	peakMiB               float64
 	refSends, refAudit    int64
+	sms                   render.SMSFigures // the run's SMS: parts and encodings
 }
 
 func benchRun(b *testing.B, bin string, borrowers int, reference bool) benchFigures {
@@ -166,6 +172,14 @@ func benchRun(b *testing.B, bin string, borrowers int, reference bool) benchFigu
 		}
 		dates, stages := jobs.Selection(defaultStages(), day)
 		f.reference, f.refSends, f.refAudit, err = queries.ServerReference(ctx, db, runID, dates, stages)
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Last, so that reading the messages disturbs no timing.
+		err = queries.SMSOfRun(ctx, db, runID, func(locale, body string) error {
+			f.sms.Add(locale, body)
+			return nil
+		})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/jobs/pii"
+	"github.com/loanremind/loanremind/jobs/render"
 	"github.com/loanremind/loanremind/jobs/seed"
 	"github.com/loanremind/loanremind/queries"
 	"github.com/loanremind/loanremind/queries/localpg"
@@ -85,6 +86,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := printSMSFigures(ctx, w, db.DB, res.RunID, res.Messages); err != nil {
+		return err
+	}
 	if err := demoSamples(ctx, w, db.DB, res.RunID); err != nil {
 		return err
 	}
@@ -104,6 +108,22 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "Audit trail verified: %d runs, %d hash-chained audit rows intact.\n", rep.Runs, rep.Rows)
 	fmt.Fprintln(w, "\nNext: `loanremind explain --installment ID` says why an installment was or was not reminded;")
 	fmt.Fprintln(w, "`loanremind audit export --from DATE --to DATE` exports every decision (masked).")
+	return nil
+}
+
+// printSMSFigures prints how the run's SMS are billed: parts per message,
+// and the encodings.
+func printSMSFigures(ctx context.Context, w io.Writer, db *sql.DB, runID, messages int64) error {
+	var figures render.SMSFigures
+	err := queries.SMSOfRun(ctx, db, runID, func(locale, body string) error {
+		figures.Add(locale, body)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sms figures: %w", err)
+	}
+	fmt.Fprintln(w)
+	figures.Report(w, messages)
 	return nil
 }
 

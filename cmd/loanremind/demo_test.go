@@ -15,7 +15,7 @@ func TestDemoOnAThrowawayCluster(t *testing.T) {
 		t.Fatalf("demo: exit %d\n%s\n%s", r.code, r.stdout, tail(r.stderr, 2000))
 	}
 	for _, want := range []string{"Starting a throwaway PostgreSQL cluster", "Seeded 400 borrowers", "Run 1: succeeded",
-		"STAGE", "Message ", "nothing is sent twice", "Audit trail verified"} {
+		"STAGE", "SMS segments: ", "Message ", "nothing is sent twice", "Audit trail verified"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}

@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/loanremind/loanremind/jobs/render"
 )
 
 func runTemplates(ctx context.Context, e *env, args []string) error {
@@ -22,7 +26,8 @@ func runTemplates(ctx context.Context, e *env, args []string) error {
 	}
 	engine := s.jobs.Renderer
 	fmt.Fprintf(e.stdout, "Message templates for review (templates sha256 %s)\n", engine.SHA256())
-	fmt.Fprintln(e.stdout, "Every stage, channel and locale, rendered with sample data. To approve the texts,")
+	fmt.Fprintln(e.stdout, "Every stage, channel and locale, rendered with sample data: 1 item, 3 items in 2 currencies,")
+	fmt.Fprintln(e.stdout, "and for SMS 1,000 items in 3 currencies, with the SMS segments and encoding. To approve the texts,")
 	fmt.Fprintln(e.stdout, "pin these hashes under templates.approved in the configuration:")
 	fmt.Fprintln(e.stdout)
 	hashes := engine.Hashes()
@@ -35,21 +40,34 @@ func runTemplates(ctx context.Context, e *env, args []string) error {
 	for _, n := range names {
 		fmt.Fprintf(e.stdout, "    %s: %s\n", n, hashes[n])
 	}
-	for _, r := range engine.Preview() {
-		fmt.Fprintf(e.stdout, "\n=== %s (locale %s, sha256 %.12s…)", r.Template, r.Locale, r.TemplateSHA256)
-		if r.Segments > 0 {
-			fmt.Fprintf(e.stdout, " %d SMS part(s), %s, %d characters", r.Segments, r.Encoding, len([]rune(r.Body)))
+	for i, p := range engine.Preview() {
+		if i == 0 || p.Sample == "1 item" || p.Template != engine.Preview()[i-1].Template {
+			fmt.Fprintf(e.stdout, "\n=== %s (locale %s, sha256 %.12s…)\n", p.Template, p.Locale, p.TemplateSHA256)
 		}
-		fmt.Fprintln(e.stdout)
-		if r.Subject != "" {
-			fmt.Fprintf(e.stdout, "Subject: %s\n", r.Subject)
-		}
-		for _, line := range strings.Split(r.Body, "\n") {
-			fmt.Fprintf(e.stdout, "| %s\n", line)
-		}
+		printPreview(e.stdout, p)
 	}
 	for _, w := range engine.Warnings() {
 		fmt.Fprintf(e.stdout, "\nwarning: %s\n", w)
 	}
 	return nil
+}
+
+// printPreview prints one sample text: its sample and, for SMS, its
+// segments, encoding and length, then the subject and the body.
+func printPreview(w io.Writer, p render.PreviewText) {
+	fmt.Fprintf(w, "--- %s", p.Sample)
+	if p.Segments > 0 {
+		plural := "s"
+		if p.Segments == 1 {
+			plural = ""
+		}
+		fmt.Fprintf(w, ": %d SMS segment%s, %s, %d characters", p.Segments, plural, p.Encoding, utf8.RuneCountInString(p.Body))
+	}
+	fmt.Fprintln(w)
+	if p.Subject != "" {
+		fmt.Fprintf(w, "Subject: %s\n", p.Subject)
+	}
+	for _, line := range strings.Split(p.Body, "\n") {
+		fmt.Fprintf(w, "| %s\n", line)
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -223,7 +224,12 @@ func newRenderer(cfg *config.Config, stages policy.Stages) (*render.Engine, erro
 	}
 	engine, err := render.New(fsys, opts)
 	if err != nil {
-		return nil, configErrorf("templates: %v", err)
+		problems := []string{fmt.Sprintf("templates: %v", err)}
+		if errors.Is(err, render.ErrSMSBudget) {
+			problems = append(problems, fmt.Sprintf("channels.sms.max_segments: %d: the SMS templates named above can exceed it; shorten them or raise it",
+				cfg.Channels.SMS.MaxSegments))
+		}
+		return nil, &config.Error{Problems: problems}
 	}
 	return engine, nil
 }

@@ -7,8 +7,9 @@
 // It is a pure stage of the pipeline: no database, clock, logger or mutable
 // package state. An Engine is built once per run with New, which validates
 // every template before anything is written (a broken, unapproved or
-// non-compliant template fails the run at start, naming the file), and is
-// then used concurrently by the workers.
+// non-compliant template, or an SMS template over the segment budget, fails
+// the run at start, naming the file), and is then used concurrently by the
+// workers.
 //
 // # Templates
 //
@@ -27,19 +28,28 @@
 //   - no link, URL or domain name unless Options.AllowLinks (anti-phishing);
 //   - the account reference is only ever shown masked (last 4 characters);
 //   - when Options.Approved is set, each template's SHA-256 matches the
-//     reviewed one.
+//     reviewed one;
+//   - (New only) an SMS template renders every sample, 1, 2, 3, 10 and
+//     1,000 items in one and in three currencies, within
+//     Options.MaxSMSSegments parts: every part is billed.
+//
+// # SMS
+//
+// The default SMS say one installment in one part (zh-CN at most 70
+// characters, en-US 160) and any number in two at most: several items are
+// summed up (how many, the total per currency, the most days overdue or
+// when the first is due), and their list goes to the email and the app. An
+// SMS not in Chinese stays in GSM-7: its amounts are written with "$", "£"
+// or "€", or else with the ISO code ("INR 3,637.05", never "₹", which is
+// not GSM-7; see FormatSMSMoney); Segments counts GSM-7's extension
+// characters ("€", "^", "{", …) as two.
 //
 // The pipeline records Rendered.Template and Rendered.TemplateSHA256 with
 // each send, and Engine.SHA256 with each run.
 //
 // # Speed
 //
-// A run renders ~200k messages. Render takes its working memory from a pool,
-// formats all strings of a message into one buffer, and runs each template as
-// a small program compiled from its parse tree instead of reflection-based
-// text/template execution, when the template uses only the common constructs
-// (fields, if/else with eq/ne/lt/le/gt/ge/not, range over .Items and
-// .Totals); text/template remains the reference, and New checks that both give
-// identical texts. A 1-2 item SMS renders in ~1-3 µs with 2 allocations
-// (the body and the view's strings); run BenchmarkRender to measure.
+// A run renders ~160k messages. Render takes its working memory from a pool
+// and formats all strings of a message into one buffer; the templates run
+// on text/template, the one interpreter. Run BenchmarkRender to measure.
 package render

@@ -37,6 +37,9 @@ const (
 	// ErrTemplate: a template failed on this message although it passed the
 	// checks in New (it depends on data in a way the samples did not cover).
 	ErrTemplate Error = "template failed"
+	// ErrSMSBudget: New rendered an SMS template's sample with more
+	// segments than Options.MaxSMSSegments.
+	ErrSMSBudget Error = "over the SMS segment budget"
 )
 
 // Options configures an Engine. Locale keys are BCP 47 tags ("zh-CN"); they
@@ -45,7 +48,7 @@ type Options struct {
 	DefaultLocale  string                       // fallback locale, e.g. "zh-CN"
 	Signature      map[string]string            // locale -> signature, e.g. "zh-CN": "【安心金融】", "en-US": "Anxin Finance"
 	OptOut         map[string]map[string]string // channel -> locale -> opt-out line, e.g. sms/zh-CN "回复TD退订", sms/en-US "Reply STOP to opt out."
-	MaxSMSSegments int                          // above it: a warning, not an error (0 = no limit)
+	MaxSMSSegments int                          // the SMS segment budget: a template with a sample over it fails New (0 = no limit)
 	AllowLinks     bool                         // default false: a template rendering a URL/domain fails validation
 	Approved       map[string]string            // template name ("sms/due_today.zh-CN.tmpl") -> approved sha256 hex; when non-empty every used template must match
 	Stages         []string                     // stage names that need templates, least severe first
@@ -66,7 +69,7 @@ type Engine struct {
 	hashes     map[string]string // used template name -> sha256 hex of its source
 	sha256     string
 	warnings   []string
-	preview    []Rendered
+	preview    []PreviewText
 
 	pool sync.Pool // *scratch
 }
@@ -78,14 +81,17 @@ type tmpl struct {
 	name, channel, stage, locale string
 	sha256                       string
 	main, subject                *template.Template // subject: email only
-	fastMain, fastSubject        program            // compiled fast path; nil: use text/template
-	sms, zh                      bool
-	signature, optOut            string // for the template's locale and channel
+	sms, zh                      bool               // an SMS template; a Chinese one
+	money                        moneyStyle         // how its amounts are written
+	signature, optOut            string             // for the template's locale and channel
+	preview                      []PreviewText      // its sample texts, rendered by New
 }
 
 // New parses every template in fsys, then renders each (stage, channel,
 // locale) against sample data (1 item; 3 items in 2 currencies with a long
-// name) so that a broken template fails here, before any write.
+// name; for SMS also 2, 3, 10 and 1,000 items in one and in three
+// currencies) so that a broken template, or an SMS template that can exceed
+// the segment budget, fails here, before any write.
 //
 // Template files are named <channel>/<stage>.<locale>.tmpl ("sms/due_today.zh-CN.tmpl");
 // files not ending in .tmpl are ignored. They are Go text/template texts over
@@ -103,10 +109,10 @@ type tmpl struct {
 // Errors name the template and the problem: a missing template for a
 // stage/channel (after locale fallback), a bad file name, a parse error (with
 // its line), an execution error, rendered text lacking the opt-out line or the
-// signature, a link when !AllowLinks, an unapproved hash. All problems found
-// are returned together. Warnings (SMS segments over MaxSMSSegments, a locale
-// that falls back for some templates, unused templates) are returned by
-// Warnings.
+// signature, a link when !AllowLinks, an unapproved hash, an SMS sample over
+// MaxSMSSegments (naming the first sample over it, ErrSMSBudget). All
+// problems found are returned together. Warnings (a locale that falls back
+// for some templates, unused templates) are returned by Warnings.
 func New(fsys fs.FS, opts Options) (*Engine, error) {
 	if fsys == nil {
 		return nil, errors.New("render: no template file system")
@@ -121,23 +127,48 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 	if err := e.setOptions(opts); err != nil {
 		return nil, err
 	}
-
-	var errs []error
-	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-
 	files, err := parseTemplates(fsys)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	byKey := map[tmplKey]*tmpl{} // exact (channel, stage, locale) -> template
-	localeSet := map[string]bool{e.defaultLocale: true}
-	var found []string           // locales that have template files, sorted
-	broken := map[tmplKey]bool{} // files that exist but failed: no "missing" error for them
+
+	var probs problems
+	cat := e.catalog(files, &probs)
+	checked, previewLocales := e.localesToCheck(opts.Locales, cat.found, &probs)
+	e.indexLanguages(cat)
+	used := e.resolveAll(cat, checked, &probs)
+	for _, t := range used {
+		e.checkTemplate(t, opts, &probs)
+	}
+	if len(probs) > 0 {
+		return nil, errors.Join(probs...)
+	}
+	e.sha256 = setSHA256(used)
+	e.collectPreview(previewLocales)
+	return e, nil
+}
+
+// problems collects what New finds wrong, to report it all at once.
+type problems []error
+
+func (p *problems) addf(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// templateCatalog is the usable template files by exact key.
+type templateCatalog struct {
+	byKey  map[tmplKey]*tmpl // exact (channel, stage, locale) -> template
+	found  []string          // locales that have template files, sorted
+	broken map[tmplKey]bool  // files that exist but failed: no "missing" error for them
+}
+
+// catalog files the parsed templates by key: a file that failed is a
+// problem, one for a channel or stage not in use a warning.
+func (e *Engine) catalog(files []*fileResult, probs *problems) templateCatalog {
+	cat := templateCatalog{byKey: map[tmplKey]*tmpl{}, broken: map[tmplKey]bool{}}
 	for _, f := range files {
 		if f.err != nil {
-			errs = append(errs, f.err)
+			*probs = append(*probs, f.err)
 			if f.tmpl != nil {
-				broken[tmplKey{f.channel, f.stage, f.locale}] = true
+				cat.broken[tmplKey{f.channel, f.stage, f.locale}] = true
 			}
 			continue
 		}
@@ -146,28 +177,38 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			e.warnf("%s: channel %q or stage %q not configured; template unused", t.name, t.channel, t.stage)
 			continue
 		}
-		byKey[tmplKey{t.channel, t.stage, t.locale}] = t
-		if !slices.Contains(found, t.locale) {
-			found = append(found, t.locale)
+		cat.byKey[tmplKey{t.channel, t.stage, t.locale}] = t
+		if !slices.Contains(cat.found, t.locale) {
+			cat.found = append(cat.found, t.locale)
 		}
 	}
-	slices.Sort(found)
+	slices.Sort(cat.found)
+	return cat
+}
+
+// localesToCheck returns the locales every template must resolve for (the
+// default locale, the ones with template files and Options.Locales), sorted,
+// and the locales to preview: the default locale first, then
+// Options.Locales, or when it is empty every locale with template files,
+// sorted.
+func (e *Engine) localesToCheck(optLocales, found []string, probs *problems) (checked, previewLocales []string) {
+	localeSet := map[string]bool{e.defaultLocale: true}
 	for _, l := range found {
 		localeSet[l] = true
 	}
-	previewLocales := []string{e.defaultLocale}
-	for _, l := range opts.Locales {
-		cl, ok := canonicalLocale(l)
+	previewLocales = []string{e.defaultLocale}
+	for _, l := range optLocales {
+		canonical, ok := canonicalLocale(l)
 		if !ok {
-			fail("render: Options.Locales: %q is not a locale", l)
+			probs.addf("render: Options.Locales: %q is not a locale", l)
 			continue
 		}
-		localeSet[cl] = true
-		if !slices.Contains(previewLocales, cl) {
-			previewLocales = append(previewLocales, cl)
+		localeSet[canonical] = true
+		if !slices.Contains(previewLocales, canonical) {
+			previewLocales = append(previewLocales, canonical)
 		}
 	}
-	if len(opts.Locales) == 0 {
+	if len(optLocales) == 0 {
 		for _, l := range found {
 			if !slices.Contains(previewLocales, l) {
 				previewLocales = append(previewLocales, l)
@@ -175,18 +216,22 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 		}
 	}
 	slices.Sort(previewLocales[1:]) // whatever order Options.Locales came in
-	checked := make([]string, 0, len(localeSet))
+	checked = make([]string, 0, len(localeSet))
 	for l := range localeSet {
 		checked = append(checked, l)
 	}
 	slices.Sort(checked)
+	return checked, previewLocales
+}
 
-	// Language fallback: per (channel, stage, language), the default
-	// locale's template if it has that language, else the first locale.
-	for _, l := range found {
+// indexLanguages fills the language fallback: per (channel, stage,
+// language), the default locale's template if it has that language, else
+// the first locale's.
+func (e *Engine) indexLanguages(cat templateCatalog) {
+	for _, l := range cat.found {
 		for _, ch := range e.channels {
 			for _, st := range e.stages {
-				t := byKey[tmplKey{ch, st, l}]
+				t := cat.byKey[tmplKey{ch, st, l}]
 				if t == nil {
 					continue
 				}
@@ -197,28 +242,33 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 			}
 		}
 	}
+}
 
-	// Resolve every (channel, stage, checked locale); collect used templates.
+// resolveAll resolves every (channel, stage, checked locale) to a
+// template, falling back by language then to the default locale, and
+// returns the templates used, sorted by name. A key nothing resolves is a
+// problem.
+func (e *Engine) resolveAll(cat templateCatalog, checked []string, probs *problems) []*tmpl {
 	var used []*tmpl
 	for _, ch := range e.channels {
 		for _, st := range e.stages {
 			for _, l := range checked {
-				if broken[tmplKey{ch, st, l}] {
+				if cat.broken[tmplKey{ch, st, l}] {
 					continue
 				}
-				t := byKey[tmplKey{ch, st, l}]
+				t := cat.byKey[tmplKey{ch, st, l}]
 				if t == nil {
 					t = e.byLanguage[tmplKey{ch, st, language(l)}]
 				}
 				if t == nil {
-					t = byKey[tmplKey{ch, st, e.defaultLocale}]
+					t = cat.byKey[tmplKey{ch, st, e.defaultLocale}]
 				}
 				if t == nil {
-					fail("render: missing template %s/%s.%s.tmpl (nor one for language %q or the default locale %s)",
+					probs.addf("render: missing template %s/%s.%s.tmpl (nor one for language %q or the default locale %s)",
 						ch, st, l, language(l), e.defaultLocale)
 					continue
 				}
-				if t.locale != l && slices.Contains(found, l) {
+				if t.locale != l && slices.Contains(cat.found, l) {
 					e.warnf("%s/%s: no %s template, %s messages use %s", ch, st, l, l, t.name)
 				}
 				e.resolved[tmplKey{ch, st, l}] = t
@@ -229,83 +279,89 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 		}
 	}
 	slices.SortFunc(used, func(a, b *tmpl) int { return strings.Compare(a.name, b.name) })
+	return used
+}
 
-	// Per used template: signature, opt-out line, approval, sample renders.
-	for _, t := range used {
-		var ok bool
-		if t.signature, ok = lookupByLocale(opts.Signature, t.locale); !ok || strings.TrimSpace(t.signature) == "" {
-			fail("render: %s: no signature for locale %s in Options.Signature", t.name, t.locale)
-			continue
-		}
-		if t.optOut, ok = lookupByLocale(opts.OptOut[t.channel], t.locale); !ok || strings.TrimSpace(t.optOut) == "" {
-			fail("render: %s: no opt-out line for %s/%s in Options.OptOut", t.name, t.channel, t.locale)
-			continue
-		}
-		e.hashes[t.name] = t.sha256
-		if len(opts.Approved) > 0 {
-			want, ok := opts.Approved[t.name]
-			switch {
-			case !ok:
-				fail("render: %s: not approved (sha256 %s is not in Options.Approved)", t.name, t.sha256)
-			case !strings.EqualFold(strings.TrimSpace(want), t.sha256):
-				fail("render: %s: sha256 %s does not match the approved %s", t.name, t.sha256, want)
-			}
-		}
-		for _, s := range e.samples(t) {
-			r, err := e.render(t, &s.msg, false)
-			if err != nil {
-				fail("render: %s (sample %s): %w", t.name, s.label, err)
-				continue
-			}
-			if t.fastMain != nil || t.fastSubject != nil {
-				if fast, err := e.render(t, &s.msg, true); err != nil || fast != r {
-					// A fast-path bug: text/template is the reference.
-					e.warnf("%s: compiled fast path disagrees with text/template on sample %s; using text/template", t.name, s.label)
-					t.fastMain, t.fastSubject = nil, nil
-				}
-			}
-			if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments {
-				e.warnf("%s: sample %s is %d SMS segments (%s), over the maximum of %d",
-					t.name, s.label, r.Segments, r.Encoding, opts.MaxSMSSegments)
-			}
+// checkTemplate gives a used template its signature and opt-out line,
+// checks its approval and renders the sample messages with it: an SMS
+// template must render each within the segment budget.
+func (e *Engine) checkTemplate(t *tmpl, opts Options, probs *problems) {
+	var ok bool
+	if t.signature, ok = lookupByLocale(opts.Signature, t.locale); !ok || strings.TrimSpace(t.signature) == "" {
+		probs.addf("render: %s: no signature for locale %s in Options.Signature", t.name, t.locale)
+		return
+	}
+	if t.optOut, ok = lookupByLocale(opts.OptOut[t.channel], t.locale); !ok || strings.TrimSpace(t.optOut) == "" {
+		probs.addf("render: %s: no opt-out line for %s/%s in Options.OptOut", t.name, t.channel, t.locale)
+		return
+	}
+	e.hashes[t.name] = t.sha256
+	if len(opts.Approved) > 0 {
+		want, ok := opts.Approved[t.name]
+		switch {
+		case !ok:
+			probs.addf("render: %s: not approved (sha256 %s is not in Options.Approved)", t.name, t.sha256)
+		case !strings.EqualFold(strings.TrimSpace(want), t.sha256):
+			probs.addf("render: %s: sha256 %s does not match the approved %s", t.name, t.sha256, want)
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	previews := e.samples(t)
+	samples := previews
+	if t.sms {
+		samples = append(slices.Clone(previews), e.budgetSamples(t)...)
 	}
+	var overBudget *sample // the sample with the fewest items over the budget says enough
+	var overBudgetText Rendered
+	for i, s := range samples {
+		r, err := e.render(t, &s.msg)
+		if err != nil {
+			probs.addf("render: %s (sample %s): %w", t.name, s.label, err)
+			continue
+		}
+		if i < len(previews) {
+			t.preview = append(t.preview, PreviewText{Sample: s.label, Items: len(s.msg.Items), Rendered: r})
+		}
+		if t.sms && opts.MaxSMSSegments > 0 && r.Segments > opts.MaxSMSSegments &&
+			(overBudget == nil || len(s.msg.Items) < len(overBudget.msg.Items)) {
+			overBudget, overBudgetText = &samples[i], r
+		}
+	}
+	if overBudget != nil {
+		probs.addf("render: %s: %w: sample %s is %d SMS segments (%s), over the budget of %d",
+			t.name, ErrSMSBudget, overBudget.label, overBudgetText.Segments, overBudgetText.Encoding, opts.MaxSMSSegments)
+	}
+}
 
-	// One hash over every used template: name and source hash, sorted.
+// setSHA256 is one hash over every used template (sorted by name): its name
+// and source hash.
+func setSHA256(used []*tmpl) string {
 	h := sha256.New()
 	for _, t := range used {
 		fmt.Fprintf(h, "%s\x00%s\n", t.name, t.sha256)
 	}
-	e.sha256 = hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
+}
 
+// collectPreview lists the sample texts of every channel × stage × preview
+// locale, in that order, for Preview.
+func (e *Engine) collectPreview(previewLocales []string) {
 	for _, ch := range e.channels {
 		for _, st := range e.stages {
 			for _, l := range previewLocales {
-				t := e.resolved[tmplKey{ch, st, l}]
-				for _, s := range e.samples(t) {
-					r, err := e.render(t, &s.msg, true)
-					if err != nil { // cannot happen: the same samples passed above
-						return nil, fmt.Errorf("render: preview %s: %w", t.name, err)
-					}
-					e.preview = append(e.preview, r)
-				}
+				e.preview = append(e.preview, e.resolved[tmplKey{ch, st, l}].preview...)
 			}
 		}
 	}
-	return e, nil
 }
 
 // setOptions validates and copies the scalar options.
 func (e *Engine) setOptions(opts Options) error {
 	var errs []error
-	def, ok := canonicalLocale(opts.DefaultLocale)
+	defaultLocale, ok := canonicalLocale(opts.DefaultLocale)
 	if !ok {
 		errs = append(errs, fmt.Errorf("render: Options.DefaultLocale %q is not a locale (want e.g. zh-CN)", opts.DefaultLocale))
 	}
-	e.defaultLocale = def
+	e.defaultLocale = defaultLocale
 	if len(opts.Stages) == 0 {
 		errs = append(errs, errors.New("render: Options.Stages is empty"))
 	}
@@ -407,6 +463,7 @@ func parseFile(fsys fs.FS, name string) *fileResult {
 		sha256:  hex.EncodeToString(sum[:]),
 		sms:     channel == ChannelSMS,
 		zh:      isChinese(canon),
+		money:   moneyStyleFor(channel, canon),
 	}
 	// The parse error text carries the file name and line:
 	// "template: sms/due_today.zh-CN.tmpl:3: unexpected EOF".
@@ -414,14 +471,12 @@ func parseFile(fsys fs.FS, name string) *fileResult {
 	if err != nil {
 		return &fileResult{tmpl: t, err: fmt.Errorf("render: parse %w", err)}
 	}
-	t.fastMain = compile(t.main.Tree)
 	if channel == ChannelEmail {
 		if t.subject = t.main.Lookup("subject"); t.subject == nil {
 			f := bad(`email template lacks {{define "subject"}}…{{end}}`)
 			f.tmpl = t
 			return f
 		}
-		t.fastSubject = compile(t.subject.Tree)
 	}
 	return &fileResult{tmpl: t}
 }
@@ -458,8 +513,7 @@ func (e *Engine) warnf(format string, args ...any) {
 }
 
 // Warnings returns the problems New found that do not stop rendering:
-// sample SMS over MaxSMSSegments, locales falling back to another locale's
-// template, unused template files.
+// locales falling back to another locale's template, unused template files.
 func (e *Engine) Warnings() []string { return slices.Clone(e.warnings) }
 
 // Hashes returns, for every template the Engine uses, its name and the
@@ -477,9 +531,19 @@ func (e *Engine) Hashes() map[string]string {
 // that a change to any template shows.
 func (e *Engine) SHA256() string { return e.sha256 }
 
+// PreviewText is a template rendered with one sample message.
+type PreviewText struct {
+	Sample string // the sample: "1 item", "3 items, 2 currencies", "1,000 items, 3 currencies"
+	Items  int    // its number of items
+	Rendered
+}
+
 // Preview returns every channel × stage × preview locale rendered with the
-// sample data (for each, the 1-item sample then the 3-item one), in the order
-// of Options.Channels, Options.Stages and the locales (DefaultLocale first,
-// then Options.Locales, or when it is empty every locale that has templates,
-// sorted). Rendered.Locale and Template show the fallback, if any. Staff review these exact texts (`loanremind templates preview`).
-func (e *Engine) Preview() []Rendered { return slices.Clone(e.preview) }
+// sample data (for each, the 1-item sample, the 3-item one in 2 currencies,
+// and for SMS the 1,000-item one in 3 currencies), in the order of
+// Options.Channels, Options.Stages and the locales (DefaultLocale first, then
+// Options.Locales, or when it is empty every locale that has templates,
+// sorted). Rendered.Locale and Template show the fallback, if any. Staff
+// review these exact texts, with their SMS segments and encodings
+// (`loanremind templates preview`).
+func (e *Engine) Preview() []PreviewText { return slices.Clone(e.preview) }

@@ -3,6 +3,8 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,34 +43,41 @@ func TestNewDefaultTemplates(t *testing.T) {
 		e3.Hashes()["sms/due_today.zh-CN.tmpl"] != hashes["sms/due_today.zh-CN.tmpl"] {
 		t.Errorf("a changed template does not change exactly its hash and the set hash")
 	}
-	// Every default template runs on the compiled fast path.
-	for k, tm := range e.resolved {
-		if tm.fastMain == nil || tm.channel == ChannelEmail && tm.fastSubject == nil {
-			t.Errorf("%v: %s is not compiled", k, tm.name)
+	// Preview: 5 stages x 2 locales x (3 SMS samples + 2 email samples).
+	p := e.Preview()
+	if len(p) != 50 {
+		t.Fatalf("Preview has %d texts, want 50", len(p))
+	}
+	if p[0].Template != "sms/upcoming_3d.zh-CN.tmpl" || p[3].Template != "sms/upcoming_3d.en-US.tmpl" ||
+		p[49].Template != "email/overdue_30d.en-US.tmpl" {
+		t.Errorf("Preview order: %s, %s, …, %s", p[0].Template, p[3].Template, p[49].Template)
+	}
+	for i, want := range []struct {
+		sample string
+		items  int
+	}{{"1 item", 1}, {"3 items, 2 currencies", 3}, {"1,000 items, 3 currencies", 1000}, {"1 item", 1}} {
+		if p[i].Sample != want.sample || p[i].Items != want.items || p[i].Segments == 0 {
+			t.Errorf("Preview[%d]: sample %q, %d items, %d segments", i, p[i].Sample, p[i].Items, p[i].Segments)
 		}
 	}
-	// Preview: 2 channels x 5 stages x 2 locales x 2 samples.
-	p := e.Preview()
-	if len(p) != 40 {
-		t.Fatalf("Preview has %d texts, want 40", len(p))
-	}
-	if p[0].Template != "sms/upcoming_3d.zh-CN.tmpl" || p[2].Template != "sms/upcoming_3d.en-US.tmpl" ||
-		p[39].Template != "email/overdue_30d.en-US.tmpl" {
-		t.Errorf("Preview order: %s, %s, …, %s", p[0].Template, p[2].Template, p[39].Template)
+	if last := p[len(p)-1]; last.Sample != "3 items, 2 currencies" || last.Subject == "" {
+		t.Errorf("last preview: sample %q, subject %q", last.Sample, last.Subject)
 	}
 	// Options.Locales (filled from a map by callers) in any order gives the
 	// same preview; a listed locale without templates previews its fallback.
 	for _, locs := range [][]string{{"en-US", "zh-CN", "en-GB"}, {"en-GB", "en-US"}} {
-		opts := testOptions()
-		opts.Locales = locs
-		e, err := New(defaultTemplates(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := e.Preview()
-		if len(p) != 60 || p[2].Locale != "en-US" || p[4].Template != "sms/upcoming_3d.en-US.tmpl" {
-			t.Errorf("Locales %q: %d texts, [2] %s, [4] %s", locs, len(p), p[2].Locale, p[4].Template)
-		}
+		t.Run(strings.Join(locs, ","), func(t *testing.T) {
+			opts := testOptions()
+			opts.Locales = locs
+			e, err := New(defaultTemplates(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := e.Preview()
+			if len(p) != 75 || p[3].Locale != "en-US" || p[6].Template != "sms/upcoming_3d.en-US.tmpl" {
+				t.Errorf("Locales %q: %d texts, [3] %s, [6] %s", locs, len(p), p[3].Locale, p[6].Template)
+			}
+		})
 	}
 }
 
@@ -113,6 +122,10 @@ func TestNewValidation(t *testing.T) {
 		{"exec error: full account reference", "{{.Signature}}{{range .Items}}{{.AccountRef}}{{end}}{{.OptOut}}",
 			[]string{name, "can't evaluate field AccountRef"}},
 		{"empty body", "  ", []string{name, "empty body"}},
+		{"exec error: float comparison", "{{.Signature}}{{if eq .Count 1.0}}x{{end}}{{.OptOut}}",
+			[]string{name, "incompatible types for comparison"}},
+		{"exec error: string comparison", `{{.Signature}}{{if eq .Count "1"}}x{{end}}{{.OptOut}}`,
+			[]string{name, "incompatible types for comparison"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -204,28 +217,30 @@ func TestNewFiles(t *testing.T) {
 		"sms/overdue_7d.zh-CN.tmpl.x": nil, // ignored: not .tmpl
 	}
 	for file, want := range tests {
-		fsys := miniFS(map[string]string{file: okBody + "{{.OptOut}}"})
-		opts := miniOptions()
-		opts.Channels = []string{"sms", "email"}
-		if want == nil {
-			opts.Channels = []string{"sms"}
-			if _, err := New(fsys, opts); err != nil {
-				t.Errorf("%s: %v", file, err)
-			}
-			continue
-		}
-		if file == "email/due_today.zh-CN.tmpl" {
-			// Give email every other stage so that only the subject is missing.
-			for _, st := range testStages {
-				if st == "due_today" {
-					continue
+		t.Run(file, func(t *testing.T) {
+			fsys := miniFS(map[string]string{file: okBody + "{{.OptOut}}"})
+			opts := miniOptions()
+			opts.Channels = []string{"sms", "email"}
+			if want == nil {
+				opts.Channels = []string{"sms"}
+				if _, err := New(fsys, opts); err != nil {
+					t.Errorf("%s: %v", file, err)
 				}
-				fsys["email/"+st+".zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}s{{end}}` + okBody + "{{.OptOut}}")}
+				return
 			}
-			opts.OptOut["email"] = map[string]string{"zh-CN": "回复TD退订"}
-		}
-		msg := newErr(t, fsys, opts)
-		mustContain(t, msg, want...)
+			if file == "email/due_today.zh-CN.tmpl" {
+				// Give email every other stage so that only the subject is missing.
+				for _, st := range testStages {
+					if st == "due_today" {
+						continue
+					}
+					fsys["email/"+st+".zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(`{{define "subject"}}s{{end}}` + okBody + "{{.OptOut}}")}
+				}
+				opts.OptOut["email"] = map[string]string{"zh-CN": "回复TD退订"}
+			}
+			msg := newErr(t, fsys, opts)
+			mustContain(t, msg, want...)
+		})
 	}
 	// A template for a stage or channel not in use is parsed (a syntax
 	// error fails) but otherwise only warned about.
@@ -265,12 +280,14 @@ func TestNewOptions(t *testing.T) {
 		{"bad preview locale", func(o *Options) { o.Locales = []string{"??"} }, `Options.Locales: "??"`},
 	}
 	for _, tt := range tests {
-		opts := miniOptions()
-		tt.edit(&opts)
-		msg := newErr(t, miniFS(nil), opts)
-		if !strings.Contains(msg, tt.want) {
-			t.Errorf("%s: error %q does not contain %q", tt.name, msg, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			opts := miniOptions()
+			tt.edit(&opts)
+			msg := newErr(t, miniFS(nil), opts)
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("%s: error %q does not contain %q", tt.name, msg, tt.want)
+			}
+		})
 	}
 	if _, err := New(nil, miniOptions()); err == nil {
 		t.Errorf("New(nil) succeeded")
@@ -284,28 +301,50 @@ func TestNewOptions(t *testing.T) {
 	}
 }
 
-func TestNewWarnings(t *testing.T) {
-	warnings := func(max int) string {
+// TestNewSMSBudget: an SMS template that renders some sample (1, 2, 3, 10
+// or 1,000 items, in one currency or several) in more segments than
+// MaxSMSSegments fails New, naming the template and the sample.
+func TestNewSMSBudget(t *testing.T) {
+	budget := func(max int, fsys fstest.MapFS) (*Engine, error) {
 		opts := testOptions()
 		opts.MaxSMSSegments = max
-		e, err := New(defaultTemplates(), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return strings.Join(e.Warnings(), "\n")
+		return New(fsys, opts)
 	}
-	// The default configuration allows 3 segments: every sample fits.
-	if w := warnings(3); w != "" {
-		t.Errorf("max 3: %s", w)
+	// The default budget, 2: every default template fits, with no warning.
+	e, err := budget(2, defaultTemplates())
+	if err != nil {
+		t.Fatalf("default templates over a budget of 2: %v", err)
 	}
-	// With 2, every 3-item SMS sample is over; no 1-item one and no email.
-	w := warnings(2)
-	mustContain(t, w, "sms/overdue_30d.zh-CN.tmpl: sample 3 items, 2 currencies is 3 SMS segments (UCS-2), over the maximum of 2",
-		"sms/upcoming_3d.en-US.tmpl: sample 3 items, 2 currencies is 3 SMS segments (GSM-7), over the maximum of 2")
-	if strings.Count(w, "\n") != 9 || strings.Contains(w, "sample 1 item") || strings.Contains(w, "email/") {
-		t.Errorf("max 2: %s", w)
+	if w := e.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %q", w)
 	}
-	mustContain(t, warnings(1), "sms/due_today.zh-CN.tmpl: sample 1 item is 2 SMS segments (UCS-2), over the maximum of 1")
+	// With 1, a summary in two currencies does not fit; one item does.
+	_, err = budget(1, defaultTemplates())
+	if !errors.Is(err, ErrSMSBudget) {
+		t.Fatalf("budget 1: err = %v, want ErrSMSBudget", err)
+	}
+	msg := err.Error()
+	mustContain(t, msg, "render: sms/overdue_7d.en-US.tmpl: over the SMS segment budget: sample 2 items, 2 currencies is 2 SMS segments (GSM-7), over the budget of 1",
+		"render: sms/overdue_7d.zh-CN.tmpl: over the SMS segment budget: sample 3 items, 3 currencies is 2 SMS segments (UCS-2), over the budget of 1")
+	if strings.Contains(msg, "sample 1 item") || strings.Contains(msg, "email/") {
+		t.Errorf("budget 1: %s", msg)
+	}
+	// A template listing every item breaks the default budget: named, with
+	// the fewest items that break it, alone.
+	fsys := defaultTemplates()
+	fsys["sms/overdue_7d.zh-CN.tmpl"] = &fstest.MapFile{Data: []byte(okBody + "{{.OptOut}}")}
+	_, err = budget(2, fsys)
+	if !errors.Is(err, ErrSMSBudget) {
+		t.Fatalf("listing template: err = %v, want ErrSMSBudget", err)
+	}
+	mustContain(t, err.Error(), "sms/overdue_7d.zh-CN.tmpl", "sample 10 items, 1 currency is ", "SMS segments (UCS-2), over the budget of 2")
+	if strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("more than one problem: %s", err)
+	}
+	// 0 is no budget.
+	if _, err := budget(0, fsys); err != nil {
+		t.Errorf("no budget: %v", err)
+	}
 }
 
 func TestLocaleFallback(t *testing.T) {
@@ -317,14 +356,16 @@ func TestLocaleFallback(t *testing.T) {
 		"fr-FR": "zh-CN", "": "zh-CN", "??": "zh-CN", " en-US ": "en-US",
 	}
 	for loc, want := range tests {
-		m := sampleMessage("sms", "due_today", loc)
-		r, err := e.Render(m)
-		if err != nil {
-			t.Fatalf("%q: %v", loc, err)
-		}
-		if r.Locale != want || r.Template != "sms/due_today."+want+".tmpl" {
-			t.Errorf("locale %q: got template %s locale %s, want %s", loc, r.Template, r.Locale, want)
-		}
+		t.Run(fmt.Sprintf("%q", loc), func(t *testing.T) {
+			m := sampleMessage("sms", "due_today", loc)
+			r, err := e.Render(m)
+			if err != nil {
+				t.Fatalf("%q: %v", loc, err)
+			}
+			if r.Locale != want || r.Template != "sms/due_today."+want+".tmpl" {
+				t.Errorf("locale %q: got template %s locale %s, want %s", loc, r.Template, r.Locale, want)
+			}
+		})
 	}
 
 	// Same-language fallback prefers the default locale, then the smallest.
@@ -335,18 +376,20 @@ func TestLocaleFallback(t *testing.T) {
 		}
 	}
 	for def, want := range map[string]string{"en-US": "en-US", "zh-CN": "en-CA"} {
-		opts := miniOptions()
-		opts.DefaultLocale = def
-		e, err := New(miniFS(over), opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := e.Render(sampleMessage("sms", "due_today", "en-AU"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Locale != want {
-			t.Errorf("default %s: en-AU uses %s, want %s", def, r.Locale, want)
-		}
+		t.Run("default "+def, func(t *testing.T) {
+			opts := miniOptions()
+			opts.DefaultLocale = def
+			e, err := New(miniFS(over), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := e.Render(sampleMessage("sms", "due_today", "en-AU"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Locale != want {
+				t.Errorf("default %s: en-AU uses %s, want %s", def, r.Locale, want)
+			}
+		})
 	}
 }

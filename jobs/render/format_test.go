@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,9 +27,11 @@ func TestFormatDate(t *testing.T) {
 		{d, "zhx", "2026-11-21"},
 	}
 	for _, tt := range tests {
-		if got := FormatDate(tt.d, tt.locale); got != tt.want {
-			t.Errorf("FormatDate(%s, %q) = %q, want %q", tt.d, tt.locale, got, tt.want)
-		}
+		t.Run(fmt.Sprintf("%s %q", tt.d, tt.locale), func(t *testing.T) {
+			if got := FormatDate(tt.d, tt.locale); got != tt.want {
+				t.Errorf("FormatDate(%s, %q) = %q, want %q", tt.d, tt.locale, got, tt.want)
+			}
+		})
 	}
 }
 
@@ -54,10 +57,12 @@ func TestCanonicalLocale(t *testing.T) {
 		{"zh-abcdefghi", "", false},
 	}
 	for _, tt := range tests {
-		got, ok := canonicalLocale(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("canonicalLocale(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
+		t.Run(fmt.Sprintf("%q", tt.in), func(t *testing.T) {
+			got, ok := canonicalLocale(tt.in)
+			if got != tt.want || ok != tt.ok {
+				t.Errorf("canonicalLocale(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+			}
+		})
 	}
 	if n := testing.AllocsPerRun(100, func() { canonicalLocale("zh-CN") }); n != 0 {
 		t.Errorf("canonicalLocale of a canonical locale allocates %v times", n)
@@ -80,9 +85,11 @@ func TestFindLink(t *testing.T) {
 		"Reply STOP.Visit loans.money now": "loans.money", // "visit" is no TLD
 	}
 	for s, want := range links {
-		if got := findLink(s); got != want {
-			t.Errorf("findLink(%q) = %q, want %q", s, got, want)
-		}
+		t.Run(s, func(t *testing.T) {
+			if got := findLink(s); got != want {
+				t.Errorf("findLink(%q) = %q, want %q", s, got, want)
+			}
+		})
 	}
 	for _, s := range []string{
 		"", "Anxin Finance: Your payment of $1,234.56 is due Nov 21, 2026. Reply STOP to opt out.",
@@ -90,8 +97,10 @@ func TestFindLink(t *testing.T) {
 		"Ignore if paid.Thanks", "U.S. law", "a.m. or p.m.", "No.3", "e.g. this", "1.5 days",
 		"****.com is masked", "CN¥98,765.43.", "Co. Ltd", "v1.2.3",
 	} {
-		if got := findLink(s); got != "" {
-			t.Errorf("findLink(%q) = %q, want none", s, got)
-		}
+		t.Run("no link in "+s, func(t *testing.T) {
+			if got := findLink(s); got != "" {
+				t.Errorf("findLink(%q) = %q, want none", s, got)
+			}
+		})
 	}
 }

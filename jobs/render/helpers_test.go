@@ -1,6 +1,7 @@
 package render
 
 import (
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -94,4 +95,37 @@ func sampleMessage(channel, stage, locale string) *Message {
 	return &Message{Channel: channel, Stage: stage, Locale: locale, Name: "张伟", BusinessDate: biz,
 		Items: []Item{{AccountRef: "LN-2024-00012345", Seq: 3, DueDate: biz, AmountMinor: 123456, Currency: "CNY",
 			Stage: stage, DaysPastDue: 0}}}
+}
+
+// randomMessages returns n valid messages with random channels, stages,
+// locales, names, item counts, currencies, amounts and days.
+func randomMessages(n int, seed uint64) []*Message {
+	r := rand.New(rand.NewPCG(seed, 99))
+	pick := func(s []string) string { return s[r.IntN(len(s))] }
+	names := []string{"", "张伟", "Jordan Smith", "Maximilian Alexander Featherstonehaugh-Worthington III", "O'Brien\tMary", "李\n娜"}
+	biz := sampleBusinessDate()
+	out := make([]*Message, n)
+	for i := range out {
+		m := &Message{
+			Channel:      pick([]string{"sms", "email"}),
+			Stage:        pick(testStages),
+			Locale:       pick([]string{"zh-CN", "en-US", "en-GB", "zh-TW", "fr-FR", ""}),
+			Name:         pick(names),
+			BusinessDate: biz,
+		}
+		for range 1 + r.IntN(5) {
+			days := r.IntN(130) - 5
+			m.Items = append(m.Items, Item{
+				AccountRef:  pick([]string{"LN-2024-00012345", "9", "CL-88", "账户一二三四五"}),
+				Seq:         r.IntN(40),
+				DueDate:     biz.AddDays(-days),
+				AmountMinor: 1 + r.Int64N(1<<40),
+				Currency:    pick([]string{"CNY", "USD", "JPY", "KWD", "EUR", "NPR"}),
+				Stage:       pick(testStages),
+				DaysPastDue: days,
+			})
+		}
+		out[i] = m
+	}
+	return out
 }

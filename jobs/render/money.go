@@ -82,6 +82,36 @@ func currencySymbol(code string, zh bool) string {
 	return ""
 }
 
+// moneyStyle is how amounts are written: with the English or the Chinese
+// symbols, or in the GSM-7 form of an SMS.
+type moneyStyle int8
+
+const (
+	moneyEnglish moneyStyle = iota // CLDR English symbols (every locale but Chinese)
+	moneyChinese                   // Chinese symbols (zh, zh-*)
+	// moneyGSM7 keeps an SMS in GSM-7 (160 characters a part, not UCS-2's
+	// 70): "$", "£" and "€" amounts keep their symbol (all three are GSM-7;
+	// "€" counts two characters), every other currency is written with its
+	// ISO code before the amount, "INR 3,637.05", "CNY 1,234.56", "JPY
+	// 1,235": "₹", "₩" and "₫" are not GSM-7, and "¥" alone does not say
+	// whether it is yuan or yen.
+	moneyGSM7
+)
+
+// moneyStyleFor returns the style of amounts in a template of channel and
+// locale: Chinese templates use the Chinese symbols (a Chinese SMS is UCS-2
+// anyway), other SMS templates the GSM-7 form, other emails the English
+// symbols.
+func moneyStyleFor(channel, locale string) moneyStyle {
+	switch {
+	case isChinese(locale):
+		return moneyChinese
+	case channel == ChannelSMS:
+		return moneyGSM7
+	}
+	return moneyEnglish
+}
+
 // FormatMoney formats an amount given in integer minor units of currency for
 // locale, exactly (integer arithmetic only, no floating point, no rounding):
 //
@@ -102,24 +132,57 @@ func currencySymbol(code string, zh bool) string {
 // without a well-known symbol is written "1,234.56 NPR". A code that is not a
 // valid ISO 4217 currency is formatted with 2 decimals followed by the code as
 // given; callers that need to reject such codes validate them first (Render
-// does).
+// does). An SMS that is not in Chinese writes amounts in a GSM-7 form
+// instead (see FormatSMSMoney).
 func FormatMoney(minor int64, currency, locale string) string {
+	return formatMoney(minor, currency, moneyStyleFor(ChannelEmail, locale))
+}
+
+// FormatSMSMoney formats an amount as an SMS for locale shows it: as
+// FormatMoney for Chinese, else in a form that keeps the SMS in GSM-7: "$",
+// "£" and "€" amounts with their symbol, every other currency with its ISO
+// code first:
+//
+//	FormatSMSMoney(363705, "INR", "en-US") == "INR 3,637.05"
+//	FormatSMSMoney(123456, "CNY", "en-US") == "CNY 1,234.56"
+//	FormatSMSMoney(123456, "EUR", "en-US") == "€1,234.56"
+//	FormatSMSMoney(123456, "CNY", "zh-CN") == "¥1,234.56"
+func FormatSMSMoney(minor int64, currency, locale string) string {
+	return formatMoney(minor, currency, moneyStyleFor(ChannelSMS, locale))
+}
+
+func formatMoney(minor int64, currency string, style moneyStyle) string {
 	var buf [64]byte
 	info, ok := lookupCurrency(currency)
 	if !ok {
 		info = currencyInfo{code: currency, scale: 2}
 	}
-	return string(appendMoney(buf[:0], minor, info, isChinese(locale)))
+	return string(appendMoney(buf[:0], minor, info, style))
 }
 
 // appendMoney appends the formatted amount to dst.
-func appendMoney(dst []byte, minor int64, info currencyInfo, zh bool) []byte {
-	sym := currencySymbol(info.code, zh)
+func appendMoney(dst []byte, minor int64, info currencyInfo, style moneyStyle) []byte {
+	var sym string
+	switch style {
+	case moneyChinese:
+		sym = currencySymbol(info.code, true)
+	case moneyEnglish:
+		sym = currencySymbol(info.code, false)
+	case moneyGSM7:
+		switch info.code {
+		case "USD", "GBP", "EUR":
+			sym = currencySymbol(info.code, false)
+		}
+	}
 	// Magnitude as uint64 so that math.MinInt64 is exact.
 	mag := uint64(minor)
 	if minor < 0 {
 		dst = append(dst, '-')
 		mag = -mag
+	}
+	if sym == "" && style == moneyGSM7 {
+		dst = append(dst, info.code...)
+		dst = append(dst, ' ')
 	}
 	dst = append(dst, sym...)
 
@@ -139,7 +202,7 @@ func appendMoney(dst []byte, minor int64, info currencyInfo, zh bool) []byte {
 		}
 		dst = append(dst, digits[:info.scale]...)
 	}
-	if sym == "" {
+	if sym == "" && style != moneyGSM7 {
 		dst = append(dst, ' ')
 		dst = append(dst, info.code...)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -55,7 +56,7 @@ func (e *Engine) Render(m *Message) (Rendered, error) {
 	if t == nil {
 		return Rendered{}, fmt.Errorf("render: %w for channel %q, stage %q", ErrNoTemplate, m.Channel, m.Stage)
 	}
-	r, err := e.render(t, m, true)
+	r, err := e.render(t, m)
 	if err != nil {
 		return Rendered{}, fmt.Errorf("render %s: %w", t.name, err)
 	}
@@ -81,36 +82,30 @@ func (e *Engine) lookup(channel, stage, locale string) *tmpl {
 
 // scratch is the per-call working memory of render, pooled.
 type scratch struct {
-	view   View
-	items  []ItemView
-	totals []string
-	sums   []currencySum
-	offs   []int  // end offsets of the formatted strings in text
-	text   []byte // every formatted string of the view, back to back
-	out    bytes.Buffer
-	frame  frame
+	view       View
+	items      []ItemView
+	totals     []string
+	sums       []currencySum // total per currency, in order of first appearance
+	currencyOf []int         // per item, the index of its currency in sums
+	offs       []int         // end offsets of the formatted strings in text
+	text       []byte        // every formatted string of the view, back to back
+	out        bytes.Buffer
 }
 
-// exec runs a template on sc.view into sc.out: the compiled program when
-// there is one and fast is set, else text/template.
-func (sc *scratch) exec(p program, tt *template.Template, fast bool) error {
+// exec runs a template on sc.view into sc.out.
+func (sc *scratch) exec(tt *template.Template) error {
 	sc.out.Reset()
-	if fast && p != nil {
-		sc.frame.view = &sc.view
-		sc.frame.run(p, &sc.out)
-		return nil
-	}
 	return tt.Execute(&sc.out, &sc.view)
 }
 
 type currencySum struct {
-	info  currencyInfo
-	total int64
+	info    currencyInfo
+	asGiven string // the code as the first item in it gave it ("usd")
+	total   int64
 }
 
-// render renders m with t; fast selects the compiled program (New also
-// renders with text/template to check it).
-func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
+// render renders m with t and checks the result.
+func (e *Engine) render(t *tmpl, m *Message) (Rendered, error) {
 	if len(m.Items) == 0 {
 		return Rendered{}, fmt.Errorf("%w: no items", ErrBadMessage)
 	}
@@ -121,7 +116,7 @@ func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
 	}
 
 	r := Rendered{Template: t.name, TemplateSHA256: t.sha256, Locale: t.locale}
-	if err := sc.exec(t.fastMain, t.main, fast); err != nil {
+	if err := sc.exec(t.main); err != nil {
 		return Rendered{}, fmt.Errorf("%w: %v", ErrTemplate, err)
 	}
 	body := bytes.TrimSpace(sc.out.Bytes())
@@ -130,7 +125,7 @@ func (e *Engine) render(t *tmpl, m *Message, fast bool) (Rendered, error) {
 	}
 	r.Body = string(body)
 	if t.subject != nil {
-		if err := sc.exec(t.fastSubject, t.subject, fast); err != nil {
+		if err := sc.exec(t.subject); err != nil {
 			return Rendered{}, fmt.Errorf("%w: subject: %v", ErrTemplate, err)
 		}
 		sc.text = appendFolded(sc.text[:0], sc.out.Bytes())
@@ -190,7 +185,6 @@ func (e *Engine) putScratch(sc *scratch) {
 	clear(sc.items)
 	clear(sc.totals)
 	sc.view = View{}
-	sc.frame = frame{}
 	if sc.out.Cap() > 64<<10 { // do not keep a huge buffer around
 		sc.out = bytes.Buffer{}
 	}
@@ -200,64 +194,59 @@ func (e *Engine) putScratch(sc *scratch) {
 // build fills sc.view for m formatted for template t. All formatted strings
 // are appended to one buffer and converted to a string once.
 func (sc *scratch) build(t *tmpl, m *Message) error {
-	sc.text, sc.offs, sc.sums = sc.text[:0], sc.offs[:0], sc.sums[:0]
+	if err := sc.sumItems(m); err != nil {
+		return err
+	}
+	// Formatted strings, back to back: per item its account, due date and
+	// amount, then each currency's total, then the earliest due date.
+	sc.text, sc.offs = sc.text[:0], sc.offs[:0]
+	earliest := m.Items[0].DueDate
 	for i := range m.Items {
-		it := &m.Items[i]
-		info, ok := lookupCurrency(it.Currency)
-		if !ok {
-			return fmt.Errorf("%w: item %d: invalid currency %q", ErrBadMessage, i+1, it.Currency)
-		}
-		if it.AmountMinor <= 0 {
-			return fmt.Errorf("%w: item %d: amount %d is not positive", ErrBadMessage, i+1, it.AmountMinor)
-		}
-		if days := int(m.BusinessDate - it.DueDate); days != it.DaysPastDue {
-			return fmt.Errorf("%w: item %d: DaysPastDue %d but business date %s - due date %s = %d",
-				ErrBadMessage, i+1, it.DaysPastDue, m.BusinessDate, it.DueDate, days)
-		}
-		j := 0
-		for j < len(sc.sums) && sc.sums[j].info.code != info.code {
-			j++
-		}
-		if j == len(sc.sums) {
-			sc.sums = append(sc.sums, currencySum{info: info})
-		}
-		if sc.sums[j].total > math.MaxInt64-it.AmountMinor {
-			return fmt.Errorf("%w: total in %s overflows", ErrBadMessage, info.code)
-		}
-		sc.sums[j].total += it.AmountMinor
+		item := &m.Items[i]
+		earliest = min(earliest, item.DueDate)
+		sc.text = appendAccount(sc.text, item.AccountRef, t.zh)
+		sc.offs = append(sc.offs, len(sc.text))
+		sc.text = appendItemDate(sc.text, item.DueDate, m.BusinessDate, t)
+		sc.offs = append(sc.offs, len(sc.text))
+		sc.text = appendMoney(sc.text, item.AmountMinor, sc.sums[sc.currencyOf[i]].info, t.money)
+		sc.offs = append(sc.offs, len(sc.text))
+	}
+	for _, sum := range sc.sums {
+		sc.text = appendMoney(sc.text, sum.total, sum.info, t.money)
+		sc.offs = append(sc.offs, len(sc.text))
+	}
+	sc.text = appendItemDate(sc.text, earliest, m.BusinessDate, t)
+	sc.offs = append(sc.offs, len(sc.text))
 
-		sc.text = appendAccount(sc.text, it.AccountRef, t.zh)
-		sc.offs = append(sc.offs, len(sc.text))
-		sc.text = appendItemDate(sc.text, it.DueDate, m.BusinessDate, t)
-		sc.offs = append(sc.offs, len(sc.text))
-		sc.text = appendMoney(sc.text, it.AmountMinor, info, t.zh)
-		sc.offs = append(sc.offs, len(sc.text))
-	}
-	for _, s := range sc.sums {
-		sc.text = appendMoney(sc.text, s.total, s.info, t.zh)
-		sc.offs = append(sc.offs, len(sc.text))
-	}
-	all := string(sc.text)
-	start, k := 0, 0
+	formatted := string(sc.text)
+	start, nextIndex := 0, 0
 	next := func() string {
-		s := all[start:sc.offs[k]]
-		start = sc.offs[k]
-		k++
+		s := formatted[start:sc.offs[nextIndex]]
+		start = sc.offs[nextIndex]
+		nextIndex++
 		return s
 	}
-
+	sc.view = View{
+		Signature: t.signature,
+		OptOut:    t.optOut,
+		Name:      cleanName(m.Name),
+		Count:     len(m.Items),
+	}
 	sc.items = sc.items[:0]
 	for i := range m.Items {
-		it := &m.Items[i]
-		v := ItemView{Seq: it.Seq, Stage: it.Stage}
+		item := &m.Items[i]
+		v := ItemView{Seq: item.Seq, Stage: item.Stage}
 		v.Account, v.DueDate, v.Amount = next(), next(), next()
-		switch d := it.DaysPastDue; {
-		case d > 0:
-			v.DaysOverdue, v.Overdue = d, true
-		case d < 0:
-			v.DaysUntilDue = -d
+		switch days := item.DaysPastDue; {
+		case days > 0:
+			v.DaysOverdue, v.Overdue = days, true
+			sc.view.Overdue = true
+			sc.view.MostDaysOverdue = max(sc.view.MostDaysOverdue, days)
+		case days < 0:
+			v.DaysUntilDue = -days
 		default:
 			v.DueToday = true
+			sc.view.DueToday = true
 		}
 		sc.items = append(sc.items, v)
 	}
@@ -265,18 +254,60 @@ func (sc *scratch) build(t *tmpl, m *Message) error {
 	for range sc.sums {
 		sc.totals = append(sc.totals, next())
 	}
-	sc.view = View{
-		Signature:     t.signature,
-		OptOut:        t.optOut,
-		Name:          cleanName(m.Name),
-		Count:         len(sc.items),
-		Items:         sc.items,
-		Totals:        sc.totals,
-		MultiCurrency: len(sc.totals) > 1,
+	sc.view.EarliestDueDate = next()
+	if !sc.view.Overdue && !sc.view.DueToday {
+		sc.view.DaysUntilDue = int(earliest - m.BusinessDate)
 	}
+	sc.view.Items, sc.view.Totals = sc.items, sc.totals
+	sc.view.MultiCurrency = len(sc.totals) > 1
 	if len(sc.totals) == 1 {
 		sc.view.Total = sc.totals[0]
 	}
+	return nil
+}
+
+// sumItems checks every item of m (see ErrBadMessage) and adds its amount
+// to its currency's total in sc.sums, in order of first appearance;
+// sc.currencyOf[i] is the index in sc.sums of item i's currency.
+func (sc *scratch) sumItems(m *Message) error {
+	sc.sums, sc.currencyOf = sc.sums[:0], sc.currencyOf[:0]
+	for i := range m.Items {
+		item := &m.Items[i]
+		if days := int(m.BusinessDate - item.DueDate); days != item.DaysPastDue {
+			return fmt.Errorf("%w: item %d: DaysPastDue %d but business date %s - due date %s = %d",
+				ErrBadMessage, i+1, item.DaysPastDue, m.BusinessDate, item.DueDate, days)
+		}
+		currency := slices.IndexFunc(sc.sums, func(sum currencySum) bool { return sum.asGiven == item.Currency })
+		if currency < 0 { // a code not seen yet in this message, in the case given
+			info, ok := lookupCurrency(item.Currency)
+			if !ok {
+				return fmt.Errorf("%w: item %d: invalid currency %q", ErrBadMessage, i+1, item.Currency)
+			}
+			currency = slices.IndexFunc(sc.sums, func(sum currencySum) bool { return sum.info.code == info.code })
+			if currency < 0 {
+				currency = len(sc.sums)
+				sc.sums = append(sc.sums, currencySum{info: info, asGiven: item.Currency})
+			}
+		}
+		if err := sc.addToTotal(item, currency); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addToTotal checks the amount of item, the next of the message's items,
+// and adds it to the total sc.sums[currency].
+func (sc *scratch) addToTotal(item *Item, currency int) error {
+	n := len(sc.currencyOf) + 1 // the item's number, for errors
+	if item.AmountMinor <= 0 {
+		return fmt.Errorf("%w: item %d: amount %d is not positive", ErrBadMessage, n, item.AmountMinor)
+	}
+	if sc.sums[currency].total > math.MaxInt64-item.AmountMinor {
+		return fmt.Errorf("%w: total in %s overflows", ErrBadMessage, sc.sums[currency].info.code)
+	}
+	sc.sums[currency].total += item.AmountMinor
+	sc.currencyOf = append(sc.currencyOf, currency)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -49,11 +50,53 @@ func TestSegments(t *testing.T) {
 		{"invalid UTF-8 is UCS-2", "abc\xff", 1, EncodingUCS2},
 	}
 	for _, tt := range tests {
-		n, enc := Segments(tt.body)
-		if n != tt.n || enc != tt.enc {
-			t.Errorf("%s: Segments = %d %s, want %d %s", tt.name, n, enc, tt.n, tt.enc)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			n, enc := Segments(tt.body)
+			if n != tt.n || enc != tt.enc {
+				t.Errorf("%s: Segments = %d %s, want %d %s", tt.name, n, enc, tt.n, tt.enc)
+			}
+		})
 	}
+}
+
+// TestGSM7Counting: characters of GSM-7's extension table count two
+// septets (escape + code), the default alphabet's one, and a character
+// outside GSM-7 (₹) makes the whole text UCS-2.
+func TestGSM7Counting(t *testing.T) {
+	for _, c := range []string{"€", "^", "{", "}", "[", "]", "~", "|", "\\", "\f"} {
+		t.Run("extension "+strconv.Quote(c), func(t *testing.T) {
+			r, _ := utf8.DecodeRuneInString(c)
+			if n := gsmSeptets(r); n != 2 {
+				t.Errorf("gsmSeptets(%q) = %d, want 2", c, n)
+			}
+			if n, enc := Segments(strings.Repeat("a", 158) + c); n != 1 || enc != EncodingGSM7 {
+				t.Errorf("158 + %q = 160 septets: %d %s, want 1 GSM-7", c, n, enc)
+			}
+			if n, enc := Segments(strings.Repeat("a", 159) + c); n != 2 || enc != EncodingGSM7 {
+				t.Errorf("159 + %q = 161 septets: %d %s, want 2 GSM-7", c, n, enc)
+			}
+		})
+	}
+	for _, c := range []string{"@", "£", "$", "¥", "é", "Ä", "_", "§", "Δ"} {
+		t.Run("default alphabet "+c, func(t *testing.T) {
+			if n, enc := Segments(strings.Repeat("a", 159) + c); n != 1 || enc != EncodingGSM7 {
+				t.Errorf("159 + %q = 160 septets: %d %s, want 1 GSM-7", c, n, enc)
+			}
+		})
+	}
+	t.Run("rupee sign", func(t *testing.T) {
+		if n := gsmSeptets('₹'); n != 0 {
+			t.Errorf("gsmSeptets(₹) = %d, want 0", n)
+		}
+		const rupee = "Anxin Finance: ₹3,637.05 (loan ****2345, payment 3) is 7 days past due. Please pay as soon as you can. Ignore if paid. Reply STOP to opt out."
+		if n, enc := Segments(rupee); n != 3 || enc != EncodingUCS2 {
+			t.Errorf("with ₹: %d %s, want 3 UCS-2", n, enc)
+		}
+		iso := strings.Replace(rupee, "₹", "INR ", 1)
+		if n, enc := Segments(iso); n != 1 || enc != EncodingGSM7 {
+			t.Errorf("with INR: %d %s, want 1 GSM-7", n, enc)
+		}
+	})
 }
 
 // splitParts is a reference implementation that really splits body into

@@ -4,18 +4,31 @@ package render
 // formatted for the template's locale; a template never sees a full account
 // reference, a raw amount or a raw date.
 //
-//	{{.Signature}}      sender signature for the locale, e.g. "【安心金融】", "Anxin Finance"
-//	{{.OptOut}}         opt-out line for the channel and locale, e.g. "回复TD退订"
-//	{{.Name}}           borrower's full name, control characters removed (email greetings;
-//	                    SMS templates should not use it: a phone can be shared)
-//	{{.Count}}          number of items (1 or more)
-//	{{.Items}}          the items, in the caller's order (overdue first), see ItemView
-//	{{.Totals}}         formatted total per currency, in order of first appearance
-//	{{.Total}}          the formatted total when all items share one currency, else ""
-//	{{.MultiCurrency}}  true when the items are in several currencies
+//	{{.Signature}}        sender signature for the locale, e.g. "【安心金融】", "Anxin Finance"
+//	{{.OptOut}}           opt-out line for the channel and locale, e.g. "回复TD退订"
+//	{{.Name}}             borrower's full name, control characters removed (email greetings;
+//	                      SMS templates should not use it: a phone can be shared)
+//	{{.Count}}            number of items (1 or more)
+//	{{.Items}}            the items, in the caller's order (overdue first), see ItemView
+//	{{.Totals}}           formatted total per currency, in order of first appearance
+//	{{.Total}}            the formatted total when all items share one currency, else ""
+//	{{.MultiCurrency}}    true when the items are in several currencies
+//	{{.Overdue}}          true when some item is overdue
+//	{{.MostDaysOverdue}}  the most days an item is past due (0 when none is overdue)
+//	{{.DueToday}}         true when some item is due on the business date
+//	{{.DaysUntilDue}}     days before the earliest due date, > 0 only when no item is due yet
+//	{{.EarliestDueDate}}  the earliest due date of the items, formatted as ItemView.DueDate
 //
 // Templates test .Count with `{{if eq .Count 1}}` and join totals with
-// `{{range $i, $t := .Totals}}{{if $i}} + {{end}}{{$t}}{{end}}`.
+// `{{range $i, $t := .Totals}}{{if $i}} + {{end}}{{$t}}{{end}}`. A summary of
+// several items says how many (.Count), the total per currency (.Totals),
+// and the most days overdue (.MostDaysOverdue) or, when none is, when the
+// first is due (.DueToday; .EarliestDueDate or .DaysUntilDue).
+//
+// Amounts (ItemView.Amount, .Totals, .Total) of an SMS that is not in
+// Chinese are in a GSM-7 form: "$", "£" and "€" amounts with their symbol,
+// any other currency with its ISO code first ("INR 3,637.05"), so that the
+// SMS stays in GSM-7 (see FormatSMSMoney).
 type View struct {
 	Signature     string
 	OptOut        string
@@ -25,6 +38,12 @@ type View struct {
 	Totals        []string
 	Total         string
 	MultiCurrency bool
+
+	Overdue         bool
+	MostDaysOverdue int
+	DueToday        bool
+	DaysUntilDue    int
+	EarliestDueDate string
 }
 
 // ItemView is one installment as a template sees it (an element of
