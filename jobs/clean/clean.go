@@ -69,3 +69,64 @@ func isPlain(s string, max int) bool {
 	}
 	return true
 }
+
+// nameMax is the most runes of a name a message or log shows.
+const nameMax = 64
+
+// Name returns a person's name as a message may show it: letters (of any
+// script, with their combining marks), digits, spaces and the few marks
+// names use (' - ’ · ・), every other character a space, spaces folded, at
+// most 64 runes. No dot, colon, slash or @ survives, so a name can never
+// read as a link ("evil.ru", "evil．com"), and no control, format or bidi
+// character, so it can neither break a line nor reorder text.
+func Name(s string) string {
+	var b strings.Builder
+	b.Grow(min(len(s), 4*nameMax))
+	space, n := false, 0
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) && b.Len() > 0,
+			r == '\'' || r == '-' || r == '’' || r == '·' || r == '・':
+		case unicode.Is(unicode.Cf, r):
+			continue // invisible: zero-width, bidi, BOM
+		default:
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+		}
+		if n == nameMax {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// AccountTail returns the last four letters or digits of an account
+// reference, what a message shows of it ("****2345"): other characters
+// (punctuation, controls, format characters) are dropped first, so that
+// none reaches a message or a log. It returns "" when the reference has
+// four or fewer: then it is masked whole.
+func AccountTail(ref string) string {
+	var tail [4]rune
+	n := 0
+	for i := len(ref); i > 0 && n <= 4; {
+		r, size := utf8.DecodeLastRuneInString(ref[:i])
+		i -= size
+		if r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			if n < 4 {
+				tail[3-n] = r
+			}
+			n++
+		}
+	}
+	if n <= 4 {
+		return ""
+	}
+	return string(tail[:])
+}

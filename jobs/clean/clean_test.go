@@ -1,6 +1,9 @@
 package clean
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestText(t *testing.T) {
 	for _, tc := range []struct {
@@ -51,4 +54,50 @@ func FuzzText(f *testing.F) {
 			t.Fatalf("Text is not idempotent on %q: %q then %q", s, got, Text(got, max))
 		}
 	})
+}
+
+func TestName(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "Zhang San", "Zhang San"},
+		{"chinese", "欧阳·司马相如", "欧阳·司马相如"},
+		{"a link", "evil.ru", "evil ru"},
+		{"a full-width dot", "evil．com", "evil com"},
+		{"an ideographic dot", "evil。com", "evil com"},
+		{"an address", "bob@evil.example", "bob evil example"},
+		{"a URL", "http://x.cn/a", "http x cn a"},
+		{"zero width, RLM, ALM, BOM", "Ma\u200Bry\u200F \u061CSmith\uFEFF", "Mary Smith"},
+		{"bidi override", "\u202Emoc.live", "moc live"},
+		{"controls", "A\x1b[2J\r\nB\tC\bD", "A 2J B C D"},
+		{"apostrophe and hyphen", "O'Brien-Smith", "O'Brien-Smith"},
+		{"devanagari with marks", "प्रिया", "प्रिया"},
+		{"a leading mark", "\u0301a", "a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Name(tc.in); got != tc.want {
+				t.Errorf("Name(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+	long := strings.Repeat("张", 3000)
+	if got := Name(long); len([]rune(got)) != 64 {
+		t.Errorf("a 3,000-character name keeps %d runes, want 64", len([]rune(got)))
+	}
+}
+
+func TestAccountTail(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"plain", "LN-2024-00012345", "2345"},
+		{"a link", "LNx.co", "Nxco"},
+		{"control characters", "LN00\x1b[31m12\r\n34", "1234"},
+		{"bidi and zero width", "LN0012\u202E34\u200B56", "3456"},
+		{"four or fewer", "A-1-2-3", ""},
+		{"empty", "", ""},
+		{"chinese", "账户一二三四五", "二三四五"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := AccountTail(tc.in); got != tc.want {
+				t.Errorf("AccountTail(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
 }

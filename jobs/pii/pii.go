@@ -14,6 +14,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -127,15 +128,11 @@ func MaskContact(channel, s string) string {
 	return MaskPhone(s)
 }
 
-// MaskAccount masks an account reference, keeping its last 4 characters:
-// "LN-2024-00012345" → "****2345"; a reference of 4 characters or fewer is
-// masked whole ("****"). Surrounding space is ignored.
+// MaskAccount masks an account reference, keeping its last 4 letters or
+// digits (clean.AccountTail, as messages show it): "LN-2024-00012345" →
+// "****2345"; a reference of 4 or fewer is masked whole ("****").
 func MaskAccount(s string) string {
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) <= 4 {
-		return stars
-	}
-	return stars + lastRunes(s, 4)
+	return stars + clean.AccountTail(s)
 }
 
 // lastRunes returns the last n characters of s (which has more than n).
