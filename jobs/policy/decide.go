@@ -218,7 +218,7 @@ type decider struct {
 
 // Decide fills plan (after plan.Reset) with the decisions for one borrower:
 // the candidate zones, notes, messages and one outcome per (item, channel),
-// applying the rules of the specification in order.
+// applying the rules in the order the package documentation gives.
 func (p *Policy) Decide(req *Request, plan *Plan) {
 	plan.Reset()
 	if plan.sc == nil {

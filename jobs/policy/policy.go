@@ -200,7 +200,7 @@ func (c *locCache) put(name string, loc *time.Location) {
 	c.m.Store(&m)
 }
 
-// Zones resolves the borrower's candidate time zones (rule 3 of the spec),
+// Zones resolves the borrower's candidate time zones (Reg F comment 6(b)(1)(i)-2),
 // deduplicated by name with the first source kept: the borrower's
 // time_zone, the phone's zones (when the phone is valid and maps to 1..
 // MaxPhoneZones zones other than Etc/Unknown), the region's zones; when none
