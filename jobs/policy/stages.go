@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/civil"
@@ -23,8 +26,89 @@ type Stage struct {
 }
 
 // Stages is the ordered list of stages: ascending DaysFromDue, validated by
-// Config.Validate.
+// Stages.Validate (which Config.Validate applies).
 type Stages []Stage
+
+// Validate reports every broken stage rule, each as a *FieldError, joined
+// with errors.Join; nil when there is none. These are the only stage rules:
+// the config package reports the same errors under its own field paths.
+// Each Field names the list or one stage's field as the YAML config does
+// ("stages", "stages[2].days_from_due", "stages[1].channels[0]"), and so do
+// messages that refer to another stage.
+func (s Stages) Validate() error {
+	var ps problems
+	s.validate(&ps)
+	return errors.Join(ps...)
+}
+
+// validate adds the problems of the stages to ps.
+func (s Stages) validate(ps *problems) {
+	if len(s) == 0 {
+		ps.add("stages", "at least one stage is required")
+	}
+	firstByName := make(map[string]int, len(s))
+	for i := range s {
+		st, f := &s[i], fmt.Sprintf("stages[%d]", i)
+		switch first, dup := firstByName[st.Name]; {
+		case st.Name == "":
+			ps.add(f+".name", "must not be empty")
+		case dup:
+			ps.add(f+".name", "%q duplicates stages[%d].name", st.Name, first)
+		default:
+			firstByName[st.Name] = i
+			if !validStageName(st.Name) {
+				ps.add(f+".name", "%q must be lower-case letters, digits and _, starting with a letter (it names template files)", st.Name)
+			}
+		}
+		if i > 0 && st.DaysFromDue <= s[i-1].DaysFromDue {
+			ps.add(f+".days_from_due", "%d must be after stages[%d].days_from_due (%d): stages are ordered and do not overlap",
+				st.DaysFromDue, i-1, s[i-1].DaysFromDue)
+		}
+		st.validateChannels(f, ps)
+		switch {
+		case st.ExpiresAfter < 0:
+			ps.add(f+".expires_after", "%v must not be negative", st.ExpiresAfter)
+		case st.ExpiresAfter == 0 && i == len(s)-1:
+			ps.add(f+".expires_after", "the last stage must expire: set expires_after")
+		}
+	}
+}
+
+// validateChannels checks the stage's channels and fallback; f is the
+// stage's field path.
+func (st *Stage) validateChannels(f string, ps *problems) {
+	if len(st.Channels) == 0 {
+		ps.add(f+".channels", "at least one channel is required")
+	}
+	for k, ch := range st.Channels {
+		switch {
+		case chanBit(ch) == 0:
+			ps.add(fmt.Sprintf("%s.channels[%d]", f, k), "unknown channel %q (want sms or email)", ch)
+		case slices.Index(st.Channels, ch) < k:
+			ps.add(fmt.Sprintf("%s.channels[%d]", f, k), "%q is listed twice", ch)
+		}
+	}
+	if st.Fallback != "" {
+		switch {
+		case chanBit(st.Fallback) == 0:
+			ps.add(f+".fallback", "unknown channel %q (want sms or email)", st.Fallback)
+		case slices.Contains(st.Channels, st.Fallback):
+			ps.add(f+".fallback", "%q is already a primary channel", st.Fallback)
+		}
+	}
+}
+
+// validStageName accepts lower-case letters, digits and _, starting with a
+// letter: the name is part of template file names and audit rows.
+func validStageName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z') && (i == 0 || !(c >= '0' && c <= '9') && c != '_') {
+			return false
+		}
+	}
+	return name != ""
+}
 
 const day = 24 * time.Hour
 
