@@ -25,17 +25,18 @@ const ErrInvalidTimeZone Error = "invalid time zone"
 // Policy is a validated, precomputed Config. It is safe for concurrent use by
 // several goroutines.
 type Policy struct {
-	stages       Stages
-	bz, dz       *time.Location
-	defaultNote  string
-	defaultRules *ruleSet
-	regions      map[string]*ruleSet
-	caps         []capRule
-	msw          time.Duration
-	maxPhone     int
-	late         time.Duration
-	locs         locCache
-	currencies   currencySet
+	stages        Stages
+	businessZone  *time.Location
+	defaultZone   *time.Location
+	defaultNote   string
+	defaultRules  *ruleSet
+	regions       map[string]*ruleSet
+	caps          []capRule
+	minSendWindow time.Duration
+	maxPhoneZones int
+	lateValidity  time.Duration
+	locations     locationCache
+	currencies    currencySet
 }
 
 // ruleSet is what applies to the borrowers of one region.
@@ -55,20 +56,20 @@ func New(cfg Config) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		bz:       cfg.BusinessZone,
-		dz:       cfg.DefaultZone,
-		msw:      cfg.MinSendWindow,
-		maxPhone: cfg.MaxPhoneZones,
-		late:     cfg.LateValidity,
-		regions:  make(map[string]*ruleSet, len(cfg.Regions)),
+		businessZone:  cfg.BusinessZone,
+		defaultZone:   cfg.DefaultZone,
+		minSendWindow: cfg.MinSendWindow,
+		maxPhoneZones: cfg.MaxPhoneZones,
+		lateValidity:  cfg.LateValidity,
+		regions:       make(map[string]*ruleSet, len(cfg.Regions)),
 	}
-	if p.maxPhone == 0 {
-		p.maxPhone = DefaultMaxPhoneZones
+	if p.maxPhoneZones == 0 {
+		p.maxPhoneZones = DefaultMaxPhoneZones
 	}
-	if p.late == 0 {
-		p.late = DefaultLateValidity
+	if p.lateValidity == 0 {
+		p.lateValidity = DefaultLateValidity
 	}
-	p.defaultNote = "no zone known: used default " + p.dz.String()
+	p.defaultNote = "no zone known: used default " + p.defaultZone.String()
 	p.currencies.fill()
 	p.stages = make(Stages, len(cfg.Stages))
 	for i, st := range cfg.Stages {
@@ -105,9 +106,9 @@ func New(cfg Config) (*Policy, error) {
 		}
 		p.regions[key] = newRuleSet(key, windows, holidays, zones)
 	}
-	for _, rs := range p.regions {
-		for _, loc := range rs.zoneLocs {
-			p.locs.put(loc.String(), loc)
+	for _, rules := range p.regions {
+		for _, loc := range rules.zoneLocs {
+			p.locations.put(loc.String(), loc)
 		}
 	}
 	return p, nil
@@ -115,18 +116,18 @@ func New(cfg Config) (*Policy, error) {
 
 // newRuleSet copies and indexes one region's rules (zones are validated).
 func newRuleSet(key string, windows []Window, holidays []civil.Date, zones []string) *ruleSet {
-	rs := &ruleSet{key: key, windows: slices.Clone(windows), zones: slices.Clone(zones)}
-	rs.holidays = slices.Compact(slices.Sorted(slices.Values(holidays)))
-	for _, z := range rs.zones {
-		rs.zoneLocs = append(rs.zoneLocs, loadLocation(z))
+	rules := &ruleSet{key: key, windows: slices.Clone(windows), zones: slices.Clone(zones)}
+	rules.holidays = slices.Compact(slices.Sorted(slices.Values(holidays)))
+	for _, z := range rules.zones {
+		rules.zoneLocs = append(rules.zoneLocs, loadLocation(z))
 	}
-	rs.clocks = []int32{0}
-	for _, w := range rs.windows {
-		rs.clocks = append(rs.clocks, int32(w.From)%secondsPerDay, int32(w.To)%secondsPerDay)
+	rules.clocks = []int32{0}
+	for _, w := range rules.windows {
+		rules.clocks = append(rules.clocks, int32(w.From)%secondsPerDay, int32(w.To)%secondsPerDay)
 	}
-	slices.Sort(rs.clocks)
-	rs.clocks = slices.Compact(rs.clocks)
-	return rs
+	slices.Sort(rules.clocks)
+	rules.clocks = slices.Compact(rules.clocks)
+	return rules
 }
 
 // rules returns the rule set for a borrower's region: the exact code, then
@@ -152,11 +153,11 @@ func (p *Policy) rules(region string) *ruleSet {
 func (p *Policy) Stages() Stages { return slices.Clone(p.stages) }
 
 // BusinessDate returns the business date of the instant asOf.
-func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.bz) }
+func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.businessZone) }
 
-// locCache caches time.LoadLocation results (misses included) behind a
+// locationCache caches time.LoadLocation results (misses included) behind a
 // copy-on-write map, so that lookups take no lock and allocate nothing.
-type locCache struct {
+type locationCache struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[string]*time.Location]
 }
@@ -164,13 +165,13 @@ type locCache struct {
 // Cache bounds: distinct zone names are few (about 600 exist); unknown
 // names are remembered only while the cache is small.
 const (
-	locCacheMax        = 4096
-	locCacheMaxUnknown = 1024
+	locationCacheMax        = 4096
+	locationCacheMaxUnknown = 1024
 )
 
 // load returns the location named name, or nil when it is not a known IANA
 // zone.
-func (c *locCache) load(name string) *time.Location {
+func (c *locationCache) load(name string) *time.Location {
 	if m := c.m.Load(); m != nil {
 		if loc, ok := (*m)[name]; ok {
 			return loc
@@ -182,14 +183,14 @@ func (c *locCache) load(name string) *time.Location {
 }
 
 // put remembers name's location (nil for unknown) if there is room.
-func (c *locCache) put(name string, loc *time.Location) {
+func (c *locationCache) put(name string, loc *time.Location) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var old map[string]*time.Location
 	if m := c.m.Load(); m != nil {
 		old = *m
 	}
-	if _, ok := old[name]; ok || len(old) >= locCacheMax || (loc == nil && len(old) >= locCacheMaxUnknown) {
+	if _, ok := old[name]; ok || len(old) >= locationCacheMax || (loc == nil && len(old) >= locationCacheMaxUnknown) {
 		return
 	}
 	m := make(map[string]*time.Location, len(old)+1)
@@ -227,7 +228,7 @@ func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location
 		locs = append(locs, loc)
 	}
 	if b.TimeZone != "" {
-		loc := p.locs.load(b.TimeZone)
+		loc := p.locations.load(b.TimeZone)
 		if loc == nil {
 			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
 			return zones, locs, notes, false
@@ -242,14 +243,14 @@ func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location
 			}
 		}
 		switch {
-		case n > p.maxPhone:
+		case n > p.maxPhoneZones:
 			notes = append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
 		case n > 0:
 			for _, z := range b.Phone.Zones {
 				if z == "" || z == unknownPhoneZone {
 					continue
 				}
-				if loc := p.locs.load(z); loc != nil {
+				if loc := p.locations.load(z); loc != nil {
 					add(z, SourcePhone, loc)
 				} else {
 					notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
@@ -257,12 +258,12 @@ func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location
 			}
 		}
 	}
-	rs := p.rules(b.Region)
-	for i, z := range rs.zones {
-		add(z, SourceRegion, rs.zoneLocs[i])
+	rules := p.rules(b.Region)
+	for i, z := range rules.zones {
+		add(z, SourceRegion, rules.zoneLocs[i])
 	}
 	if len(zones) == 0 {
-		add(p.dz.String(), SourceDefault, p.dz)
+		add(p.defaultZone.String(), SourceDefault, p.defaultZone)
 		notes = append(notes, p.defaultNote)
 	}
 	return zones, locs, notes, true
@@ -282,14 +283,14 @@ func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
 	var e evaluator
 	locs := make([]*time.Location, 0, len(zones)+1)
 	for _, z := range zones {
-		loc := p.locs.load(z.Name)
+		loc := p.locations.load(z.Name)
 		if loc == nil {
 			return false
 		}
 		locs = append(locs, loc)
 	}
 	if len(locs) == 0 {
-		locs = append(locs, p.dz)
+		locs = append(locs, p.defaultZone)
 	}
 	e.init(p.rules(b.Region), b.Quiet, locs)
 	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)

@@ -231,13 +231,13 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 			}
 		}
 		if !open {
-			m |= blkWindow
+			m |= blockedByWindow
 		}
 		if windowsOnly {
 			continue
 		}
 		if r.holidays[civil.DateOf(lt.Date())] {
-			m |= blkHoliday
+			m |= blockedByHoliday
 		}
 		for _, q := range r.quiet {
 			days := q.Days
@@ -246,7 +246,7 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 			}
 			if in, start := refIn(days, q.From, q.To, lt); in &&
 				(q.NotBefore == 0 || start >= q.NotBefore) && (q.NotAfter == 0 || start <= q.NotAfter) {
-				m |= blkQuiet
+				m |= blockedByQuiet
 			}
 		}
 	}
@@ -283,13 +283,13 @@ func capOK(c Cap, sends []time.Time, x time.Time) bool {
 // specific (a holiday explains a whole lost day, a quiet window is the
 // borrower's own request), quiet hours otherwise.
 func refBlocker(m uint8) string {
-	if m&blkHoliday != 0 {
+	if m&blockedByHoliday != 0 {
 		return "holiday"
 	}
-	if m&blkQuiet != 0 {
+	if m&blockedByQuiet != 0 {
 		return "borrower_quiet_window"
 	}
-	if m&blkWindow != 0 {
+	if m&blockedByWindow != 0 {
 		return "quiet_hours"
 	}
 	return "(nothing blocks)"

@@ -122,7 +122,7 @@ type Plan struct {
 	Outcomes []Outcome
 	Trace    []string
 
-	sc *scratch // Decide's working memory, kept for reuse
+	work *decider // Decide's working memory, kept for reuse
 }
 
 // Reset empties the plan, keeping the capacity of its slices.

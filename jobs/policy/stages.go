@@ -164,32 +164,33 @@ func (s Stages) Span() (minDays, maxDays int) {
 }
 
 // ValidUntil returns the instant stage idx stops applying to an installment
-// due on due: midnight in bz of the next stage's start, or the stage's start
-// plus ExpiresAfter, whichever is earlier. Midnight that does not exist in bz
+// due on due: midnight in businessZone of the next stage's start, or the
+// stage's start plus ExpiresAfter, whichever is earlier. Midnight that does
+// not exist in businessZone
 // (a DST change at 00:00) is the first instant of that day. It returns the
-// zero Time when idx is out of range, bz is nil, or the stage never ends
+// zero Time when idx is out of range, businessZone is nil, or the stage never ends
 // (possible only for Stages that were not validated).
-func (s Stages) ValidUntil(idx int, due civil.Date, bz *time.Location) time.Time {
-	if idx < 0 || idx >= len(s) || bz == nil {
+func (s Stages) ValidUntil(idx int, due civil.Date, businessZone *time.Location) time.Time {
+	if idx < 0 || idx >= len(s) || businessZone == nil {
 		return time.Time{}
 	}
-	z := zcur{loc: bz, start: 1}
+	z := zoneCursor{loc: businessZone, start: 1}
 	ns, ok := s.validUntilNS(idx, due, &z)
 	if !ok {
 		return time.Time{}
 	}
-	return time.Unix(0, ns).In(bz)
+	return time.Unix(0, ns).In(businessZone)
 }
 
 // validUntilNS is ValidUntil in nanoseconds, with the business zone cursor.
-func (s Stages) validUntilNS(idx int, due civil.Date, bz *zcur) (int64, bool) {
+func (s Stages) validUntilNS(idx int, due civil.Date, businessZone *zoneCursor) (int64, bool) {
 	st := &s[idx]
 	end, bounded := int64(maxNS), false
 	if idx+1 < len(s) {
-		end, bounded = bz.dayStartNS(due.AddDays(s[idx+1].DaysFromDue)), true
+		end, bounded = businessZone.dayStartNS(due.AddDays(s[idx+1].DaysFromDue)), true
 	}
 	if st.ExpiresAfter > 0 {
-		start := bz.dayStartNS(due.AddDays(st.DaysFromDue))
+		start := businessZone.dayStartNS(due.AddDays(st.DaysFromDue))
 		end, bounded = min(end, addNS(start, st.ExpiresAfter)), true
 	}
 	return end, bounded

@@ -111,7 +111,7 @@ func TestMissedRunCaughtUp(t *testing.T) {
 		{utc(2026, 2, 12, 15, 0), -1, Skipped}, // 72h after its start: expired, no stage
 	}
 	for _, tc := range tests {
-		if got := p.BusinessDate(tc.asOf); got != civil.DateIn(tc.asOf, p.bz) {
+		if got := p.BusinessDate(tc.asOf); got != civil.DateIn(tc.asOf, p.businessZone) {
 			t.Fatalf("BusinessDate %s", got)
 		}
 		plan := decide(p, &Request{AsOf: tc.asOf, Borrower: borrower("America/New_York"), Items: []Item{item(1, due)}})
@@ -121,14 +121,14 @@ func TestMissedRunCaughtUp(t *testing.T) {
 		}
 		if o.Message >= 0 {
 			m := plan.Messages[o.Message]
-			validity := p.Stages().ValidUntil(tc.stage, due, p.bz)
+			validity := p.Stages().ValidUntil(tc.stage, due, p.businessZone)
 			if m.ValidUntil.After(validity) {
 				t.Errorf("message valid until %s, after its stage ends at %s", m.ValidUntil, validity)
 			}
 		}
 	}
 	// late_1 for this installment ends when late_7 starts: 2026-01-17 00:00 EST.
-	if got := p.Stages().ValidUntil(2, due, p.bz); !got.Equal(utc(2026, 1, 17, 5, 0)) {
+	if got := p.Stages().ValidUntil(2, due, p.businessZone); !got.Equal(utc(2026, 1, 17, 5, 0)) {
 		t.Errorf("late_1 valid until %s", got)
 	}
 }
