@@ -48,11 +48,11 @@ func durationText(d time.Duration) string {
 
 // capRule is a validated Cap with what Decide needs precomputed.
 type capRule struct {
-	max    int
-	per    int64 // nanoseconds
-	mask   uint8 // channels counted (and capped)
-	name   string
-	reason string // ReasonFrequencyCapPrefix + name
+	max         int
+	per         int64 // nanoseconds
+	channelMask uint8 // the channels counted (and capped), chanBit bits
+	name        string
+	reason      string // ReasonFrequencyCapPrefix + name
 }
 
 // countSends counts the instants of the sorted list sends in [from, to).

@@ -33,15 +33,15 @@ type decider struct {
 }
 
 type itemState struct {
-	stage int
-	valid int64 // stage validity (ns)
-	live  bool  // passed the item-level rules
+	stage      int
+	validUntil int64 // the stage's validity (ns)
+	live       bool  // passed the item-level rules
 }
 
 // member is an item in a message being scheduled.
 type member struct {
 	item, outcome int
-	valid         int64 // validity (ns), after SendLate
+	validUntil    int64 // its validity (ns), after SendLate
 	late, passed  bool
 }
 
@@ -147,7 +147,7 @@ func (d *decider) stageItems() (live int) {
 			d.trace.noStage(i)
 			continue
 		}
-		st.valid, _ = d.p.stages.validUntilNS(idx, it.DueDate, &d.businessZone)
+		st.validUntil, _ = d.p.stages.validUntilNS(idx, it.DueDate, &d.businessZone)
 		reason, dec := itemRule(d.req.Borrower, it, &d.p.currencies)
 		d.trace.itemChecked(i, reason, dec)
 		if reason != "" {
@@ -279,12 +279,12 @@ func (d *decider) schedule(ch Channel) {
 		return
 	}
 	d.trace.searched()
-	kept, minValid := d.dropUnsendable(ch, members, at, found)
+	kept, earliestValidUntil := d.dropUnsendable(ch, members, at, found)
 	if len(kept) == 0 {
 		d.trace.noMessage(ch)
 		return
 	}
-	d.planMessage(ch, kept, at, min(minValid, end), exempt)
+	d.planMessage(ch, kept, at, min(earliestValidUntil, end), exempt)
 }
 
 // settleValidity sets each member's validity: its stage's, or with SendLate
@@ -297,17 +297,17 @@ func (d *decider) settleValidity(members []member) (horizon int64, sendable int,
 	for k := range members {
 		m := &members[k]
 		st := &d.items[m.item]
-		m.valid, m.late, m.passed = st.valid, false, false
-		if m.valid <= d.notBefore {
+		m.validUntil, m.late, m.passed = st.validUntil, false, false
+		if m.validUntil <= d.notBefore {
 			if !d.req.Options.SendLate {
 				m.passed = true
 				continue
 			}
-			m.valid, m.late = addNS(d.notBefore, d.p.lateValidity), true
+			m.validUntil, m.late = addNS(d.notBefore, d.p.lateValidity), true
 		}
 		exempt = exempt && d.p.stages[st.stage].CapExempt
 		sendable++
-		horizon = max(horizon, m.valid)
+		horizon = max(horizon, m.validUntil)
 	}
 	return horizon, sendable, exempt
 }
@@ -324,12 +324,12 @@ func (d *decider) applyCaps(channel uint8, exempt bool) {
 	}
 	for k := range d.p.caps {
 		c := &d.p.caps[k]
-		if c.mask&channel == 0 {
+		if c.channelMask&channel == 0 {
 			continue
 		}
 		counted := d.capSends[k][:0]
 		for _, r := range d.sends {
-			if c.mask == allChannels || c.mask&r.channel != 0 {
+			if c.channelMask == allChannels || c.channelMask&r.channel != 0 {
 				counted = append(counted, r.at)
 			}
 		}
@@ -342,26 +342,26 @@ func (d *decider) applyCaps(channel uint8, exempt bool) {
 // at (found false: no send time): those whose validity passed, or ended
 // before at. It returns the others, in members' memory, and the earliest of
 // their validities.
-func (d *decider) dropUnsendable(ch Channel, members []member, at int64, found bool) (kept []member, minValid int64) {
-	kept, minValid = members[:0], maxNS
+func (d *decider) dropUnsendable(ch Channel, members []member, at int64, found bool) (kept []member, earliestValidUntil int64) {
+	kept, earliestValidUntil = members[:0], maxNS
 	for _, m := range members {
 		switch {
 		case m.passed:
 			d.setOutcome(m.outcome, Expired, ReasonValidUntilPassed, -1)
 			d.trace.validityPassed(ch, m)
-		case !found || m.valid <= at:
-			dec, reason := d.expiry(m.valid)
+		case !found || m.validUntil <= at:
+			dec, reason := d.expiry(m.validUntil)
 			d.setOutcome(m.outcome, dec, reason, -1)
 			d.trace.noSendTime(ch, m, dec, reason)
 		default:
 			if m.late {
 				d.trace.sentLate(ch, m)
 			}
-			minValid = min(minValid, m.valid)
+			earliestValidUntil = min(earliestValidUntil, m.validUntil)
 			kept = append(kept, m)
 		}
 	}
-	return kept, minValid
+	return kept, earliestValidUntil
 }
 
 // planMessage adds the message on ch with the kept members, to be sent at

@@ -77,34 +77,11 @@ func New(cfg Config) (*Policy, error) {
 		p.stages[i] = st
 	}
 	for _, c := range cfg.Caps {
-		r := capRule{max: c.Max, per: int64(c.Per), name: c.Name()}
-		r.reason = ReasonFrequencyCapPrefix + r.name
-		for _, ch := range c.Channels {
-			r.mask |= chanBit(ch)
-		}
-		if len(c.Channels) == 0 {
-			r.mask = allChannels
-		}
-		p.caps = append(p.caps, r)
+		p.caps = append(p.caps, newCapRule(c))
 	}
-
 	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
-	for key, r := range cfg.Regions {
-		country, _, _ := strings.Cut(key, "-")
-		windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
-		if cr, ok := cfg.Regions[country]; ok && country != key {
-			if len(windows) == 0 {
-				windows = cr.Allowed
-			}
-			holidays = append(holidays, cr.Holidays...)
-			if len(zones) == 0 {
-				zones = cr.Zones
-			}
-		}
-		if len(windows) == 0 {
-			windows = cfg.Allowed
-		}
-		p.regions[key] = newRuleSet(key, windows, holidays, zones)
+	for key := range cfg.Regions {
+		p.regions[key] = regionRules(&cfg, key)
 	}
 	for _, rules := range p.regions {
 		for _, loc := range rules.zoneLocs {
@@ -112,6 +89,40 @@ func New(cfg Config) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// newCapRule precomputes a validated cap.
+func newCapRule(c Cap) capRule {
+	r := capRule{max: c.Max, per: int64(c.Per), name: c.Name(), channelMask: allChannels}
+	r.reason = ReasonFrequencyCapPrefix + r.name
+	if len(c.Channels) > 0 {
+		r.channelMask = 0
+		for _, ch := range c.Channels {
+			r.channelMask |= chanBit(ch)
+		}
+	}
+	return r
+}
+
+// regionRules merges the rules of region key with its country's (a
+// subdivision's own keys win; holidays add up) and the defaults.
+func regionRules(cfg *Config, key string) *ruleSet {
+	r := cfg.Regions[key]
+	country, _, _ := strings.Cut(key, "-")
+	windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
+	if cr, ok := cfg.Regions[country]; ok && country != key {
+		if len(windows) == 0 {
+			windows = cr.Allowed
+		}
+		holidays = append(holidays, cr.Holidays...)
+		if len(zones) == 0 {
+			zones = cr.Zones
+		}
+	}
+	if len(windows) == 0 {
+		windows = cfg.Allowed
+	}
+	return newRuleSet(key, windows, holidays, zones)
 }
 
 // newRuleSet copies and indexes one region's rules (zones are validated).
@@ -218,55 +229,70 @@ func (p *Policy) Zones(b *Borrower) (zones []ZoneUse, notes []string, err error)
 // appendZones appends the candidate zones and their locations; ok is false
 // when the borrower's time_zone is invalid.
 func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) ([]ZoneUse, []*time.Location, []string, bool) {
-	add := func(name, source string, loc *time.Location) {
-		for _, z := range zones {
-			if z.Name == name {
-				return
-			}
-		}
-		zones = append(zones, ZoneUse{Name: name, Source: source})
-		locs = append(locs, loc)
-	}
+	list := zoneList{zones: zones, locs: locs}
 	if b.TimeZone != "" {
 		loc := p.locations.load(b.TimeZone)
 		if loc == nil {
 			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
-			return zones, locs, notes, false
+			return list.zones, list.locs, notes, false
 		}
-		add(b.TimeZone, SourceTimeZone, loc)
+		list.add(b.TimeZone, SourceTimeZone, loc)
 	}
 	if b.Phone.Valid {
-		n := 0
-		for _, z := range b.Phone.Zones {
-			if z != "" && z != unknownPhoneZone {
-				n++
-			}
-		}
-		switch {
-		case n > p.maxPhoneZones:
-			notes = append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
-		case n > 0:
-			for _, z := range b.Phone.Zones {
-				if z == "" || z == unknownPhoneZone {
-					continue
-				}
-				if loc := p.locations.load(z); loc != nil {
-					add(z, SourcePhone, loc)
-				} else {
-					notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
-				}
-			}
-		}
+		notes = p.addPhoneZones(&list, b.Phone.Zones, notes)
 	}
 	rules := p.rules(b.Region)
 	for i, z := range rules.zones {
-		add(z, SourceRegion, rules.zoneLocs[i])
+		list.add(z, SourceRegion, rules.zoneLocs[i])
 	}
-	if len(zones) == 0 {
-		add(p.defaultZone.String(), SourceDefault, p.defaultZone)
+	if len(list.zones) == 0 {
+		list.add(p.defaultZone.String(), SourceDefault, p.defaultZone)
 		notes = append(notes, p.defaultNote)
 	}
-	return zones, locs, notes, true
+	return list.zones, list.locs, notes, true
+}
+
+// zoneList is a list of candidate zones and their locations, without
+// repeats.
+type zoneList struct {
+	zones []ZoneUse
+	locs  []*time.Location
+}
+
+// add appends a zone unless one of that name is listed.
+func (l *zoneList) add(name, source string, loc *time.Location) {
+	for _, z := range l.zones {
+		if z.Name == name {
+			return
+		}
+	}
+	l.zones = append(l.zones, ZoneUse{Name: name, Source: source})
+	l.locs = append(l.locs, loc)
+}
+
+// addPhoneZones adds the known zones of a valid phone number, unless it
+// maps to more than MaxPhoneZones; notes says what was ignored.
+func (p *Policy) addPhoneZones(list *zoneList, phoneZones []string, notes []string) []string {
+	n := 0
+	for _, z := range phoneZones {
+		if z != "" && z != unknownPhoneZone {
+			n++
+		}
+	}
+	if n > p.maxPhoneZones {
+		return append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
+	}
+	for _, z := range phoneZones {
+		if z == "" || z == unknownPhoneZone {
+			continue
+		}
+		if loc := p.locations.load(z); loc != nil {
+			list.add(z, SourcePhone, loc)
+		} else {
+			notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
+		}
+	}
+	return notes
 }
 
 // unknownPhoneZone is what libphonenumber returns when it knows no zone.

@@ -64,19 +64,19 @@ func dueText(days int) string {
 func (t *tracer) writeItemChecked(i int, reason string, dec Decision) {
 	d := t.d
 	it, st := &d.req.Items[i], &d.items[i]
-	stg := &d.p.stages[st.stage]
+	stage := &d.p.stages[st.stage]
 	start := "on the due date"
 	switch {
-	case stg.DaysFromDue < 0:
-		start = plural(-stg.DaysFromDue, "day", "days") + " before the due date"
-	case stg.DaysFromDue > 0:
-		start = plural(stg.DaysFromDue, "day", "days") + " after the due date"
+	case stage.DaysFromDue < 0:
+		start = plural(-stage.DaysFromDue, "day", "days") + " before the due date"
+	case stage.DaysFromDue > 0:
+		start = plural(stage.DaysFromDue, "day", "days") + " after the due date"
 	}
 	t.tracef("%s: %s, so stage %d %q applies (it starts %s); the stage is valid until %s (%s).",
-		t.itemName(i), dueText(int(d.businessDate-it.DueDate)), st.stage, stg.Name, start, fmtIn(st.valid, d.p.businessZone), fmtUTC(st.valid))
+		t.itemName(i), dueText(int(d.businessDate-it.DueDate)), st.stage, stage.Name, start, fmtIn(st.validUntil, d.p.businessZone), fmtUTC(st.validUntil))
 	verdict := "eligible"
 	if reason != "" {
-		verdict = fmt.Sprintf("%s (%s) on %s", dec, reason, channelList(stg.Channels))
+		verdict = fmt.Sprintf("%s (%s) on %s", dec, reason, channelList(stage.Channels))
 	}
 	t.tracef("Item %d checks: borrower asked for no contact at all: %s; loan is active (status %q): %s; amounts not negative: %s; currency %q is a known ISO 4217 code: %s; amount still due (minor units) %d > 0: %s → %s.",
 		i, yesNo(d.req.Borrower.DoNotContact), it.LoanStatus, yesNo(it.LoanStatus == "active"),
@@ -185,15 +185,15 @@ func (t *tracer) writeNoCommonWindow(members int) {
 }
 
 func (t *tracer) writeValidityPassed(ch Channel, m member) {
-	t.tracef("Item %d on %s: its stage was valid until %s, before the earliest send time → %s (%s).", m.item, ch, fmtUTC(m.valid), Expired, ReasonValidUntilPassed)
+	t.tracef("Item %d on %s: its stage was valid until %s, before the earliest send time → %s (%s).", m.item, ch, fmtUTC(m.validUntil), Expired, ReasonValidUntilPassed)
 }
 
 func (t *tracer) writeNoSendTime(ch Channel, m member, dec Decision, reason string) {
-	t.tracef("Item %d on %s: no permissible send time within the caps before its validity ended at %s → %s (%s).", m.item, ch, fmtUTC(m.valid), dec, reason)
+	t.tracef("Item %d on %s: no permissible send time within the caps before its validity ended at %s → %s (%s).", m.item, ch, fmtUTC(m.validUntil), dec, reason)
 }
 
 func (t *tracer) writeSentLate(ch Channel, m member) {
-	t.tracef("Item %d on %s: its validity had passed; sent late (SendLate) with validity until %s.", m.item, ch, fmtUTC(m.valid))
+	t.tracef("Item %d on %s: its validity had passed; sent late (SendLate) with validity until %s.", m.item, ch, fmtUTC(m.validUntil))
 }
 
 func (t *tracer) writeNoMessage(ch Channel) {
