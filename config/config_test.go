@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +48,11 @@ func TestDefaultsEncodeCompliance(t *testing.T) {
 	}
 	// Rule 10: an opt-out method in every text and email; a sender signature.
 	for _, loc := range []string{"zh-CN", "en-US"} {
-		if c.Channels.SMS.OptOut[loc] == "" || c.Channels.Email.OptOut[loc] == "" || c.Signature[loc] == "" {
-			t.Errorf("locale %s lacks an opt-out line or signature", loc)
-		}
+		t.Run("opt-out and signature "+loc, func(t *testing.T) {
+			if c.Channels.SMS.OptOut[loc] == "" || c.Channels.Email.OptOut[loc] == "" || c.Signature[loc] == "" {
+				t.Errorf("locale %s lacks an opt-out line or signature", loc)
+			}
+		})
 	}
 	// Rule 15: Reg F 1006.100 keeps records three years.
 	if c.Audit.Retention.Std() < 3*365*24*time.Hour {
@@ -143,15 +146,19 @@ func TestRegionsMergeKeyByKey(t *testing.T) {
 
 func TestParseHelpers(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "90s": 90 * time.Second, "1h30m": 90 * time.Minute} {
-		d, err := ParseDuration(in)
-		if err != nil || d.Std() != want {
-			t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
-		}
+		t.Run("duration "+in, func(t *testing.T) {
+			d, err := ParseDuration(in)
+			if err != nil || d.Std() != want {
+				t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
+			}
+		})
 	}
 	for _, bad := range []string{"", "d", "3x", "1.5d"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", bad)
-		}
+		t.Run(fmt.Sprintf("bad duration %q", bad), func(t *testing.T) {
+			if _, err := ParseDuration(bad); err == nil {
+				t.Errorf("ParseDuration(%q) accepted", bad)
+			}
+		})
 	}
 	w, err := ParseWeekdays([]string{"fri-mon"})
 	if err != nil || w.Names()[0] != "mon" || len(w.Names()) != 4 {
@@ -161,8 +168,10 @@ func TestParseHelpers(t *testing.T) {
 		t.Errorf("24:00 = %v %v", c, err)
 	}
 	for _, bad := range []string{"24:01", "8:00", "08:60", "0800"} {
-		if _, err := ParseClock(bad); err == nil {
-			t.Errorf("ParseClock(%q) accepted", bad)
-		}
+		t.Run("bad clock "+bad, func(t *testing.T) {
+			if _, err := ParseClock(bad); err == nil {
+				t.Errorf("ParseClock(%q) accepted", bad)
+			}
+		})
 	}
 }
