@@ -121,29 +121,30 @@ func expiryDays(d time.Duration) int64 {
 	return q
 }
 
-// At returns the index of the current stage on business date bd for an
+// At returns the index of the current stage on businessDate for an
 // installment due on due: the last stage whose start (due+DaysFromDue) is on
-// or before bd, provided its expiry (ExpiresAfter in whole days, rounded up)
-// has not passed on bd. ok is false (and idx -1) when no stage applies.
-func (s Stages) At(due, bd civil.Date) (idx int, ok bool) {
-	d := int64(bd) - int64(due)
+// or before businessDate, provided its expiry (ExpiresAfter in whole days,
+// rounded up) has not passed on businessDate. ok is false (and idx -1) when
+// no stage applies.
+func (s Stages) At(due, businessDate civil.Date) (idx int, ok bool) {
+	daysFromDue := int64(businessDate) - int64(due)
 	idx = -1
 	for i := range s {
-		if int64(s[i].DaysFromDue) <= d {
+		if int64(s[i].DaysFromDue) <= daysFromDue {
 			idx = i
 		}
 	}
 	if idx < 0 {
 		return -1, false
 	}
-	if ea := s[idx].ExpiresAfter; ea > 0 && d-int64(s[idx].DaysFromDue) >= expiryDays(ea) {
+	if expiry := s[idx].ExpiresAfter; expiry > 0 && daysFromDue-int64(s[idx].DaysFromDue) >= expiryDays(expiry) {
 		return -1, false
 	}
 	return idx, true
 }
 
-// Span returns the inclusive range of (bd - due) day differences for which
-// At returns ok; the caller turns it into a due-date range for the SQL
+// Span returns the inclusive range of (businessDate - due) day differences
+// for which At returns ok; the caller turns it into a due-date range for the SQL
 // selection. Between the two there may be days on which no stage applies
 // (a stage that expires before the next one starts). For empty Stages it
 // returns minDays > maxDays; when the last stage never expires (Stages that

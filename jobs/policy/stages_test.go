@@ -139,3 +139,32 @@ func TestMissedRunCaughtUp(t *testing.T) {
 		t.Errorf("late_1 valid until %s", got)
 	}
 }
+
+// Stages.Validate is the one set of stage rules: Config.Validate reports
+// exactly its problems for the stages, and the config package reports them
+// under its field paths.
+func TestStagesValidate(t *testing.T) {
+	t.Run("valid", func(t *testing.T) {
+		if err := testStages().Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		if err := (Stages{}).Validate(); err == nil || err.Error() != "stages: at least one stage is required" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("same as Config.Validate", func(t *testing.T) {
+		cfg := baseConfig(t)
+		cfg.Stages[1].DaysFromDue = -5
+		cfg.Stages[2].Channels = nil
+		cfg.Stages[3].Name = "Late 7"
+		err := cfg.Stages.Validate()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if cerr := cfg.Validate(); cerr == nil || cerr.Error() != err.Error() {
+			t.Errorf("Config.Validate:\n%v\nStages.Validate:\n%v", cerr, err)
+		}
+	})
+}
