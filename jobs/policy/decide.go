@@ -91,6 +91,12 @@ func (p *Policy) Decide(req *Request, plan *Plan) {
 	}
 	d := plan.work
 	d.start(p, req, plan)
+	d.decide()
+	d.p, d.req, d.plan, d.trace = nil, nil, nil, nil // the Plan keeps buffers, not the request
+}
+
+// decide takes the steps of the rules in order.
+func (d *decider) decide() {
 	live := d.stageItems()
 	rules, ok := d.resolveZones()
 	if !ok {
@@ -112,7 +118,6 @@ func (p *Policy) Decide(req *Request, plan *Plan) {
 // start points the decider at a request; its buffers keep their capacity.
 func (d *decider) start(p *Policy, req *Request, plan *Plan) {
 	d.p, d.req, d.plan = p, req, plan
-	d.trace = nil
 	if req.Options.Trace {
 		d.trace = &tracer{d}
 	}
