@@ -8,7 +8,7 @@ package policy
 // A run has no tracer: the decider's is nil, and each step method is a nil
 // check that the compiler inlines at the call, so a run pays a compare per
 // step, not a call. (A recorder interface with a no-op implementation for
-// the run cost 2-4% more instructions per Decide in BenchmarkDecide: a call
+// the run cost 3-4% more instructions per Decide in BenchmarkDecide: a call
 // spills the decider's registers, and the item loops make several.)
 type tracer struct{ d *decider }
 
