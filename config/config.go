@@ -5,8 +5,10 @@
 // environment overrides for deployment values) and validation with errors
 // that name the field and the value.
 //
-// config is a leaf: it imports nothing of loanremind's. cmd/loanremind turns
-// a Config into the small config structs the jobs packages declare.
+// Of loanremind's packages config imports only jobs/policy, whose stage rules
+// are the ones it validates stages with (and whose Stages PolicyStages
+// returns). cmd/loanremind turns the rest of a Config into the small config
+// structs the jobs packages declare.
 package config
 
 import (

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,9 +48,11 @@ func TestDefaultsEncodeCompliance(t *testing.T) {
 	}
 	// Rule 10: an opt-out method in every text and email; a sender signature.
 	for _, loc := range []string{"zh-CN", "en-US"} {
-		if c.Channels.SMS.OptOut[loc] == "" || c.Channels.Email.OptOut[loc] == "" || c.Signature[loc] == "" {
-			t.Errorf("locale %s lacks an opt-out line or signature", loc)
-		}
+		t.Run("opt-out and signature "+loc, func(t *testing.T) {
+			if c.Channels.SMS.OptOut[loc] == "" || c.Channels.Email.OptOut[loc] == "" || c.Signature[loc] == "" {
+				t.Errorf("locale %s lacks an opt-out line or signature", loc)
+			}
+		})
 	}
 	// Rule 15: Reg F 1006.100 keeps records three years.
 	if c.Audit.Retention.Std() < 3*365*24*time.Hour {
@@ -77,6 +80,10 @@ func TestBadConfigNamesFieldAndValue(t *testing.T) {
 			[]string{"stages[1].days_from_due: 1 must be after stages[0].days_from_due (1)"}},
 		{"last stage never ends", "stages:\n  - {name: a, days_from_due: 1, channels: [sms]}\n", []string{"stages[0].expires_after"}},
 		{"unknown channel", "stages:\n  - {name: a, days_from_due: 1, channels: [fax], expires_after: 3d}\n", []string{`stages[0].channels[0]: unknown channel "fax"`}},
+		{"stage names", "stages:\n  - {name: Due, days_from_due: 0, channels: [sms]}\n  - {name: Due, days_from_due: 1, channels: [sms], expires_after: 3d}\n",
+			[]string{`stages[0].name: "Due" must be lower-case letters`, `stages[1].name: "Due" duplicates stages[0].name`}},
+		{"stage fallback", "stages:\n  - {name: a, days_from_due: 1, channels: [sms, sms], fallback: sms, expires_after: 3d}\n",
+			[]string{`stages[0].channels[1]: "sms" is listed twice`, `stages[0].fallback: "sms" is already a primary channel`}},
 		{"window never opens", "contact_windows:\n  - {from: \"09:00\", to: \"09:00\"}\n", []string{"contact_windows[0]: from 09:00 equals to 09:00: the window never opens"}},
 		{"bad clock", "contact_windows:\n  - {from: \"25:00\", to: \"09:00\"}\n", []string{"line 2", `"25:00"`}},
 		{"bad day", "contact_windows:\n  - {days: [funday], from: \"08:00\", to: \"09:00\"}\n", []string{`"funday"`}},
@@ -139,15 +146,19 @@ func TestRegionsMergeKeyByKey(t *testing.T) {
 
 func TestParseHelpers(t *testing.T) {
 	for in, want := range map[string]time.Duration{"30d": 720 * time.Hour, "90s": 90 * time.Second, "1h30m": 90 * time.Minute} {
-		d, err := ParseDuration(in)
-		if err != nil || d.Std() != want {
-			t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
-		}
+		t.Run("duration "+in, func(t *testing.T) {
+			d, err := ParseDuration(in)
+			if err != nil || d.Std() != want {
+				t.Errorf("ParseDuration(%q) = %v, %v", in, d, err)
+			}
+		})
 	}
 	for _, bad := range []string{"", "d", "3x", "1.5d"} {
-		if _, err := ParseDuration(bad); err == nil {
-			t.Errorf("ParseDuration(%q) accepted", bad)
-		}
+		t.Run(fmt.Sprintf("bad duration %q", bad), func(t *testing.T) {
+			if _, err := ParseDuration(bad); err == nil {
+				t.Errorf("ParseDuration(%q) accepted", bad)
+			}
+		})
 	}
 	w, err := ParseWeekdays([]string{"fri-mon"})
 	if err != nil || w.Names()[0] != "mon" || len(w.Names()) != 4 {
@@ -157,8 +168,10 @@ func TestParseHelpers(t *testing.T) {
 		t.Errorf("24:00 = %v %v", c, err)
 	}
 	for _, bad := range []string{"24:01", "8:00", "08:60", "0800"} {
-		if _, err := ParseClock(bad); err == nil {
-			t.Errorf("ParseClock(%q) accepted", bad)
-		}
+		t.Run("bad clock "+bad, func(t *testing.T) {
+			if _, err := ParseClock(bad); err == nil {
+				t.Errorf("ParseClock(%q) accepted", bad)
+			}
+		})
 	}
 }

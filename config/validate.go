@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/loanremind/loanremind/jobs/policy"
 )
 
 // ParseSchedule parses a cron schedule: five fields, or six with seconds
@@ -88,49 +90,32 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// validateStages applies the policy's stage rules, the only ones. The policy
+// spells stage fields as this file does ("stages[2].days_from_due"), so
+// each problem is reported under the policy's field path.
 func (c *Config) validateStages(v *validator) {
-	if len(c.Stages) == 0 {
-		v.addf("stages: at least one stage is needed")
-		return
-	}
-	seen := map[string]int{}
-	for i, s := range c.Stages {
-		f := fmt.Sprintf("stages[%d]", i)
-		if !v.stageName.MatchString(s.Name) {
-			v.addf("%s.name: %q must be lower-case letters, digits and _ (it names template files)", f, s.Name)
-		}
-		if j, dup := seen[s.Name]; dup {
-			v.addf("%s.name: %q is also the name of stages[%d]", f, s.Name, j)
-		}
-		seen[s.Name] = i
-		if i > 0 && s.DaysFromDue <= c.Stages[i-1].DaysFromDue {
-			v.addf("%s.days_from_due: %d must be after stages[%d].days_from_due (%d): stages are ordered and do not overlap",
-				f, s.DaysFromDue, i-1, c.Stages[i-1].DaysFromDue)
-		}
-		if len(s.Channels) == 0 {
-			v.addf("%s.channels: at least one channel (sms or email) is needed", f)
-		}
-		chans := map[string]bool{}
-		for j, ch := range s.Channels {
-			v.channel(fmt.Sprintf("%s.channels[%d]", f, j), ch)
-			if chans[ch] {
-				v.addf("%s.channels[%d]: %q is listed twice", f, j, ch)
-			}
-			chans[ch] = true
-		}
-		if s.Fallback != "" {
-			v.channel(f+".fallback", s.Fallback)
-			if chans[s.Fallback] {
-				v.addf("%s.fallback: %q is already one of the stage's channels", f, s.Fallback)
-			}
-		}
-		if s.ExpiresAfter < 0 {
-			v.addf("%s.expires_after: %s must not be negative", f, s.ExpiresAfter)
-		}
-		if i == len(c.Stages)-1 && s.ExpiresAfter <= 0 {
-			v.addf("%s.expires_after: the last stage needs one (e.g. 30d), or it would never end", f)
+	if err := c.PolicyStages().Validate(); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			v.addf("%v", e)
 		}
 	}
+}
+
+// PolicyStages converts the stages to the policy's; Validate has checked
+// them with the policy's rules.
+func (c *Config) PolicyStages() policy.Stages {
+	stages := make(policy.Stages, 0, len(c.Stages))
+	for _, s := range c.Stages {
+		st := policy.Stage{
+			Name: s.Name, DaysFromDue: s.DaysFromDue, Fallback: policy.Channel(s.Fallback),
+			ExpiresAfter: s.ExpiresAfter.Std(), CapExempt: s.CapExempt,
+		}
+		for _, ch := range s.Channels {
+			st.Channels = append(st.Channels, policy.Channel(ch))
+		}
+		stages = append(stages, st)
+	}
+	return stages
 }
 
 // validateRetention refuses a retention under what the ledger must
@@ -216,16 +201,15 @@ func (c *Config) validateMessages(v *validator) {
 }
 
 type validator struct {
-	problems                           []string
-	stageName, region, country, sha256 *regexp.Regexp
+	problems                []string
+	region, country, sha256 *regexp.Regexp
 }
 
 func newValidator() *validator {
 	return &validator{
-		stageName: regexp.MustCompile(`^[a-z][a-z0-9_]*$`),
-		region:    regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`),
-		country:   regexp.MustCompile(`^[A-Z]{2}$`),
-		sha256:    regexp.MustCompile(`^[0-9a-f]{64}$`),
+		region:  regexp.MustCompile(`^[A-Z]{2}(-[A-Z0-9]{1,3})?$`),
+		country: regexp.MustCompile(`^[A-Z]{2}$`),
+		sha256:  regexp.MustCompile(`^[0-9a-f]{64}$`),
 	}
 }
 

@@ -141,6 +141,7 @@ func policyConfig(cfg *config.Config) (policy.Config, error) {
 		return policy.Config{}, configErrorf("default_time_zone: %v", err)
 	}
 	pc := policy.Config{
+		Stages:        cfg.PolicyStages(),
 		BusinessZone:  bz,
 		DefaultZone:   dz,
 		Allowed:       windows(cfg.ContactWindows),
@@ -148,16 +149,6 @@ func policyConfig(cfg *config.Config) (policy.Config, error) {
 		MinSendWindow: cfg.MinSendWindow.Std(),
 		MaxPhoneZones: cfg.MaxPhoneZones,
 		LateValidity:  cfg.LateValidity.Std(),
-	}
-	for _, s := range cfg.Stages {
-		st := policy.Stage{
-			Name: s.Name, DaysFromDue: s.DaysFromDue, Fallback: policy.Channel(s.Fallback),
-			ExpiresAfter: s.ExpiresAfter.Std(), CapExempt: s.CapExempt,
-		}
-		for _, ch := range s.Channels {
-			st.Channels = append(st.Channels, policy.Channel(ch))
-		}
-		pc.Stages = append(pc.Stages, st)
 	}
 	for code, r := range cfg.Regions {
 		rg := policy.Region{Zones: r.TimeZones, Allowed: windows(r.ContactWindows)}

@@ -48,31 +48,31 @@ func durationText(d time.Duration) string {
 
 // capRule is a validated Cap with what Decide needs precomputed.
 type capRule struct {
-	max    int
-	per    int64 // nanoseconds
-	mask   uint8 // channels counted (and capped)
-	name   string
-	reason string // ReasonFrequencyCapPrefix + name
+	max         int
+	per         int64 // nanoseconds
+	channelMask uint8 // the channels counted (and capped), chanBit bits
+	name        string
+	reason      string // ReasonFrequencyCapPrefix + name
 }
 
-// capWindow counts the sends of the sorted list s in [a, b).
-func capWindow(s []int64, a, b int64) int {
-	i, _ := slices.BinarySearch(s, a)
-	j, _ := slices.BinarySearch(s, b)
+// countSends counts the instants of the sorted list sends in [from, to).
+func countSends(sends []int64, from, to int64) int {
+	i, _ := slices.BinarySearch(sends, from)
+	j, _ := slices.BinarySearch(sends, to)
 	return j - i
 }
 
 // feasible reports whether one more send at t keeps every rolling window of
-// length per that contains t at or under max sends. The windows containing t
-// start in (t-per, t]; the fullest of them starts at t itself or at one of
-// the sends in that range.
-func (c *capRule) feasible(s []int64, t int64) bool {
-	if capWindow(s, t, addNS(t, time.Duration(c.per))) >= c.max {
+// length per that contains t at or under max sends (sends sorted). The
+// windows containing t start in (t-per, t]; the fullest of them starts at t
+// itself or at one of the sends in that range.
+func (c *capRule) feasible(sends []int64, t int64) bool {
+	if countSends(sends, t, addNS(t, time.Duration(c.per))) >= c.max {
 		return false
 	}
-	lo, _ := slices.BinarySearch(s, addNS(t, -time.Duration(c.per))+1)
-	for i := lo; i < len(s) && s[i] <= t; i++ {
-		if capWindow(s[i:], s[i], addNS(s[i], time.Duration(c.per))) >= c.max {
+	lo, _ := slices.BinarySearch(sends, addNS(t, -time.Duration(c.per))+1)
+	for i := lo; i < len(sends) && sends[i] <= t; i++ {
+		if countSends(sends[i:], sends[i], addNS(sends[i], time.Duration(c.per))) >= c.max {
 			return false
 		}
 	}
@@ -81,8 +81,8 @@ func (c *capRule) feasible(s []int64, t int64) bool {
 
 // nextEvent returns the earliest instant after t at which the cap can turn
 // feasible again: the smallest send+per after t (maxNS when there is none).
-func (c *capRule) nextEvent(s []int64, t int64) int64 {
-	for _, x := range s {
+func (c *capRule) nextEvent(sends []int64, t int64) int64 {
+	for _, x := range sends {
 		if e := addNS(x, time.Duration(c.per)); e > t {
 			return e
 		}

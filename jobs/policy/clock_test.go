@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -21,19 +22,22 @@ func TestParseClock(t *testing.T) {
 		{"24:00:00", 86400, "24:00"},
 	}
 	for _, tc := range valid {
-		got, err := ParseClock(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseClock(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
-			continue
-		}
-		if got.String() != tc.str {
-			t.Errorf("%q.String() = %q, want %q", tc.in, got.String(), tc.str)
-		}
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseClock(tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("ParseClock(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+			}
+			if got.String() != tc.str {
+				t.Errorf("%q.String() = %q, want %q", tc.in, got.String(), tc.str)
+			}
+		})
 	}
 	for _, in := range []string{"", "8", "08", "25:00", "24:01", "24:00:01", "08:60", "08:00:60", "08:0", "-1:00", "08:00:00:00", "ab:cd", "08:00pm", " 08:00", "008:00"} {
-		if c, err := ParseClock(in); err == nil {
-			t.Errorf("ParseClock(%q) = %v, want an error", in, c)
-		}
+		t.Run(fmt.Sprintf("invalid %q", in), func(t *testing.T) {
+			if c, err := ParseClock(in); err == nil {
+				t.Errorf("ParseClock(%q) = %v, want an error", in, c)
+			}
+		})
 	}
 	if s := Clock(-5).String(); s != "Clock(-5)" {
 		t.Errorf("invalid clock String() = %q", s)
@@ -56,19 +60,22 @@ func TestParseWeekdays(t *testing.T) {
 		{[]string{"thursday-thursday"}, wd(time.Thursday), "thu"},
 	}
 	for _, tc := range tests {
-		got, err := ParseWeekdays(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseWeekdays(%q) = %07b, %v; want %07b", tc.in, got, err, tc.want)
-			continue
-		}
-		if got.String() != tc.str {
-			t.Errorf("String() = %q, want %q", got.String(), tc.str)
-		}
+		t.Run(fmt.Sprintf("%q", tc.in), func(t *testing.T) {
+			got, err := ParseWeekdays(tc.in)
+			if err != nil || got != tc.want {
+				t.Fatalf("ParseWeekdays(%q) = %07b, %v; want %07b", tc.in, got, err, tc.want)
+			}
+			if got.String() != tc.str {
+				t.Errorf("String() = %q, want %q", got.String(), tc.str)
+			}
+		})
 	}
 	for _, in := range [][]string{{"funday"}, {"mon-"}, {"-fri"}, {""}, {"mon-xyz"}, {"mo"}} {
-		if w, err := ParseWeekdays(in); err == nil {
-			t.Errorf("ParseWeekdays(%q) = %07b, want an error", in, w)
-		}
+		t.Run(fmt.Sprintf("invalid %q", in), func(t *testing.T) {
+			if w, err := ParseWeekdays(in); err == nil {
+				t.Errorf("ParseWeekdays(%q) = %07b, want an error", in, w)
+			}
+		})
 	}
 	if Weekdays(0).String() != "none" {
 		t.Error("empty set String")
@@ -87,8 +94,10 @@ func TestCapName(t *testing.T) {
 		{Cap{Max: 1, Per: time.Hour, Channels: []Channel{SMS, Email}}, "1/1h:sms,email"},
 	}
 	for _, tc := range tests {
-		if got := tc.c.Name(); got != tc.want {
-			t.Errorf("Name() = %q, want %q", got, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.c.Name(); got != tc.want {
+				t.Errorf("Name() = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -60,71 +60,47 @@ type FieldError struct {
 // Error formats the problem as `field: message`.
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
+// problems collects the *FieldErrors of a validation.
+type problems []error
+
+// add records the problem of field.
+func (ps *problems) add(field, format string, args ...any) {
+	*ps = append(*ps, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
 // Validate reports every problem in the configuration, each as a
 // *FieldError, joined with errors.Join; nil when there is none.
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
-
-	if len(c.Stages) == 0 {
-		add("stages", "at least one stage is required")
-	}
-	names := make(map[string]int, len(c.Stages))
-	for i, st := range c.Stages {
-		f := fmt.Sprintf("stages[%d]", i)
-		switch j, dup := names[st.Name]; {
-		case st.Name == "":
-			add(f+".name", "must not be empty")
-		case dup:
-			add(f+".name", "%q duplicates stages[%d].name", st.Name, j)
-		default:
-			names[st.Name] = i
-		}
-		if i > 0 && st.DaysFromDue <= c.Stages[i-1].DaysFromDue {
-			add(f+".days_from_due", "%d is not after stages[%d] (%d)", st.DaysFromDue, i-1, c.Stages[i-1].DaysFromDue)
-		}
-		if len(st.Channels) == 0 {
-			add(f+".channels", "at least one channel is required")
-		}
-		for k, ch := range st.Channels {
-			switch {
-			case chanBit(ch) == 0:
-				add(fmt.Sprintf("%s.channels[%d]", f, k), "unknown channel %q (want sms or email)", ch)
-			case slices.Index(st.Channels, ch) < k:
-				add(fmt.Sprintf("%s.channels[%d]", f, k), "%q is listed twice", ch)
-			}
-		}
-		if st.Fallback != "" {
-			switch {
-			case chanBit(st.Fallback) == 0:
-				add(f+".fallback", "unknown channel %q (want sms or email)", st.Fallback)
-			case slices.Contains(st.Channels, st.Fallback):
-				add(f+".fallback", "%q is already a primary channel", st.Fallback)
-			}
-		}
-		switch {
-		case st.ExpiresAfter < 0:
-			add(f+".expires_after", "%v must not be negative", st.ExpiresAfter)
-		case st.ExpiresAfter == 0 && i == len(c.Stages)-1:
-			add(f+".expires_after", "the last stage must expire: set expires_after")
-		}
-	}
-
+	var ps problems
+	c.Stages.validate(&ps)
 	if c.BusinessZone == nil {
-		add("business_zone", "must be set")
+		ps.add("business_zone", "must be set")
 	}
 	if c.DefaultZone == nil {
-		add("default_zone", "must be set")
+		ps.add("default_zone", "must be set")
 	}
 	if len(c.Allowed) == 0 {
-		add("allowed", "at least one default window is required")
+		ps.add("allowed", "at least one default window is required")
 	}
 	for i, w := range c.Allowed {
-		validateWindow(fmt.Sprintf("allowed[%d]", i), w, add)
+		validateWindow(fmt.Sprintf("allowed[%d]", i), w, &ps)
 	}
+	c.validateRegions(&ps)
+	c.validateCaps(&ps)
+	if c.MinSendWindow < 0 {
+		ps.add("min_send_window", "%v must not be negative", c.MinSendWindow)
+	}
+	if c.MaxPhoneZones < 0 {
+		ps.add("max_phone_zones", "%d must not be negative", c.MaxPhoneZones)
+	}
+	if c.LateValidity < 0 {
+		ps.add("late_validity", "%v must not be negative", c.LateValidity)
+	}
+	return errors.Join(ps...)
+}
 
+// validateRegions checks the regions in key order.
+func (c *Config) validateRegions(ps *problems) {
 	keys := make([]string, 0, len(c.Regions))
 	for k := range c.Regions {
 		keys = append(keys, k)
@@ -134,64 +110,57 @@ func (c *Config) Validate() error {
 		r := c.Regions[k]
 		f := "regions[" + strconv.Quote(k) + "]"
 		if !validRegionKey(k) {
-			add(f, "key must be an ISO 3166 code such as \"US\" or \"US-FL\"")
+			ps.add(f, "key must be an ISO 3166 code such as \"US\" or \"US-FL\"")
 		}
 		for i, w := range r.Allowed {
-			validateWindow(fmt.Sprintf("%s.allowed[%d]", f, i), w, add)
+			validateWindow(fmt.Sprintf("%s.allowed[%d]", f, i), w, ps)
 		}
 		for i, z := range r.Zones {
 			if loadLocation(z) == nil {
-				add(fmt.Sprintf("%s.zones[%d]", f, i), "unknown time zone %q", z)
+				ps.add(fmt.Sprintf("%s.zones[%d]", f, i), "unknown time zone %q", z)
 			}
 		}
 	}
+}
 
+// validateCaps checks the frequency caps.
+func (c *Config) validateCaps(ps *problems) {
 	for i, cp := range c.Caps {
 		f := fmt.Sprintf("caps[%d]", i)
 		if cp.Max < 1 {
-			add(f+".max", "%d must be at least 1", cp.Max)
+			ps.add(f+".max", "%d must be at least 1", cp.Max)
 		}
 		if cp.Per <= 0 {
-			add(f+".per", "%v must be positive", cp.Per)
+			ps.add(f+".per", "%v must be positive", cp.Per)
 		}
 		for k, ch := range cp.Channels {
 			if chanBit(ch) == 0 {
-				add(fmt.Sprintf("%s.channels[%d]", f, k), "unknown channel %q (want sms or email)", ch)
+				ps.add(fmt.Sprintf("%s.channels[%d]", f, k), "unknown channel %q (want sms or email)", ch)
 			}
 		}
 	}
-	if c.MinSendWindow < 0 {
-		add("min_send_window", "%v must not be negative", c.MinSendWindow)
-	}
-	if c.MaxPhoneZones < 0 {
-		add("max_phone_zones", "%d must not be negative", c.MaxPhoneZones)
-	}
-	if c.LateValidity < 0 {
-		add("late_validity", "%v must not be negative", c.LateValidity)
-	}
-	return errors.Join(errs...)
 }
 
 // validateWindow checks one allowed window.
-func validateWindow(f string, w Window, add func(field, format string, args ...any)) {
+func validateWindow(f string, w Window, ps *problems) {
 	okFrom, okTo := w.From.valid(), w.To.valid()
 	if !okFrom {
-		add(f+".from", "%d seconds is outside 00:00..24:00", int32(w.From))
+		ps.add(f+".from", "%d seconds is outside 00:00..24:00", int32(w.From))
 	}
 	if !okTo {
-		add(f+".to", "%d seconds is outside 00:00..24:00", int32(w.To))
+		ps.add(f+".to", "%d seconds is outside 00:00..24:00", int32(w.To))
 	}
 	switch {
 	case !okFrom || !okTo:
 	case w.From == w.To:
-		add(f, "from %v equals to %v: the window never opens", w.From, w.To)
+		ps.add(f, "from %v equals to %v: the window never opens", w.From, w.To)
 	case w.From == secondsPerDay && w.To == 0:
-		add(f, "from 24:00 to 00:00: the window never opens")
+		ps.add(f, "from 24:00 to 00:00: the window never opens")
 	}
 	if w.Days&AllDays == 0 {
-		add(f+".days", "no days: the window never opens")
+		ps.add(f+".days", "no days: the window never opens")
 	} else if w.Days&^AllDays != 0 {
-		add(f+".days", "bit 0x80 is not a weekday")
+		ps.add(f+".days", "bit 0x80 is not a weekday")
 	}
 }
 

@@ -25,9 +25,15 @@ func TestValidate(t *testing.T) {
 	}{
 		{"no stages", func(c *Config) { c.Stages = nil }, []string{"stages: at least one stage is required"}},
 		{"stage order", func(c *Config) { c.Stages[2].DaysFromDue = -3 },
-			[]string{"stages[2].days_from_due: -3 is not after stages[1] (0)"}},
+			[]string{"stages[2].days_from_due: -3 must be after stages[1].days_from_due (0): stages are ordered and do not overlap"}},
 		{"names", func(c *Config) { c.Stages[1].Name = ""; c.Stages[3].Name = "upcoming" },
 			[]string{"stages[1].name: must not be empty", `stages[3].name: "upcoming" duplicates stages[0].name`}},
+		{"name format", func(c *Config) { c.Stages[1].Name = "Due"; c.Stages[2].Name = "1st_late"; c.Stages[3].Name = "late-7" },
+			[]string{
+				`stages[1].name: "Due" must be lower-case letters, digits and _, starting with a letter (it names template files)`,
+				`stages[2].name: "1st_late" must be lower-case letters, digits and _, starting with a letter (it names template files)`,
+				`stages[3].name: "late-7" must be lower-case letters, digits and _, starting with a letter (it names template files)`,
+			}},
 		{"channels", func(c *Config) {
 			c.Stages[0].Channels = nil
 			c.Stages[1].Channels = []Channel{"fax", SMS, SMS}

@@ -5,166 +5,68 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/text/currency"
-
 	"github.com/loanremind/loanremind/jobs/civil"
 )
 
-// Phone is a borrower's phone number, parsed by the caller (and cached).
-type Phone struct {
-	Raw   string   // as stored by the lender
-	E164  string   // normalized number, the SMS recipient
-	Valid bool     // a valid, dialable number
-	Zones []string // IANA zones of the number; "Etc/Unknown" is ignored
+// decider is the state of one Decide call and its working memory. It is
+// kept in the Plan, so that the next call reuses its buffers.
+type decider struct {
+	p     *Policy
+	req   *Request
+	plan  *Plan
+	trace *tracer // nil unless Options.Trace is set
+
+	notBefore    int64 // Request.NotBefore (ns)
+	businessDate civil.Date
+	businessZone zoneCursor
+
+	items       []itemState      // per Request.Items
+	sendable    [2][]member      // per channel (channelIndex): the items a message may carry
+	zoneLocs    []*time.Location // the locations of Plan.Zones
+	evaluator   evaluator        // the borrower's rules in the candidate zones
+	sends       []sendRec        // existing and planned sends, by time
+	capSends    [][]int64        // per cap: the sends it counts, sorted
+	appliedCaps []int            // the caps applied to the message being scheduled
+	skipped     []skip           // the stretches the last search skipped
+	common      commonWindow
+	memo        nextMemo
 }
 
-// Contact is an existing send of the borrower: its scheduled_for and channel.
-// Existing sends may lie in the future (deferred by an earlier run).
-type Contact struct {
-	At      time.Time
-	Channel Channel
+type itemState struct {
+	stage      int
+	validUntil int64 // the stage's validity (ns)
+	live       bool  // passed the item-level rules
 }
 
-// Borrower is the borrower-level input of Decide.
-type Borrower struct {
-	ID       int64
-	TimeZone string // IANA name or "" (none)
-	Region   string // ISO 3166-2 or ""
-	Phone    Phone
-	Email    string
-
-	SMSOptOut, EmailOptOut, DoNotContact bool
-
-	Quiet []QuietWindow
+// member is an item in a message being scheduled.
+type member struct {
+	item, outcome int
+	validUntil    int64 // its validity (ns), after SendLate
+	late, passed  bool
 }
 
-// Item is one candidate installment of the borrower.
-type Item struct {
-	InstallmentID, LoanID int64
-	Seq                   int
-	DueDate               civil.Date
-
-	AmountDueMinor, AmountPaidMinor int64 // integer minor units; never float
-
-	Currency   string // ISO 4217
-	LoanStatus string
+// sendRec is a send counted by the frequency caps.
+type sendRec struct {
+	at      int64 // ns
+	channel uint8 // chanBit
 }
 
-// Options change how Decide treats a request.
-type Options struct {
-	// SendLate (backfill --send-late): items whose validity passed before
-	// NotBefore get a validity of NotBefore+Config.LateValidity instead of
-	// expiring.
-	SendLate bool
-	// Trace fills Plan.Trace with plain-English lines (for `explain`). Off in
-	// the hot path.
-	Trace bool
+// skip is a stretch [from, to) the search skipped: no permissible time
+// (fullCap < 0), or the cap Policy.caps[fullCap] was full.
+type skip struct {
+	from, to int64
+	fullCap  int
 }
 
-// Request is the input of Decide for one borrower.
-type Request struct {
-	// AsOf is the run's instant: the business date is its date in
-	// Config.BusinessZone, and stages are chosen for that date.
-	AsOf time.Time
-	// NotBefore is the earliest send instant (== AsOf in scheduled runs; the
-	// real now in a backfill). Zero means AsOf.
-	NotBefore time.Time
-	Borrower  *Borrower // must not be nil
-	Items     []Item    // the borrower's candidate installments, any order
-	Existing  []Contact // the borrower's existing sends, any order
-	Options   Options
-}
+// commonWindow is whether the candidate zones' allowed windows share an
+// instant; it is looked up at most once per Decide.
+type commonWindow uint8
 
-// ZoneUse is a candidate time zone and where it came from (SourceTimeZone,
-// SourcePhone, SourceRegion or SourceDefault).
-type ZoneUse struct{ Name, Source string }
-
-// Message is one outgoing message: one per channel per borrower.
-type Message struct {
-	Channel   Channel
-	Recipient string // E.164 for sms, the email address for email
-	// Items are indexes into Request.Items: overdue first (most days past due
-	// first), then by due date, loan id, seq (and installment id).
-	Items []int
-	Stage int // the most severe (highest index) stage among its items
-	// At is scheduled_for: permissible in every candidate zone and within
-	// the caps.
-	At time.Time
-	// ValidUntil is min(items' stage validity, end of the permissible
-	// interval starting at At): delivering in [At, ValidUntil) is always
-	// inside the allowed windows.
-	ValidUntil time.Time
-	Decision   Decision // Queued when At == NotBefore, else Deferred
-	// Reason is "" when queued; when deferred, the rule that moved it first:
-	// ReasonQuietHours, ReasonHoliday, ReasonBorrowerQuietWindow or a
-	// frequency_cap:<name> reason.
-	Reason    string
-	CapExempt bool // every item's stage is CapExempt: caps were not applied
-}
-
-// Outcome is the decision about one (item, channel): the audit row. Decide
-// produces exactly one per (item, channel) it decided; items without a stage
-// get one with Stage -1 and no channel.
-type Outcome struct {
-	Item     int // index into Request.Items
-	Stage    int // index into Config.Stages, -1 if none
-	Channel  Channel
-	Decision Decision
-	Reason   string
-	Message  int // index into Plan.Messages, -1 if not in a message
-}
-
-// Plan is the output of Decide. Reuse one Plan per goroutine: Decide resets
-// it and reuses the capacity of its slices, including each message's Items,
-// so copy anything that must outlive the next Decide call. A Plan (or a copy
-// of it: copies share its working memory) must not be used by two Decide
-// calls at once. Outcomes are in the order they were decided.
-type Plan struct {
-	Zones    []ZoneUse
-	Notes    []string // e.g. "no zone known: used default Asia/Shanghai"
-	Messages []Message
-	Outcomes []Outcome
-	Trace    []string
-
-	sc *scratch // Decide's working memory, kept for reuse
-}
-
-// Reset empties the plan, keeping the capacity of its slices.
-func (p *Plan) Reset() {
-	p.Zones = p.Zones[:0]
-	p.Notes = p.Notes[:0]
-	p.Messages = p.Messages[:0]
-	p.Outcomes = p.Outcomes[:0]
-	p.Trace = p.Trace[:0]
-}
-
-// newMessage appends an empty message, reusing an old one's Items capacity.
-func (p *Plan) newMessage() *Message {
-	n := len(p.Messages)
-	if n < cap(p.Messages) {
-		p.Messages = p.Messages[:n+1]
-		m := &p.Messages[n]
-		*m = Message{Items: m.Items[:0]}
-		return m
-	}
-	p.Messages = append(p.Messages, Message{})
-	return &p.Messages[n]
-}
-
-// scratch is the working memory of Decide, kept in the Plan.
-type scratch struct {
-	items  []itemState
-	groups [2][]member // sendable items per channel: sms, email
-	locs   []*time.Location
-	ev     evaluator
-	bz     zcur
-	sends  []sendRec // existing and planned sends, by time
-	capS   [][]int64 // per cap: the sends it counts, sorted
-	caps   []int     // caps applied to the message being scheduled
-	moves  []move
-	common int8 // no-common-window check: 0 not done, 1 common, 2 none
-	memo   nextMemo
-}
+const (
+	commonUnknown commonWindow = iota
+	commonFound
+	commonNone
+)
 
 // nextMemo remembers the last permissible-time search of a Decide call: the
 // email message usually starts where the sms one did.
@@ -175,161 +77,164 @@ type nextMemo struct {
 	found                 bool
 }
 
-type itemState struct {
-	stage int
-	valid int64 // stage validity (ns)
-	live  bool  // passed the item-level rules
-}
-
-// member is an item in a message being scheduled.
-type member struct {
-	item, outcome int
-	valid         int64 // validity (ns), after SendLate
-	late, passed  bool
-}
-
-type sendRec struct {
-	at int64
-	ch uint8
-}
-
-// move is a stretch [from, to) the search skipped: no permissible time
-// (cap < 0) or cap p.caps[cap] full.
-type move struct {
-	from, to int64
-	cap      int
-}
-
 // commonLookahead is how far ahead the weekly windows are searched for an
 // instant common to every candidate zone.
 const commonLookahead = 8 * day
 
-// decider holds the state of one Decide call.
-type decider struct {
-	p    *Policy
-	req  *Request
-	plan *Plan
-	sc   *scratch
-	b    *Borrower
-	tr   bool
-	nb   int64 // NotBefore (ns)
-	bd   civil.Date
-}
-
 // Decide fills plan (after plan.Reset) with the decisions for one borrower:
 // the candidate zones, notes, messages and one outcome per (item, channel),
-// applying the rules of the specification in order.
+// applying the rules in the order the package documentation gives.
 func (p *Policy) Decide(req *Request, plan *Plan) {
 	plan.Reset()
-	if plan.sc == nil {
-		plan.sc = new(scratch)
+	if plan.work == nil {
+		plan.work = new(decider)
 	}
-	d := decider{p: p, req: req, plan: plan, sc: plan.sc, b: req.Borrower, tr: req.Options.Trace}
-	d.run()
+	d := plan.work
+	d.start(p, req, plan)
+	d.decide()
+	d.p, d.req, d.plan, d.trace = nil, nil, nil, nil // the Plan keeps buffers, not the request
 }
 
-func (d *decider) run() {
-	p, sc, b, req := d.p, d.sc, d.b, d.req
-	notBefore := req.NotBefore
-	if notBefore.IsZero() {
-		notBefore = req.AsOf
-	}
-	d.nb = toNS(notBefore)
-	sc.bz.setLoc(p.bz)
-	d.bd = sc.bz.localDay(toNS(req.AsOf))
-	sc.common = 0
-	sc.memo.ok = false
-	sc.groups[0], sc.groups[1] = sc.groups[0][:0], sc.groups[1][:0]
-	if d.tr {
-		d.traceStart()
-	}
-
-	// 1-2. Stage, then the item-level rules.
-	if cap(sc.items) < len(req.Items) {
-		sc.items = make([]itemState, len(req.Items))
-	}
-	sc.items = sc.items[:len(req.Items)]
-	live := 0
-	for i := range req.Items {
-		it, st := &req.Items[i], &sc.items[i]
-		idx, ok := p.stages.At(it.DueDate, d.bd)
-		*st = itemState{stage: idx}
-		if !ok {
-			d.outcome(i, -1, "", Skipped, ReasonNoStage)
-			if d.tr {
-				d.traceNoStage(i)
-			}
-			continue
-		}
-		st.valid, _ = p.stages.validUntilNS(idx, it.DueDate, &sc.bz)
-		reason, dec := itemRule(b, it, &p.currencies)
-		if d.tr {
-			d.traceItem(i, st, reason, dec)
-		}
-		if reason != "" {
-			for _, ch := range p.stages[idx].Channels {
-				d.outcome(i, idx, ch, dec, reason)
-			}
-			continue
-		}
-		st.live = true
-		live++
-	}
-
-	// 3. Candidate zones.
-	var ok bool
-	plan := d.plan
-	plan.Zones, sc.locs, plan.Notes, ok = p.appendZones(b, plan.Zones, sc.locs[:0], plan.Notes)
-	rs := p.rules(b.Region)
-	if d.tr {
-		d.traceZones(rs, ok)
-	}
+// decide takes the steps of the rules in order.
+func (d *decider) decide() {
+	live := d.stageItems()
+	rules, ok := d.resolveZones()
 	if !ok {
-		for i := range sc.items {
-			if st := &sc.items[i]; st.live {
-				st.live = false
-				for _, ch := range p.stages[st.stage].Channels {
-					d.outcome(i, st.stage, ch, Skipped, ReasonInvalidTimeZone)
-				}
-			}
-		}
+		d.skipLiveItems(ReasonInvalidTimeZone)
 		return
 	}
 	if live == 0 {
 		return
 	}
+	d.pickChannels()
+	if len(d.sendable[0])+len(d.sendable[1]) == 0 {
+		return
+	}
+	d.loadSchedule(rules)
+	d.schedule(SMS) // first, so that email's caps count it
+	d.schedule(Email)
+}
 
-	// 4-5. Channels, grouped per channel.
-	for i := range sc.items {
-		st := &sc.items[i]
+// start points the decider at a request; its buffers keep their capacity.
+func (d *decider) start(p *Policy, req *Request, plan *Plan) {
+	d.p, d.req, d.plan = p, req, plan
+	if req.Options.Trace {
+		d.trace = &tracer{d}
+	}
+	notBefore := req.NotBefore
+	if notBefore.IsZero() {
+		notBefore = req.AsOf
+	}
+	d.notBefore = toNS(notBefore)
+	d.businessZone.setLoc(p.businessZone)
+	d.businessDate = d.businessZone.localDay(toNS(req.AsOf))
+	d.common = commonUnknown
+	d.memo.ok = false
+	d.sendable[0], d.sendable[1] = d.sendable[0][:0], d.sendable[1][:0]
+	d.trace.started()
+}
+
+// stageItems finds each item's stage and applies the item-level rules.
+// Items without a stage or that fail a rule are decided now; it returns how
+// many are left (live).
+func (d *decider) stageItems() (live int) {
+	items := d.req.Items
+	if cap(d.items) < len(items) {
+		d.items = make([]itemState, len(items))
+	}
+	d.items = d.items[:len(items)]
+	for i := range items {
+		it, st := &items[i], &d.items[i]
+		idx, ok := d.p.stages.At(it.DueDate, d.businessDate)
+		*st = itemState{stage: idx}
+		if !ok {
+			d.outcome(i, -1, "", Skipped, ReasonNoStage)
+			d.trace.noStage(i)
+			continue
+		}
+		st.validUntil, _ = d.p.stages.validUntilNS(idx, it.DueDate, &d.businessZone)
+		reason, dec := itemRule(d.req.Borrower, it, &d.p.currencies)
+		d.trace.itemChecked(i, reason, dec)
+		if reason != "" {
+			d.decideStageChannels(i, dec, reason)
+			continue
+		}
+		st.live = true
+		live++
+	}
+	return live
+}
+
+// resolveZones finds the borrower's candidate zones and rules; ok is false
+// when their time_zone is invalid.
+func (d *decider) resolveZones() (rules *ruleSet, ok bool) {
+	b, plan := d.req.Borrower, d.plan
+	plan.Zones, d.zoneLocs, plan.Notes, ok = d.p.appendZones(b, plan.Zones, d.zoneLocs[:0], plan.Notes)
+	rules = d.p.rules(b.Region)
+	d.trace.zonesResolved(rules, ok)
+	return rules, ok
+}
+
+// skipLiveItems decides every live item on its stage's channels.
+func (d *decider) skipLiveItems(reason string) {
+	for i := range d.items {
+		if st := &d.items[i]; st.live {
+			st.live = false
+			d.decideStageChannels(i, Skipped, reason)
+		}
+	}
+}
+
+// decideStageChannels gives item i one outcome per channel of its stage.
+func (d *decider) decideStageChannels(i int, dec Decision, reason string) {
+	st := &d.items[i]
+	for _, ch := range d.p.stages[st.stage].Channels {
+		d.outcome(i, st.stage, ch, dec, reason)
+	}
+}
+
+// pickChannels tries every live item on its stage's channels, and on the
+// stage's fallback when none of them is usable.
+func (d *decider) pickChannels() {
+	for i := range d.items {
+		st := &d.items[i]
 		if !st.live {
 			continue
 		}
-		stg := &p.stages[st.stage]
+		stage := &d.p.stages[st.stage]
 		usable := false
-		for _, ch := range stg.Channels {
-			usable = d.attempt(i, st, ch) || usable
+		for _, ch := range stage.Channels {
+			usable = d.attempt(i, ch) || usable
 		}
-		if !usable && stg.Fallback != "" {
-			if d.tr {
-				d.tracef("Item %d: no primary channel is usable, so the stage's fallback channel %s is tried.", i, stg.Fallback)
-			}
-			d.attempt(i, st, stg.Fallback)
+		if !usable && stage.Fallback != "" {
+			d.trace.fallbackTried(i, stage.Fallback)
+			d.attempt(i, stage.Fallback)
 		}
 	}
-	if len(sc.groups[0])+len(sc.groups[1]) == 0 {
-		return
-	}
+}
 
-	// 6. Schedule: sms first, so that email's caps count it.
-	sc.ev.init(rs, b.Quiet, sc.locs)
-	sc.sends = sc.sends[:0]
-	for _, c := range req.Existing {
-		sc.sends = append(sc.sends, sendRec{at: toNS(c.At), ch: chanBit(c.Channel)})
+// attempt decides whether item i can go out on ch: an outcome now when it
+// cannot, else a placeholder outcome that scheduling fills in.
+func (d *decider) attempt(i int, ch Channel) bool {
+	stage := d.items[i].stage
+	reason, dec := channelStatus(d.req.Borrower, ch)
+	d.trace.channelChecked(i, ch, reason, dec)
+	if reason != "" {
+		d.outcome(i, stage, ch, dec, reason)
+		return false
 	}
-	slices.SortFunc(sc.sends, func(a, b sendRec) int { return cmp.Compare(a.at, b.at) })
-	d.schedule(SMS, 0)
-	d.schedule(Email, 1)
+	o := d.outcome(i, stage, ch, "", "")
+	g := channelIndex(ch)
+	d.sendable[g] = append(d.sendable[g], member{item: i, outcome: o})
+	return true
+}
+
+// channelIndex is the index of a channel in decider.sendable.
+func channelIndex(ch Channel) int {
+	if ch == Email {
+		return 1
+	}
+	return 0
 }
 
 // outcome appends an outcome and returns its index.
@@ -338,243 +243,170 @@ func (d *decider) outcome(item, stage int, ch Channel, dec Decision, reason stri
 	return len(d.plan.Outcomes) - 1
 }
 
-// itemRule applies the item-level rules in order; reason is "" when the item
-// passes them all.
-func itemRule(b *Borrower, it *Item, currencies *currencySet) (reason string, dec Decision) {
-	switch {
-	case b.DoNotContact:
-		return ReasonDoNotContact, Suppressed
-	case it.LoanStatus != "active":
-		return loanStatusReason(it.LoanStatus), Suppressed
-	case it.AmountDueMinor < 0 || it.AmountPaidMinor < 0:
-		return ReasonInvalidAmount, Skipped
-	case !currencies.known(it.Currency):
-		return ReasonUnknownCurrencyPrefix + it.Currency, Skipped
-	case it.AmountDueMinor-it.AmountPaidMinor <= 0:
-		return ReasonNothingDue, Suppressed
-	}
-	return "", ""
+func (d *decider) setOutcome(o int, dec Decision, reason string, msg int) {
+	oc := &d.plan.Outcomes[o]
+	oc.Decision, oc.Reason, oc.Message = dec, reason, msg
 }
 
-// currencySet records which three-letter upper-case codes are ISO 4217
-// currencies known to golang.org/x/text/currency: one bit per code AAA..ZZZ,
-// filled once by New so that Decide pays an index instead of a parse.
-type currencySet [(26*26*26 + 63) / 64]uint64
-
-// currencyIndex maps a code of three upper-case letters to 0..17575.
-func currencyIndex(code string) (int, bool) {
-	if len(code) != 3 {
-		return 0, false
+// loadSchedule prepares the scheduling of the messages: the evaluator for
+// the borrower's rules, quiet windows and zones, and their existing sends.
+func (d *decider) loadSchedule(rules *ruleSet) {
+	d.evaluator.init(rules, d.req.Borrower.Quiet, d.zoneLocs)
+	d.sends = d.sends[:0]
+	for _, c := range d.req.Existing {
+		d.sends = append(d.sends, sendRec{at: toNS(c.At), channel: chanBit(c.Channel)})
 	}
-	n := 0
-	for i := 0; i < 3; i++ {
-		c := code[i]
-		if c < 'A' || c > 'Z' {
-			return 0, false
-		}
-		n = n*26 + int(c-'A')
-	}
-	return n, true
+	slices.SortFunc(d.sends, func(a, b sendRec) int { return cmp.Compare(a.at, b.at) })
 }
 
-// fill marks every code that currency.ParseISO accepts, except XXX ("no
-// currency", not a currency a loan can be in).
-func (s *currencySet) fill() {
-	var code [3]byte
-	for n := 0; n < 26*26*26; n++ {
-		code[0], code[1], code[2] = byte('A'+n/676), byte('A'+n/26%26), byte('A'+n%26)
-		if str := string(code[:]); str != "XXX" {
-			if _, err := currency.ParseISO(str); err == nil {
-				s[n/64] |= 1 << (n % 64)
-			}
-		}
-	}
-}
-
-// known reports whether code is a known ISO 4217 code: three upper-case
-// letters that golang.org/x/text/currency knows; XXX is not.
-func (s *currencySet) known(code string) bool {
-	n, ok := currencyIndex(code)
-	return ok && s[n/64]&(1<<(n%64)) != 0
-}
-
-// channelStatus says whether the borrower can be reached on ch; reason is ""
-// when they can.
-func channelStatus(b *Borrower, ch Channel) (reason string, dec Decision) {
-	switch ch {
-	case SMS:
-		switch {
-		case b.Phone.Raw == "":
-			return ReasonMissingPhone, Skipped
-		case !b.Phone.Valid || b.Phone.E164 == "":
-			return ReasonInvalidPhone, Skipped
-		case b.SMSOptOut:
-			return ReasonOptedOut, Suppressed
-		}
-	case Email:
-		switch {
-		case b.Email == "":
-			return ReasonMissingEmail, Skipped
-		case !validEmail(b.Email):
-			return ReasonInvalidEmail, Skipped
-		case b.EmailOptOut:
-			return ReasonOptedOut, Suppressed
-		}
-	}
-	return "", ""
-}
-
-// validEmail is a cheap syntax check: one '@', a non-empty local part, a
-// dot inside the domain, no spaces or control characters.
-func validEmail(s string) bool {
-	at := -1
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c <= ' ' || c == 0x7f:
-			return false
-		case c == '@':
-			if at >= 0 {
-				return false
-			}
-			at = i
-		}
-	}
-	if at <= 0 {
-		return false
-	}
-	domain := s[at+1:]
-	for i := 1; i < len(domain)-1; i++ {
-		if domain[i] == '.' {
-			return true
-		}
-	}
-	return false
-}
-
-// attempt decides whether item i can go out on ch: an outcome now when it
-// cannot, else a placeholder outcome that scheduling fills in.
-func (d *decider) attempt(i int, st *itemState, ch Channel) bool {
-	reason, dec := channelStatus(d.b, ch)
-	if d.tr {
-		d.traceChannel(i, ch, reason, dec)
-	}
-	if reason != "" {
-		d.outcome(i, st.stage, ch, dec, reason)
-		return false
-	}
-	o := d.outcome(i, st.stage, ch, "", "")
-	g := 0
-	if ch == Email {
-		g = 1
-	}
-	d.sc.groups[g] = append(d.sc.groups[g], member{item: i, outcome: o})
-	return true
-}
-
-// schedule decides the message on channel ch (group g).
-func (d *decider) schedule(ch Channel, g int) {
-	p, sc, nb := d.p, d.sc, d.nb
-	ms := sc.groups[g]
-	if len(ms) == 0 {
+// schedule decides the message on channel ch: the earliest permissible send
+// time within the caps, the items still valid then, and every item's
+// outcome.
+func (d *decider) schedule(ch Channel) {
+	members := d.sendable[channelIndex(ch)]
+	if len(members) == 0 {
 		return
 	}
-	if d.tr {
-		d.tracef("Scheduling the %s message (%d item(s)).", ch, len(ms))
+	d.trace.scheduling(ch, len(members))
+	horizon, sendable, exempt := d.settleValidity(members)
+	d.applyCaps(chanBit(ch), exempt)
+	d.skipped = d.skipped[:0]
+	var at, end int64
+	found := false
+	if sendable > 0 {
+		at, end, found = d.search(horizon)
 	}
-	horizon, alive, exempt := int64(minNS), 0, true
-	for k := range ms {
-		m := &ms[k]
-		st := &sc.items[m.item]
-		m.valid, m.late, m.passed = st.valid, false, false
-		if m.valid <= nb {
+	if (!found || at-d.notBefore >= int64(commonLookahead)) && !d.hasCommonWindow() {
+		for _, m := range members {
+			d.setOutcome(m.outcome, Suppressed, ReasonNoCommonWindow, -1)
+		}
+		d.trace.noCommonWindow(len(members))
+		return
+	}
+	d.trace.searched()
+	kept, earliestValidUntil := d.dropUnsendable(ch, members, at, found)
+	if len(kept) == 0 {
+		d.trace.noMessage(ch)
+		return
+	}
+	d.planMessage(ch, kept, at, min(earliestValidUntil, end), exempt)
+}
+
+// settleValidity sets each member's validity: its stage's, or with SendLate
+// a new one for an item whose validity passed before NotBefore (without
+// SendLate such an item is marked passed). It returns the latest validity,
+// how many members may still be sent, and whether all of those are
+// cap-exempt.
+func (d *decider) settleValidity(members []member) (horizon int64, sendable int, exempt bool) {
+	horizon, exempt = minNS, true
+	for k := range members {
+		m := &members[k]
+		st := &d.items[m.item]
+		m.validUntil, m.late, m.passed = st.validUntil, false, false
+		if m.validUntil <= d.notBefore {
 			if !d.req.Options.SendLate {
 				m.passed = true
 				continue
 			}
-			m.valid, m.late = addNS(nb, p.late), true
+			m.validUntil, m.late = addNS(d.notBefore, d.p.lateValidity), true
 		}
-		exempt = exempt && p.stages[st.stage].CapExempt // over the items that may be sent
-		alive++
-		horizon = max(horizon, m.valid)
+		exempt = exempt && d.p.stages[st.stage].CapExempt
+		sendable++
+		horizon = max(horizon, m.validUntil)
 	}
+	return horizon, sendable, exempt
+}
 
-	// The caps that apply, each with the sends it counts.
-	bit := chanBit(ch)
-	sc.caps = sc.caps[:0]
-	for len(sc.capS) < len(p.caps) {
-		sc.capS = append(sc.capS, nil)
+// applyCaps selects the caps that apply to a message on the channel with
+// bit channel (none when it is exempt), each with the sends it counts.
+func (d *decider) applyCaps(channel uint8, exempt bool) {
+	d.appliedCaps = d.appliedCaps[:0]
+	for len(d.capSends) < len(d.p.caps) {
+		d.capSends = append(d.capSends, nil)
 	}
-	if !exempt {
-		for k := range p.caps {
-			c := &p.caps[k]
-			if c.mask&bit == 0 {
-				continue
-			}
-			s := sc.capS[k][:0]
-			for _, r := range sc.sends {
-				if c.mask == allChannels || c.mask&r.ch != 0 {
-					s = append(s, r.at)
-				}
-			}
-			sc.capS[k] = s
-			sc.caps = append(sc.caps, k)
-		}
-	}
-
-	sc.moves = sc.moves[:0]
-	var t, end int64
-	found := false
-	if alive > 0 {
-		t, end, found = d.search(horizon)
-	}
-	if (!found || t-nb >= int64(commonLookahead)) && !d.commonWindow() {
-		for _, m := range ms {
-			d.setOutcome(m.outcome, Suppressed, ReasonNoCommonWindow, -1)
-		}
-		if d.tr {
-			d.tracef("The allowed windows of the candidate zones have no instant in common in the %d days from %s (Reg F comment 6(b)(1)(i)-2: the time must be convenient in every location): all %d item(s) suppressed (%s).",
-				commonLookahead/day, fmtUTC(nb), len(ms), ReasonNoCommonWindow)
-		}
+	if exempt {
 		return
 	}
-	if d.tr && len(sc.moves) > 0 {
-		d.traceMoves()
+	for k := range d.p.caps {
+		c := &d.p.caps[k]
+		if c.channelMask&channel == 0 {
+			continue
+		}
+		counted := d.capSends[k][:0]
+		for _, r := range d.sends {
+			if c.channelMask == allChannels || c.channelMask&r.channel != 0 {
+				counted = append(counted, r.at)
+			}
+		}
+		d.capSends[k] = counted
+		d.appliedCaps = append(d.appliedCaps, k)
 	}
+}
 
-	// Items whose validity is over: out of the message.
-	n := 0
-	minValid := int64(maxNS)
-	for _, m := range ms {
+// dropUnsendable decides the members that cannot be in the message, sent at
+// at (found false: no send time): those whose validity passed, or ended
+// before at. It returns the others, in members' memory, and the earliest of
+// their validities.
+func (d *decider) dropUnsendable(ch Channel, members []member, at int64, found bool) (kept []member, earliestValidUntil int64) {
+	kept, earliestValidUntil = members[:0], maxNS
+	for _, m := range members {
 		switch {
 		case m.passed:
 			d.setOutcome(m.outcome, Expired, ReasonValidUntilPassed, -1)
-			if d.tr {
-				d.tracef("Item %d on %s: its stage was valid until %s, before the earliest send time → %s (%s).", m.item, ch, fmtUTC(m.valid), Expired, ReasonValidUntilPassed)
-			}
-		case !found || m.valid <= t:
-			dec, reason := d.expiry(m.valid)
+			d.trace.validityPassed(ch, m)
+		case !found || m.validUntil <= at:
+			dec, reason := d.expiry(m.validUntil)
 			d.setOutcome(m.outcome, dec, reason, -1)
-			if d.tr {
-				d.tracef("Item %d on %s: no permissible send time within the caps before its validity ended at %s → %s (%s).", m.item, ch, fmtUTC(m.valid), dec, reason)
-			}
+			d.trace.noSendTime(ch, m, dec, reason)
 		default:
-			if d.tr && m.late {
-				d.tracef("Item %d on %s: its validity had passed; sent late (SendLate) with validity until %s.", m.item, ch, fmtUTC(m.valid))
+			if m.late {
+				d.trace.sentLate(ch, m)
 			}
-			minValid = min(minValid, m.valid)
-			ms[n] = m
-			n++
+			earliestValidUntil = min(earliestValidUntil, m.validUntil)
+			kept = append(kept, m)
 		}
 	}
-	if n == 0 {
-		if d.tr {
-			d.tracef("No %s message: none of its items can be sent.", ch)
-		}
-		return
+	return kept, earliestValidUntil
+}
+
+// planMessage adds the message on ch with the kept members, to be sent at
+// at and delivered before validUntil, decides their outcomes, and counts the
+// message for the caps of later ones.
+func (d *decider) planMessage(ch Channel, kept []member, at, validUntil int64, exempt bool) {
+	sortMembers(kept, d.req.Items)
+	index := len(d.plan.Messages)
+	msg := d.plan.newMessage()
+	msg.Channel = ch
+	msg.Recipient = d.req.Borrower.Email
+	if ch == SMS {
+		msg.Recipient = d.req.Borrower.Phone.E164
 	}
-	kept := ms[:n]
-	items := d.req.Items
-	slices.SortFunc(kept, func(a, b member) int {
+	msg.Stage = -1
+	for _, m := range kept {
+		msg.Items = append(msg.Items, m.item)
+		msg.Stage = max(msg.Stage, d.items[m.item].stage)
+	}
+	msg.At = fromNS(at)
+	msg.ValidUntil = fromNS(validUntil)
+	msg.CapExempt = exempt
+	msg.Decision = Queued
+	if at != d.notBefore {
+		msg.Decision = Deferred
+		msg.Reason = d.skipReason(d.skipped[0])
+	}
+	for _, m := range kept {
+		d.setOutcome(m.outcome, msg.Decision, msg.Reason, index)
+	}
+	d.trace.planned(msg)
+
+	k, _ := slices.BinarySearchFunc(d.sends, at, func(r sendRec, t int64) int { return cmp.Compare(r.at, t) })
+	d.sends = slices.Insert(d.sends, k, sendRec{at: at, channel: chanBit(ch)})
+}
+
+// sortMembers orders a message's items: overdue first (most days past due
+// first), then by due date, loan id, seq, installment id and index.
+func sortMembers(members []member, items []Item) {
+	slices.SortFunc(members, func(a, b member) int {
 		x, y := &items[a.item], &items[b.item]
 		if c := cmp.Compare(x.DueDate, y.DueDate); c != 0 {
 			return c
@@ -590,72 +422,29 @@ func (d *decider) schedule(ch Channel, g int) {
 		}
 		return cmp.Compare(a.item, b.item)
 	})
-
-	mi := len(d.plan.Messages)
-	msg := d.plan.newMessage()
-	msg.Channel = ch
-	msg.Recipient = d.b.Email
-	if ch == SMS {
-		msg.Recipient = d.b.Phone.E164
-	}
-	msg.Stage = -1
-	for _, m := range kept {
-		msg.Items = append(msg.Items, m.item)
-		msg.Stage = max(msg.Stage, sc.items[m.item].stage)
-	}
-	msg.At = fromNS(t)
-	msg.ValidUntil = fromNS(min(minValid, end))
-	msg.CapExempt = exempt
-	msg.Decision = Queued
-	if t != nb {
-		msg.Decision = Deferred
-		msg.Reason = d.moveReason(sc.moves[0])
-	}
-	for _, m := range kept {
-		d.setOutcome(m.outcome, msg.Decision, msg.Reason, mi)
-	}
-	if d.tr {
-		d.traceMessage(msg, exempt)
-	}
-
-	// The planned message counts for the caps of later messages.
-	k, _ := slices.BinarySearchFunc(sc.sends, t, func(r sendRec, t int64) int { return cmp.Compare(r.at, t) })
-	sc.sends = slices.Insert(sc.sends, k, sendRec{at: t, ch: bit})
-}
-
-func (d *decider) setOutcome(o int, dec Decision, reason string, msg int) {
-	oc := &d.plan.Outcomes[o]
-	oc.Decision, oc.Reason, oc.Message = dec, reason, msg
 }
 
 // search finds the earliest instant >= NotBefore, before horizon, that is
 // permissible (with MinSendWindow) and within every applied cap,
 // alternating between the next permissible instant and the next cap event.
-// It records the stretches it skipped in sc.moves.
+// It records the stretches it skipped in d.skipped.
 func (d *decider) search(horizon int64) (t, end int64, found bool) {
-	sc, p := d.sc, d.p
-	cur := d.nb
+	cur := d.notBefore
 	for {
 		at, e, ok := d.next(cur, horizon)
 		if !ok {
-			sc.moves = append(sc.moves, move{from: cur, to: maxNS, cap: -1})
+			d.skipped = append(d.skipped, skip{from: cur, to: maxNS, fullCap: -1})
 			return 0, 0, false
 		}
 		if at > cur {
-			sc.moves = append(sc.moves, move{from: cur, to: at, cap: -1})
+			d.skipped = append(d.skipped, skip{from: cur, to: at, fullCap: -1})
 		}
-		full := -1
-		for _, k := range sc.caps {
-			if !p.caps[k].feasible(sc.capS[k], at) {
-				full = k
-				break
-			}
-		}
+		full := d.fullCap(at)
 		if full < 0 {
 			return at, e, true
 		}
-		next := p.caps[full].nextEvent(sc.capS[full], at)
-		sc.moves = append(sc.moves, move{from: at, to: next, cap: full})
+		next := d.p.caps[full].nextEvent(d.capSends[full], at)
+		d.skipped = append(d.skipped, skip{from: at, to: next, fullCap: full})
 		if next >= horizon {
 			return 0, 0, false
 		}
@@ -663,12 +452,23 @@ func (d *decider) search(horizon int64) (t, end int64, found bool) {
 	}
 }
 
+// fullCap returns the first applied cap that one more send at t would
+// exceed, or -1.
+func (d *decider) fullCap(t int64) int {
+	for _, k := range d.appliedCaps {
+		if !d.p.caps[k].feasible(d.capSends[k], t) {
+			return k
+		}
+	}
+	return -1
+}
+
 // next is evaluator.next(from, horizon, horizon) for the search, reusing the
 // last answer when it holds: the earliest acceptable instant does not depend
 // on the horizon as long as it lies before it, and a stretch end found for a
 // later horizon is good for an earlier one.
 func (d *decider) next(from, horizon int64) (at, end int64, found bool) {
-	m := &d.sc.memo
+	m := &d.memo
 	if m.ok && m.from == from {
 		if m.found && m.at < horizon && horizon <= m.endLimit {
 			return m.at, m.end, true
@@ -677,43 +477,43 @@ func (d *decider) next(from, horizon int64) (at, end int64, found bool) {
 			return 0, 0, false
 		}
 	}
-	at, end, found = d.sc.ev.next(from, horizon, horizon, d.p.msw, false)
+	at, end, found = d.evaluator.next(from, horizon, horizon, d.p.minSendWindow, false)
 	*m = nextMemo{ok: true, from: from, limit: horizon, endLimit: horizon, at: at, end: end, found: found}
 	return at, end, found
 }
 
-// commonWindow reports whether the allowed windows of the candidate zones
+// hasCommonWindow reports whether the allowed windows of the candidate zones
 // (ignoring holidays, quiet windows and caps) share an instant within
 // commonLookahead of NotBefore. It is computed once per Decide.
-func (d *decider) commonWindow() bool {
-	if d.sc.common == 0 {
-		_, _, ok := d.sc.ev.next(d.nb, addNS(d.nb, commonLookahead), d.nb, 0, true)
-		d.sc.common = 2
+func (d *decider) hasCommonWindow() bool {
+	if d.common == commonUnknown {
+		_, _, ok := d.evaluator.next(d.notBefore, addNS(d.notBefore, commonLookahead), d.notBefore, 0, true)
+		d.common = commonNone
 		if ok {
-			d.sc.common = 1
+			d.common = commonFound
 		}
 	}
-	return d.sc.common == 1
+	return d.common == commonFound
 }
 
-// moveReason names the rule behind a skipped stretch.
-func (d *decider) moveReason(m move) string {
-	if m.cap >= 0 {
-		return d.p.caps[m.cap].reason
+// skipReason names the rule behind a skipped stretch.
+func (d *decider) skipReason(s skip) string {
+	if s.fullCap >= 0 {
+		return d.p.caps[s.fullCap].reason
 	}
-	return blockerReason(d.sc.ev.blockers(m.from, d.p.msw))
+	return blockerReason(d.evaluator.blockers(s.from, d.p.minSendWindow))
 }
 
 // expiry decides an item whose validity v ended before a send time was
 // found: the skipped stretch that covers v says what pushed the send past it.
 func (d *decider) expiry(v int64) (Decision, string) {
-	for _, m := range d.sc.moves {
-		if m.from < v && v <= m.to {
-			if m.cap >= 0 {
-				return Suppressed, d.p.caps[m.cap].reason
+	for _, s := range d.skipped {
+		if s.from < v && v <= s.to {
+			if s.fullCap >= 0 {
+				return Suppressed, d.p.caps[s.fullCap].reason
 			}
-			return Expired, noPermissibleTime(d.sc.ev.blockers(v-1, d.p.msw))
+			return Expired, noPermissibleTime(d.evaluator.blockers(v-1, d.p.minSendWindow))
 		}
 	}
-	return Expired, ReasonNoPermissibleTimePrefix + ReasonQuietHours // not reached: the moves cover [NotBefore, t)
+	return Expired, ReasonNoPermissibleTimePrefix + ReasonQuietHours // not reached: the stretches cover [NotBefore, t)
 }

@@ -276,25 +276,27 @@ func TestDecideBackfill(t *testing.T) {
 // Config.MinSendWindow: a send time needs a permissible stretch that long.
 func TestDecideMinSendWindow(t *testing.T) {
 	for _, tc := range []struct {
-		msw  time.Duration
-		at   time.Time
-		dec  Decision
-		why  string
-		till time.Time
+		minSendWindow time.Duration
+		at            time.Time
+		dec           Decision
+		why           string
+		till          time.Time
 	}{
 		{10 * time.Minute, utc(2026, 1, 16, 1, 45), Queued, "", utc(2026, 1, 16, 2, 0)},
 		{15 * time.Minute, utc(2026, 1, 16, 1, 45), Queued, "", utc(2026, 1, 16, 2, 0)},
 		{30 * time.Minute, utc(2026, 1, 16, 13, 0), Deferred, ReasonQuietHours, utc(2026, 1, 17, 2, 0)},
 	} {
-		cfg := baseConfig(t)
-		cfg.MinSendWindow = tc.msw
-		p := mustNew(t, cfg)
-		// 20:45 EST: 15 minutes of the window left.
-		plan := decide(p, &Request{AsOf: utc(2026, 1, 16, 1, 45), Borrower: borrower("America/New_York"), Items: []Item{item(1, date(2026, 1, 13))}})
-		m := messageFor(t, plan, SMS)
-		if !m.At.Equal(tc.at) || m.Decision != tc.dec || m.Reason != tc.why || !m.ValidUntil.Equal(tc.till) {
-			t.Errorf("msw %v: %+v; want %s %s %q until %s", tc.msw, m, tc.at, tc.dec, tc.why, tc.till)
-		}
+		t.Run(tc.minSendWindow.String(), func(t *testing.T) {
+			cfg := baseConfig(t)
+			cfg.MinSendWindow = tc.minSendWindow
+			p := mustNew(t, cfg)
+			// 20:45 EST: 15 minutes of the window left.
+			plan := decide(p, &Request{AsOf: utc(2026, 1, 16, 1, 45), Borrower: borrower("America/New_York"), Items: []Item{item(1, date(2026, 1, 13))}})
+			m := messageFor(t, plan, SMS)
+			if !m.At.Equal(tc.at) || m.Decision != tc.dec || m.Reason != tc.why || !m.ValidUntil.Equal(tc.till) {
+				t.Errorf("min send window %v: %+v; want %s %s %q until %s", tc.minSendWindow, m, tc.at, tc.dec, tc.why, tc.till)
+			}
+		})
 	}
 }
 
@@ -349,9 +351,11 @@ func TestZones(t *testing.T) {
 		})
 	}
 	for _, name := range []string{"Mars/Base", "Local", "../../etc/passwd"} {
-		if _, _, err := p.Zones(&Borrower{TimeZone: name}); !errors.Is(err, ErrInvalidTimeZone) {
-			t.Errorf("time_zone %q: err %v, want ErrInvalidTimeZone", name, err)
-		}
+		t.Run("invalid "+name, func(t *testing.T) {
+			if _, _, err := p.Zones(&Borrower{TimeZone: name}); !errors.Is(err, ErrInvalidTimeZone) {
+				t.Errorf("time_zone %q: err %v, want ErrInvalidTimeZone", name, err)
+			}
+		})
 	}
 }
 

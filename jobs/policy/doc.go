@@ -21,13 +21,30 @@
 //
 // # Rules
 //
-// Decide applies the rules in the order of the specification
-// (specs/policy.md): stage, item-level suppressions, time zones, channels,
-// grouping, scheduling (windows, holidays, quiet windows, frequency caps,
-// validity). Every (item, channel) it decides yields exactly one Outcome, the
-// audit row.
+// Decide applies the rules in the order of a run's pipeline: stage,
+// item-level suppressions, time zones, channels, grouping, scheduling
+// (windows, holidays, quiet windows, frequency caps, validity). Every (item,
+// channel) it decides yields exactly one Outcome, the audit row.
 //
-// # Choices where the specification is silent
+// The rules and their sources are listed in docs/compliance.md; those this
+// package encodes:
+//
+//   - Allowed windows, [08:00, 21:00) local by default: US Regulation F,
+//     12 CFR 1006.6(b)(1)(i); China, NIFA post-loan collection guideline
+//     (2024). Region overrides such as Fla. Stat. 501.616(6) (US-FL).
+//   - Every candidate zone at once, no_common_window when they share no
+//     instant: Reg F comment 6(b)(1)(i)-2.
+//   - scheduled_for is the time that counts, and valid_until bounds delivery:
+//     Reg F comment 6(b)(1)(i)-1.
+//   - Borrower quiet windows: Reg F comment 6(b)(1)-1.
+//   - Frequency caps counted over the job's own sends, with audited
+//     exemptions for legally required notices: Reg F 1006.14(b)(2); NIFA
+//     (2024), at most 3 automated reminders a day.
+//   - Opt-out per channel: Reg F 1006.6(e) and 1006.14(h).
+//   - One message per borrower, never merged with another who shares the
+//     phone number: a debt is never disclosed to a third party.
+//
+// # Choices where the rules are silent
 //
 //   - When several rules block the instant that decides a reason (NotBefore
 //     for a deferral, the last instant of an item's validity for an expiry),

@@ -141,8 +141,8 @@ func TestScheduleWallClock(t *testing.T) {
 			b.Region = "ZZ"
 			b.Phone.Zones = tc.zones[1:]
 			b.Quiet = tc.quiet
-			bd := civil.DateIn(tc.notBefore, cfg.BusinessZone)
-			req := &Request{AsOf: tc.notBefore, Borrower: b, Items: []Item{item(1, bd.AddDays(-2))}} // late_1: valid 5 days more
+			businessDate := civil.DateIn(tc.notBefore, cfg.BusinessZone)
+			req := &Request{AsOf: tc.notBefore, Borrower: b, Items: []Item{item(1, businessDate.AddDays(-2))}} // late_1: valid 5 days more
 			plan := decide(p, req)
 			if len(plan.Zones) != len(tc.zones) {
 				t.Fatalf("zones %v", plan.Zones)

@@ -10,9 +10,9 @@ import (
 
 // Blockers: why an instant is not permissible in a zone.
 const (
-	blkWindow  uint8 = 1 << iota // outside every allowed window
-	blkHoliday                   // the local date is a holiday
-	blkQuiet                     // inside a borrower quiet window
+	blockedByWindow  uint8 = 1 << iota // outside every allowed window
+	blockedByHoliday                   // the local date is a holiday
+	blockedByQuiet                     // inside a borrower quiet window
 )
 
 // quietRule is a normalized QuietWindow.
@@ -27,17 +27,17 @@ type quietRule struct {
 // their quiet windows, in every candidate zone. Times are Unix seconds
 // unless a name says ns.
 type evaluator struct {
-	rs       *ruleSet
+	rules    *ruleSet
 	quiet    []quietRule
 	clocks   []int32 // critical wall clocks: where some rule can change, sorted, in [0, 86400)
 	clockBuf []int32
-	zones    []zcur
+	zones    []zoneCursor
 }
 
 // init prepares the evaluator, reusing its buffers (and the offset caches
 // of zones that stay at the same position).
-func (e *evaluator) init(rs *ruleSet, quiet []QuietWindow, locs []*time.Location) {
-	e.rs = rs
+func (e *evaluator) init(rules *ruleSet, quiet []QuietWindow, locs []*time.Location) {
+	e.rules = rules
 	e.quiet = e.quiet[:0]
 	for _, q := range quiet {
 		r := quietRule{days: q.Days & AllDays, from: clampClock(q.From), to: clampClock(q.To),
@@ -53,9 +53,9 @@ func (e *evaluator) init(rs *ruleSet, quiet []QuietWindow, locs []*time.Location
 		}
 		e.quiet = append(e.quiet, r)
 	}
-	e.clocks = rs.clocks
+	e.clocks = rules.clocks
 	if len(e.quiet) > 0 {
-		e.clockBuf = append(e.clockBuf[:0], rs.clocks...)
+		e.clockBuf = append(e.clockBuf[:0], rules.clocks...)
 		for _, q := range e.quiet {
 			e.clockBuf = append(e.clockBuf, q.from%secondsPerDay, q.to%secondsPerDay)
 		}
@@ -64,7 +64,7 @@ func (e *evaluator) init(rs *ruleSet, quiet []QuietWindow, locs []*time.Location
 		e.clocks = e.clockBuf
 	}
 	if cap(e.zones) < len(locs) {
-		e.zones = append(e.zones[:cap(e.zones)], make([]zcur, len(locs)-cap(e.zones))...)
+		e.zones = append(e.zones[:cap(e.zones)], make([]zoneCursor, len(locs)-cap(e.zones))...)
 	}
 	e.zones = e.zones[:len(locs)]
 	for i, loc := range locs {
@@ -93,14 +93,14 @@ func inSpan(days Weekdays, from, to int32, day int64, s int32) (bool, int64) {
 
 // wall returns the local day number and seconds since local midnight in
 // zone z at instant sec.
-func wall(z *zcur, sec int64) (day int64, s int32) {
+func wall(z *zoneCursor, sec int64) (day int64, s int32) {
 	local := sec + z.offsetAt(sec)
 	day = floorDiv(local, secondsPerDay)
 	return day, int32(local - day*secondsPerDay)
 }
 
 func (e *evaluator) allowed(day int64, s int32) bool {
-	for _, w := range e.rs.windows {
+	for _, w := range e.rules.windows {
 		if in, _ := inSpan(w.Days, int32(w.From), int32(w.To), day, s); in {
 			return true
 		}
@@ -109,10 +109,10 @@ func (e *evaluator) allowed(day int64, s int32) bool {
 }
 
 func (e *evaluator) holiday(day int64) bool {
-	if len(e.rs.holidays) == 0 || day < math.MinInt32 || day > math.MaxInt32 {
+	if len(e.rules.holidays) == 0 || day < math.MinInt32 || day > math.MaxInt32 {
 		return false
 	}
-	_, found := slices.BinarySearch(e.rs.holidays, civil.Date(day))
+	_, found := slices.BinarySearch(e.rules.holidays, civil.Date(day))
 	return found
 }
 
@@ -128,7 +128,7 @@ func (e *evaluator) quietAt(day int64, s int32) bool {
 
 // zoneOK reports whether instant sec is permissible in zone z (windowsOnly:
 // judged by the allowed windows alone).
-func (e *evaluator) zoneOK(z *zcur, sec int64, windowsOnly bool) bool {
+func (e *evaluator) zoneOK(z *zoneCursor, sec int64, windowsOnly bool) bool {
 	day, s := wall(z, sec)
 	if !e.allowed(day, s) {
 		return false
@@ -137,17 +137,17 @@ func (e *evaluator) zoneOK(z *zcur, sec int64, windowsOnly bool) bool {
 }
 
 // blockMask returns every rule that blocks instant sec in zone z.
-func (e *evaluator) blockMask(z *zcur, sec int64) uint8 {
+func (e *evaluator) blockMask(z *zoneCursor, sec int64) uint8 {
 	day, s := wall(z, sec)
 	var m uint8
 	if !e.allowed(day, s) {
-		m |= blkWindow
+		m |= blockedByWindow
 	}
 	if e.holiday(day) {
-		m |= blkHoliday
+		m |= blockedByHoliday
 	}
 	if e.quietAt(day, s) {
-		m |= blkQuiet
+		m |= blockedByQuiet
 	}
 	return m
 }
@@ -156,7 +156,7 @@ func (e *evaluator) blockMask(z *zcur, sec int64) uint8 {
 // may change: its wall clock reaching a critical clock (midnight included),
 // or its next offset transition. Before it, the wall clock advances
 // steadily within one day, so every rule keeps its verdict.
-func (e *evaluator) nextBreak(z *zcur, sec int64) int64 {
+func (e *evaluator) nextBreak(z *zoneCursor, sec int64) int64 {
 	_, s := wall(z, sec) // also loads the offset period around sec
 	next := int64(secondsPerDay)
 	for _, c := range e.clocks {
@@ -171,7 +171,7 @@ func (e *evaluator) nextBreak(z *zcur, sec int64) int64 {
 
 // run returns the first instant after sec at which zone z's verdict is no
 // longer ok (its verdict at sec), or limit when it holds until then.
-func (e *evaluator) run(z *zcur, sec int64, ok bool, limit int64, windowsOnly bool) int64 {
+func (e *evaluator) run(z *zoneCursor, sec int64, ok bool, limit int64, windowsOnly bool) int64 {
 	x := sec
 	for {
 		b := e.nextBreak(z, x)
@@ -207,10 +207,10 @@ func (e *evaluator) stretchEnd(sec, limit int64, windowsOnly bool) int64 {
 
 // next returns the earliest instant at >= t (ns), before limit (ns), that
 // is permissible in every zone and begins a permissible stretch of at least
-// msw; end is where that stretch ends, or some instant at or after
-// max(at+msw, endLimit) when it lasts at least that long. found is false
+// minStretch; end is where that stretch ends, or some instant at or after
+// max(at+minStretch, endLimit) when it lasts at least that long. found is false
 // when there is no such instant before limit.
-func (e *evaluator) next(t, limit, endLimit int64, msw time.Duration, windowsOnly bool) (at, end int64, found bool) {
+func (e *evaluator) next(t, limit, endLimit int64, minStretch time.Duration, windowsOnly bool) (at, end int64, found bool) {
 	limitSec := ceilDiv(limit, nsPerSec)
 	cur := t
 	for cur < limit {
@@ -227,9 +227,9 @@ func (e *evaluator) next(t, limit, endLimit int64, msw time.Duration, windowsOnl
 			cur = blockedUntil * nsPerSec
 			continue
 		}
-		needSec := ceilDiv(max(addNS(cur, msw), endLimit), nsPerSec)
+		needSec := ceilDiv(max(addNS(cur, minStretch), endLimit), nsPerSec)
 		end = e.stretchEnd(sec, needSec, windowsOnly) * nsPerSec
-		if end-cur >= int64(msw) {
+		if end-cur >= int64(minStretch) {
 			return cur, end, true
 		}
 		cur = end // every instant up to end has the same too-short stretch
@@ -239,15 +239,15 @@ func (e *evaluator) next(t, limit, endLimit int64, msw time.Duration, windowsOnl
 
 // blockers returns the rules that make instant x (ns) unusable: those that
 // block it in some zone, or, when x is permissible but its stretch is
-// shorter than msw, those that close the stretch.
-func (e *evaluator) blockers(x int64, msw time.Duration) uint8 {
+// shorter than minStretch, those that close the stretch.
+func (e *evaluator) blockers(x int64, minStretch time.Duration) uint8 {
 	sec := floorDiv(x, nsPerSec)
 	var m uint8
 	for i := range e.zones {
 		m |= e.blockMask(&e.zones[i], sec)
 	}
-	if m == 0 && msw > 0 {
-		limit := ceilDiv(addNS(x, msw), nsPerSec) + 1
+	if m == 0 && minStretch > 0 {
+		limit := ceilDiv(addNS(x, minStretch), nsPerSec) + 1
 		if end := e.stretchEnd(sec, limit, false); end < limit {
 			for i := range e.zones {
 				m |= e.blockMask(&e.zones[i], end)
@@ -262,9 +262,9 @@ func (e *evaluator) blockers(x int64, msw time.Duration) uint8 {
 // quiet hours the rest.
 func blockerReason(m uint8) string {
 	switch {
-	case m&blkHoliday != 0:
+	case m&blockedByHoliday != 0:
 		return ReasonHoliday
-	case m&blkQuiet != 0:
+	case m&blockedByQuiet != 0:
 		return ReasonBorrowerQuietWindow
 	}
 	return ReasonQuietHours
@@ -274,9 +274,9 @@ func blockerReason(m uint8) string {
 // built at compile time.
 func noPermissibleTime(m uint8) string {
 	switch {
-	case m&blkHoliday != 0:
+	case m&blockedByHoliday != 0:
 		return ReasonNoPermissibleTimePrefix + ReasonHoliday
-	case m&blkQuiet != 0:
+	case m&blockedByQuiet != 0:
 		return ReasonNoPermissibleTimePrefix + ReasonBorrowerQuietWindow
 	}
 	return ReasonNoPermissibleTimePrefix + ReasonQuietHours

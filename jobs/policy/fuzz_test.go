@@ -22,7 +22,7 @@ import (
 //	msw 15m                         Config.MinSendWindow
 //
 // It returns ok=false for text it cannot parse; it must never panic.
-func parseSpec(spec string, bd civil.Date, asOf time.Time) (cfg Config, quiet []QuietWindow, sent []Contact, ok bool) {
+func parseSpec(spec string, businessDate civil.Date, asOf time.Time) (cfg Config, quiet []QuietWindow, sent []Contact, ok bool) {
 	cfg.Regions = map[string]Region{}
 	var holidays []civil.Date
 	span := func(s string) (Clock, Clock, Weekdays, bool) {
@@ -73,7 +73,7 @@ func parseSpec(spec string, bd civil.Date, asOf time.Time) (cfg Config, quiet []
 			if err != nil || n < -30 || n > 30 {
 				return cfg, nil, nil, false
 			}
-			holidays = append(holidays, bd.AddDays(n))
+			holidays = append(holidays, businessDate.AddDays(n))
 		case "sent":
 			m, ch, _ := strings.Cut(arg, ":")
 			n, err := strconv.Atoi(strings.TrimPrefix(m, "+"))
@@ -116,9 +116,9 @@ func FuzzConfig(f *testing.F) {
 		bases := propBases()
 		base := bases[int(uint32(asOfMinutes))%len(bases)]
 		asOf := base.Add(time.Duration(asOfMinutes%(4*24*60)) * time.Minute)
-		bz := mustLoc(t, "America/New_York")
-		bd := civil.DateIn(asOf, bz)
-		cfg, quiet, sent, ok := parseSpec(spec, bd, asOf)
+		businessZone := mustLoc(t, "America/New_York")
+		businessDate := civil.DateIn(asOf, businessZone)
+		cfg, quiet, sent, ok := parseSpec(spec, businessDate, asOf)
 		if !ok {
 			return
 		}
@@ -126,7 +126,7 @@ func FuzzConfig(f *testing.F) {
 			{Name: "due", DaysFromDue: 0, Channels: []Channel{SMS}, Fallback: Email},
 			{Name: "late", DaysFromDue: 1, Channels: []Channel{SMS, Email}, ExpiresAfter: 72 * time.Hour},
 		}
-		cfg.BusinessZone, cfg.DefaultZone = bz, bz
+		cfg.BusinessZone, cfg.DefaultZone = businessZone, businessZone
 		err := cfg.Validate()
 		if err != nil {
 			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
@@ -166,7 +166,7 @@ func FuzzConfig(f *testing.F) {
 			}
 		}
 		req := Request{AsOf: asOf, NotBefore: asOf.Add(time.Duration(delayMinutes) * time.Minute), Borrower: b,
-			Items: []Item{item(1, bd), item(2, bd.AddDays(-1)), item(3, bd.AddDays(-2))}, Existing: sent}
+			Items: []Item{item(1, businessDate), item(2, businessDate.AddDays(-1)), item(3, businessDate.AddDays(-2))}, Existing: sent}
 		checkCase(t, propCase{cfg: cfg, req: req})
 	})
 }

@@ -25,17 +25,18 @@ const ErrInvalidTimeZone Error = "invalid time zone"
 // Policy is a validated, precomputed Config. It is safe for concurrent use by
 // several goroutines.
 type Policy struct {
-	stages       Stages
-	bz, dz       *time.Location
-	defaultNote  string
-	defaultRules *ruleSet
-	regions      map[string]*ruleSet
-	caps         []capRule
-	msw          time.Duration
-	maxPhone     int
-	late         time.Duration
-	locs         locCache
-	currencies   currencySet
+	stages        Stages
+	businessZone  *time.Location
+	defaultZone   *time.Location
+	defaultNote   string
+	defaultRules  *ruleSet
+	regions       map[string]*ruleSet
+	caps          []capRule
+	minSendWindow time.Duration
+	maxPhoneZones int
+	lateValidity  time.Duration
+	locations     locationCache
+	currencies    currencySet
 }
 
 // ruleSet is what applies to the borrowers of one region.
@@ -55,20 +56,20 @@ func New(cfg Config) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{
-		bz:       cfg.BusinessZone,
-		dz:       cfg.DefaultZone,
-		msw:      cfg.MinSendWindow,
-		maxPhone: cfg.MaxPhoneZones,
-		late:     cfg.LateValidity,
-		regions:  make(map[string]*ruleSet, len(cfg.Regions)),
+		businessZone:  cfg.BusinessZone,
+		defaultZone:   cfg.DefaultZone,
+		minSendWindow: cfg.MinSendWindow,
+		maxPhoneZones: cfg.MaxPhoneZones,
+		lateValidity:  cfg.LateValidity,
+		regions:       make(map[string]*ruleSet, len(cfg.Regions)),
 	}
-	if p.maxPhone == 0 {
-		p.maxPhone = DefaultMaxPhoneZones
+	if p.maxPhoneZones == 0 {
+		p.maxPhoneZones = DefaultMaxPhoneZones
 	}
-	if p.late == 0 {
-		p.late = DefaultLateValidity
+	if p.lateValidity == 0 {
+		p.lateValidity = DefaultLateValidity
 	}
-	p.defaultNote = "no zone known: used default " + p.dz.String()
+	p.defaultNote = "no zone known: used default " + p.defaultZone.String()
 	p.currencies.fill()
 	p.stages = make(Stages, len(cfg.Stages))
 	for i, st := range cfg.Stages {
@@ -76,57 +77,68 @@ func New(cfg Config) (*Policy, error) {
 		p.stages[i] = st
 	}
 	for _, c := range cfg.Caps {
-		r := capRule{max: c.Max, per: int64(c.Per), name: c.Name()}
-		r.reason = ReasonFrequencyCapPrefix + r.name
-		for _, ch := range c.Channels {
-			r.mask |= chanBit(ch)
-		}
-		if len(c.Channels) == 0 {
-			r.mask = allChannels
-		}
-		p.caps = append(p.caps, r)
+		p.caps = append(p.caps, newCapRule(c))
 	}
-
 	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
-	for key, r := range cfg.Regions {
-		country, _, _ := strings.Cut(key, "-")
-		windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
-		if cr, ok := cfg.Regions[country]; ok && country != key {
-			if len(windows) == 0 {
-				windows = cr.Allowed
-			}
-			holidays = append(holidays, cr.Holidays...)
-			if len(zones) == 0 {
-				zones = cr.Zones
-			}
-		}
-		if len(windows) == 0 {
-			windows = cfg.Allowed
-		}
-		p.regions[key] = newRuleSet(key, windows, holidays, zones)
+	for key := range cfg.Regions {
+		p.regions[key] = regionRules(&cfg, key)
 	}
-	for _, rs := range p.regions {
-		for _, loc := range rs.zoneLocs {
-			p.locs.put(loc.String(), loc)
+	for _, rules := range p.regions {
+		for _, loc := range rules.zoneLocs {
+			p.locations.put(loc.String(), loc)
 		}
 	}
 	return p, nil
 }
 
+// newCapRule precomputes a validated cap.
+func newCapRule(c Cap) capRule {
+	r := capRule{max: c.Max, per: int64(c.Per), name: c.Name(), channelMask: allChannels}
+	r.reason = ReasonFrequencyCapPrefix + r.name
+	if len(c.Channels) > 0 {
+		r.channelMask = 0
+		for _, ch := range c.Channels {
+			r.channelMask |= chanBit(ch)
+		}
+	}
+	return r
+}
+
+// regionRules merges the rules of region key with its country's (a
+// subdivision's own keys win; holidays add up) and the defaults.
+func regionRules(cfg *Config, key string) *ruleSet {
+	r := cfg.Regions[key]
+	country, _, _ := strings.Cut(key, "-")
+	windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
+	if cr, ok := cfg.Regions[country]; ok && country != key {
+		if len(windows) == 0 {
+			windows = cr.Allowed
+		}
+		holidays = append(holidays, cr.Holidays...)
+		if len(zones) == 0 {
+			zones = cr.Zones
+		}
+	}
+	if len(windows) == 0 {
+		windows = cfg.Allowed
+	}
+	return newRuleSet(key, windows, holidays, zones)
+}
+
 // newRuleSet copies and indexes one region's rules (zones are validated).
 func newRuleSet(key string, windows []Window, holidays []civil.Date, zones []string) *ruleSet {
-	rs := &ruleSet{key: key, windows: slices.Clone(windows), zones: slices.Clone(zones)}
-	rs.holidays = slices.Compact(slices.Sorted(slices.Values(holidays)))
-	for _, z := range rs.zones {
-		rs.zoneLocs = append(rs.zoneLocs, loadLocation(z))
+	rules := &ruleSet{key: key, windows: slices.Clone(windows), zones: slices.Clone(zones)}
+	rules.holidays = slices.Compact(slices.Sorted(slices.Values(holidays)))
+	for _, z := range rules.zones {
+		rules.zoneLocs = append(rules.zoneLocs, loadLocation(z))
 	}
-	rs.clocks = []int32{0}
-	for _, w := range rs.windows {
-		rs.clocks = append(rs.clocks, int32(w.From)%secondsPerDay, int32(w.To)%secondsPerDay)
+	rules.clocks = []int32{0}
+	for _, w := range rules.windows {
+		rules.clocks = append(rules.clocks, int32(w.From)%secondsPerDay, int32(w.To)%secondsPerDay)
 	}
-	slices.Sort(rs.clocks)
-	rs.clocks = slices.Compact(rs.clocks)
-	return rs
+	slices.Sort(rules.clocks)
+	rules.clocks = slices.Compact(rules.clocks)
+	return rules
 }
 
 // rules returns the rule set for a borrower's region: the exact code, then
@@ -152,11 +164,11 @@ func (p *Policy) rules(region string) *ruleSet {
 func (p *Policy) Stages() Stages { return slices.Clone(p.stages) }
 
 // BusinessDate returns the business date of the instant asOf.
-func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.bz) }
+func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.businessZone) }
 
-// locCache caches time.LoadLocation results (misses included) behind a
+// locationCache caches time.LoadLocation results (misses included) behind a
 // copy-on-write map, so that lookups take no lock and allocate nothing.
-type locCache struct {
+type locationCache struct {
 	mu sync.Mutex
 	m  atomic.Pointer[map[string]*time.Location]
 }
@@ -164,13 +176,13 @@ type locCache struct {
 // Cache bounds: distinct zone names are few (about 600 exist); unknown
 // names are remembered only while the cache is small.
 const (
-	locCacheMax        = 4096
-	locCacheMaxUnknown = 1024
+	locationCacheMax        = 4096
+	locationCacheMaxUnknown = 1024
 )
 
 // load returns the location named name, or nil when it is not a known IANA
 // zone.
-func (c *locCache) load(name string) *time.Location {
+func (c *locationCache) load(name string) *time.Location {
 	if m := c.m.Load(); m != nil {
 		if loc, ok := (*m)[name]; ok {
 			return loc
@@ -182,14 +194,14 @@ func (c *locCache) load(name string) *time.Location {
 }
 
 // put remembers name's location (nil for unknown) if there is room.
-func (c *locCache) put(name string, loc *time.Location) {
+func (c *locationCache) put(name string, loc *time.Location) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var old map[string]*time.Location
 	if m := c.m.Load(); m != nil {
 		old = *m
 	}
-	if _, ok := old[name]; ok || len(old) >= locCacheMax || (loc == nil && len(old) >= locCacheMaxUnknown) {
+	if _, ok := old[name]; ok || len(old) >= locationCacheMax || (loc == nil && len(old) >= locationCacheMaxUnknown) {
 		return
 	}
 	m := make(map[string]*time.Location, len(old)+1)
@@ -200,7 +212,7 @@ func (c *locCache) put(name string, loc *time.Location) {
 	c.m.Store(&m)
 }
 
-// Zones resolves the borrower's candidate time zones (rule 3 of the spec),
+// Zones resolves the borrower's candidate time zones (Reg F comment 6(b)(1)(i)-2),
 // deduplicated by name with the first source kept: the borrower's
 // time_zone, the phone's zones (when the phone is valid and maps to 1..
 // MaxPhoneZones zones other than Etc/Unknown), the region's zones; when none
@@ -217,55 +229,70 @@ func (p *Policy) Zones(b *Borrower) (zones []ZoneUse, notes []string, err error)
 // appendZones appends the candidate zones and their locations; ok is false
 // when the borrower's time_zone is invalid.
 func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) ([]ZoneUse, []*time.Location, []string, bool) {
-	add := func(name, source string, loc *time.Location) {
-		for _, z := range zones {
-			if z.Name == name {
-				return
-			}
-		}
-		zones = append(zones, ZoneUse{Name: name, Source: source})
-		locs = append(locs, loc)
-	}
+	list := zoneList{zones: zones, locs: locs}
 	if b.TimeZone != "" {
-		loc := p.locs.load(b.TimeZone)
+		loc := p.locations.load(b.TimeZone)
 		if loc == nil {
 			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
-			return zones, locs, notes, false
+			return list.zones, list.locs, notes, false
 		}
-		add(b.TimeZone, SourceTimeZone, loc)
+		list.add(b.TimeZone, SourceTimeZone, loc)
 	}
 	if b.Phone.Valid {
-		n := 0
-		for _, z := range b.Phone.Zones {
-			if z != "" && z != unknownPhoneZone {
-				n++
-			}
-		}
-		switch {
-		case n > p.maxPhone:
-			notes = append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
-		case n > 0:
-			for _, z := range b.Phone.Zones {
-				if z == "" || z == unknownPhoneZone {
-					continue
-				}
-				if loc := p.locs.load(z); loc != nil {
-					add(z, SourcePhone, loc)
-				} else {
-					notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
-				}
-			}
-		}
+		notes = p.addPhoneZones(&list, b.Phone.Zones, notes)
 	}
-	rs := p.rules(b.Region)
-	for i, z := range rs.zones {
-		add(z, SourceRegion, rs.zoneLocs[i])
+	rules := p.rules(b.Region)
+	for i, z := range rules.zones {
+		list.add(z, SourceRegion, rules.zoneLocs[i])
 	}
-	if len(zones) == 0 {
-		add(p.dz.String(), SourceDefault, p.dz)
+	if len(list.zones) == 0 {
+		list.add(p.defaultZone.String(), SourceDefault, p.defaultZone)
 		notes = append(notes, p.defaultNote)
 	}
-	return zones, locs, notes, true
+	return list.zones, list.locs, notes, true
+}
+
+// zoneList is a list of candidate zones and their locations, without
+// repeats.
+type zoneList struct {
+	zones []ZoneUse
+	locs  []*time.Location
+}
+
+// add appends a zone unless one of that name is listed.
+func (l *zoneList) add(name, source string, loc *time.Location) {
+	for _, z := range l.zones {
+		if z.Name == name {
+			return
+		}
+	}
+	l.zones = append(l.zones, ZoneUse{Name: name, Source: source})
+	l.locs = append(l.locs, loc)
+}
+
+// addPhoneZones adds the known zones of a valid phone number, unless it
+// maps to more than MaxPhoneZones; notes says what was ignored.
+func (p *Policy) addPhoneZones(list *zoneList, phoneZones []string, notes []string) []string {
+	n := 0
+	for _, z := range phoneZones {
+		if z != "" && z != unknownPhoneZone {
+			n++
+		}
+	}
+	if n > p.maxPhoneZones {
+		return append(notes, fmt.Sprintf("phone maps to %d zones: ignored", n))
+	}
+	for _, z := range phoneZones {
+		if z == "" || z == unknownPhoneZone {
+			continue
+		}
+		if loc := p.locations.load(z); loc != nil {
+			list.add(z, SourcePhone, loc)
+		} else {
+			notes = append(notes, "phone zone "+quote(z)+" is not a known IANA time zone: ignored")
+		}
+	}
+	return notes
 }
 
 // unknownPhoneZone is what libphonenumber returns when it knows no zone.
@@ -282,14 +309,14 @@ func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
 	var e evaluator
 	locs := make([]*time.Location, 0, len(zones)+1)
 	for _, z := range zones {
-		loc := p.locs.load(z.Name)
+		loc := p.locations.load(z.Name)
 		if loc == nil {
 			return false
 		}
 		locs = append(locs, loc)
 	}
 	if len(locs) == 0 {
-		locs = append(locs, p.dz)
+		locs = append(locs, p.defaultZone)
 	}
 	e.init(p.rules(b.Region), b.Quiet, locs)
 	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)

@@ -105,10 +105,10 @@ func drawCase(t *rapid.T) propCase {
 	if rapid.Bool().Draw(t, "as_of_seconds") {
 		asOf = asOf.Add(time.Duration(rapid.Int64Range(0, int64(time.Minute)-1).Draw(t, "as_of_ns")))
 	}
-	bd := civil.DateIn(asOf, cfg.BusinessZone)
+	businessDate := civil.DateIn(asOf, cfg.BusinessZone)
 	region := Region{}
 	for i := range rapid.IntRange(0, 3).Draw(t, "holidays") {
-		region.Holidays = append(region.Holidays, bd.AddDays(rapid.IntRange(-1, 6).Draw(t, fmt.Sprintf("holiday%d", i))))
+		region.Holidays = append(region.Holidays, businessDate.AddDays(rapid.IntRange(-1, 6).Draw(t, fmt.Sprintf("holiday%d", i))))
 	}
 	for i := range rapid.IntRange(0, 2).Draw(t, "region_zones") {
 		region.Zones = append(region.Zones, zone.Draw(t, fmt.Sprintf("region_zone%d", i)))
@@ -166,7 +166,7 @@ func drawCase(t *rapid.T) propCase {
 		w := drawWindow(t, fmt.Sprintf("quiet%d", i))
 		q := QuietWindow{Days: w.Days, From: w.From, To: w.To}
 		if rapid.Bool().Draw(t, fmt.Sprintf("quiet%d_bounded", i)) {
-			q.NotBefore = bd.AddDays(rapid.IntRange(-2, 3).Draw(t, fmt.Sprintf("quiet%d_from", i)))
+			q.NotBefore = businessDate.AddDays(rapid.IntRange(-2, 3).Draw(t, fmt.Sprintf("quiet%d_from", i)))
 			q.NotAfter = q.NotBefore.AddDays(rapid.IntRange(0, 3).Draw(t, fmt.Sprintf("quiet%d_days", i)))
 		}
 		b.Quiet = append(b.Quiet, q)
@@ -179,7 +179,7 @@ func drawCase(t *rapid.T) propCase {
 	}
 	for i := range rapid.IntRange(1, 4).Draw(t, "items") {
 		it := Item{InstallmentID: int64(100 + i), LoanID: int64(rapid.IntRange(1, 3).Draw(t, fmt.Sprintf("loan%d", i))), Seq: i,
-			DueDate:        bd.AddDays(2 - rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("days%d", i))), // -2..7 days past due
+			DueDate:        businessDate.AddDays(2 - rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("days%d", i))), // -2..7 days past due
 			AmountDueMinor: 1000, Currency: "USD", LoanStatus: "active"}
 		if rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("paid_off%d", i)) == 9 {
 			it.LoanStatus = "paid_off"
@@ -231,13 +231,13 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 			}
 		}
 		if !open {
-			m |= blkWindow
+			m |= blockedByWindow
 		}
 		if windowsOnly {
 			continue
 		}
 		if r.holidays[civil.DateOf(lt.Date())] {
-			m |= blkHoliday
+			m |= blockedByHoliday
 		}
 		for _, q := range r.quiet {
 			days := q.Days
@@ -246,7 +246,7 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 			}
 			if in, start := refIn(days, q.From, q.To, lt); in &&
 				(q.NotBefore == 0 || start >= q.NotBefore) && (q.NotAfter == 0 || start <= q.NotAfter) {
-				m |= blkQuiet
+				m |= blockedByQuiet
 			}
 		}
 	}
@@ -283,13 +283,13 @@ func capOK(c Cap, sends []time.Time, x time.Time) bool {
 // specific (a holiday explains a whole lost day, a quiet window is the
 // borrower's own request), quiet hours otherwise.
 func refBlocker(m uint8) string {
-	if m&blkHoliday != 0 {
+	if m&blockedByHoliday != 0 {
 		return "holiday"
 	}
-	if m&blkQuiet != 0 {
+	if m&blockedByQuiet != 0 {
 		return "borrower_quiet_window"
 	}
-	if m&blkWindow != 0 {
+	if m&blockedByWindow != 0 {
 		return "quiet_hours"
 	}
 	return "(nothing blocks)"
@@ -388,7 +388,7 @@ func checkCase(t fataler, c propCase) {
 	}
 
 	// Coverage: the expected (item, channel) pairs and which are sendable.
-	bd := civil.DateIn(req.AsOf, cfg.BusinessZone)
+	businessDate := civil.DateIn(req.AsOf, cfg.BusinessZone)
 	type key struct {
 		item int
 		ch   Channel
@@ -396,7 +396,7 @@ func checkCase(t fataler, c propCase) {
 	expect := map[key]bool{} // value: sendable (goes to scheduling)
 	noStage := map[int]bool{}
 	for i, it := range req.Items {
-		idx, ok := cfg.Stages.At(it.DueDate, bd)
+		idx, ok := cfg.Stages.At(it.DueDate, businessDate)
 		if !ok {
 			noStage[i] = true
 			continue
@@ -517,13 +517,13 @@ type grid struct {
 
 func (g *grid) at(k int) time.Time { return g.pts[k] }
 
-func newGrid(r *ref, nb, until time.Time, windowsOnly bool, extra ...time.Time) *grid {
-	g := &grid{pts: []time.Time{nb}}
-	for x := nb.Truncate(time.Minute).Add(time.Minute); x.Before(until); x = x.Add(time.Minute) {
+func newGrid(r *ref, notBefore, until time.Time, windowsOnly bool, extra ...time.Time) *grid {
+	g := &grid{pts: []time.Time{notBefore}}
+	for x := notBefore.Truncate(time.Minute).Add(time.Minute); x.Before(until); x = x.Add(time.Minute) {
 		g.pts = append(g.pts, x)
 	}
 	for _, x := range extra {
-		if x.After(nb) && x.Before(until) {
+		if x.After(notBefore) && x.Before(until) {
 			g.pts = append(g.pts, x)
 		}
 	}
@@ -548,8 +548,8 @@ func (g *grid) stretchEnd(k int) (time.Time, bool) {
 
 func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, members []int,
 	outcomes map[int]Outcome, msg *Message, smsAt *time.Time) {
-	nb := req.NotBefore
-	bd := civil.DateIn(req.AsOf, cfg.BusinessZone)
+	notBefore := req.NotBefore
+	businessDate := civil.DateIn(req.AsOf, cfg.BusinessZone)
 	late := cfg.LateValidity
 	if late == 0 {
 		late = DefaultLateValidity
@@ -561,14 +561,14 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 	horizon := time.Time{}
 	exempt := true
 	for _, i := range members {
-		idx, _ := cfg.Stages.At(req.Items[i].DueDate, bd)
+		idx, _ := cfg.Stages.At(req.Items[i].DueDate, businessDate)
 		v := cfg.Stages.ValidUntil(idx, req.Items[i].DueDate, cfg.BusinessZone)
-		if !v.After(nb) {
+		if !v.After(notBefore) {
 			if !req.Options.SendLate {
 				passed = append(passed, i)
 				continue
 			}
-			v = nb.Add(late)
+			v = notBefore.Add(late)
 		}
 		exempt = exempt && cfg.Stages[idx].CapExempt // caps apply unless every item that may go is exempt
 		valid[i] = v
@@ -608,20 +608,20 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 	}
 
 	// Brute force: the earliest acceptable grid instant before the horizon.
-	msw := cfg.MinSendWindow
+	minSendWindow := cfg.MinSendWindow
 	var events []time.Time
 	for _, cs := range caps {
 		for _, x := range cs.sends {
 			events = append(events, x.Add(cs.c.Per))
 		}
 	}
-	g := newGrid(r, nb, horizon.Add(msw+time.Minute), false, events...) // horizon is zero when every item passed
+	g := newGrid(r, notBefore, horizon.Add(minSendWindow+time.Minute), false, events...) // horizon is zero when every item passed
 	acceptable := func(k int) bool {
 		if !g.perm[k] {
 			return false
 		}
 		end, _ := g.stretchEnd(k)
-		return end.Sub(g.at(k)) >= msw
+		return end.Sub(g.at(k)) >= minSendWindow
 	}
 	best := -1
 	for k := 0; k < len(g.perm) && g.at(k).Before(horizon); k++ {
@@ -633,8 +633,8 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 	// Reg F comment 6(b)(1)(i)-2: no common window in 8 days → suppressed.
 	// A permissible send time within 8 days proves a common window;
 	// otherwise search the weekly windows alone.
-	if best < 0 || !g.at(best).Before(nb.Add(commonLookahead)) {
-		common := newGrid(r, nb, nb.Add(commonLookahead), true)
+	if best < 0 || !g.at(best).Before(notBefore.Add(commonLookahead)) {
+		common := newGrid(r, notBefore, notBefore.Add(commonLookahead), true)
 		if !slices.Contains(common.perm, true) {
 			for _, i := range members {
 				if o := outcomes[i]; o.Decision != Suppressed || o.Reason != ReasonNoCommonWindow {
@@ -660,8 +660,8 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 	}
 	blockerAt := func(x time.Time) uint8 {
 		m := r.mask(x, false)
-		if m == 0 && msw > 0 { // permissible, stretch too short: what closes it
-			for y := x.Truncate(time.Minute).Add(time.Minute); y.Before(x.Add(msw + time.Minute)); y = y.Add(time.Minute) {
+		if m == 0 && minSendWindow > 0 { // permissible, stretch too short: what closes it
+			for y := x.Truncate(time.Minute).Add(time.Minute); y.Before(x.Add(minSendWindow + time.Minute)); y = y.Add(time.Minute) {
 				if m = r.mask(y, false); m != 0 {
 					break
 				}
@@ -673,7 +673,7 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 		if r.mask(x, false) != 0 {
 			return false
 		}
-		for y := x.Truncate(time.Minute).Add(time.Minute); y.Before(x.Add(msw)); y = y.Add(time.Minute) {
+		for y := x.Truncate(time.Minute).Add(time.Minute); y.Before(x.Add(minSendWindow)); y = y.Add(time.Minute) {
 			if r.mask(y, false) != 0 {
 				return false
 			}
@@ -749,15 +749,15 @@ func checkChannel(t fataler, cfg *Config, req *Request, r *ref, ch Channel, memb
 	if msg.CapExempt != exempt {
 		t.Fatalf("CapExempt %v, want %v", msg.CapExempt, exempt)
 	}
-	if at.Equal(nb) {
+	if at.Equal(notBefore) {
 		if msg.Decision != Queued || msg.Reason != "" {
 			t.Fatalf("%s at NotBefore: %s %q, want queued", ch, msg.Decision, msg.Reason)
 		}
 		return
 	}
-	wantReason := firstFullCap(nb)
+	wantReason := firstFullCap(notBefore)
 	if !acceptable(0) {
-		wantReason = refBlocker(blockerAt(nb))
+		wantReason = refBlocker(blockerAt(notBefore))
 	}
 	if msg.Decision != Deferred || msg.Reason != wantReason {
 		t.Fatalf("%s deferred: %s %q, want deferred %q", ch, msg.Decision, msg.Reason, wantReason)

@@ -82,9 +82,11 @@ func TestRegFConflictingLocations(t *testing.T) {
 				{tc.open.Add(-time.Second), false}, {tc.open, true},
 				{tc.shut.Add(-time.Second), true}, {tc.shut, false},
 			} {
-				if got := p.Permissible(b, zones, c.at); got != c.want {
-					t.Errorf("Permissible(%s) = %v, want %v", c.at, got, c.want)
-				}
+				t.Run(c.at.Format(time.TimeOnly), func(t *testing.T) {
+					if got := p.Permissible(b, zones, c.at); got != c.want {
+						t.Errorf("Permissible(%s) = %v, want %v", c.at, got, c.want)
+					}
+				})
 			}
 			// A run at 07:00 Eastern is deferred to the opening of the common window.
 			due := date(tc.day.Year(), tc.day.Month(), tc.day.Day()-1)
@@ -180,12 +182,14 @@ func TestFloridaOverride(t *testing.T) {
 		{utc(2026, 1, 16, 1, 0), false, true}, // 20:00 EST: closed in Florida, open under Reg F
 		{utc(2026, 1, 16, 2, 0), false, false},
 	} {
-		if got := p.Permissible(fl, zones, c.at); got != c.fl {
-			t.Errorf("FL at %s: %v, want %v", c.at, got, c.fl)
-		}
-		if got := p.Permissible(ny, nyZones, c.at); got != c.ny {
-			t.Errorf("NY at %s: %v, want %v", c.at, got, c.ny)
-		}
+		t.Run(c.at.Format(time.RFC3339), func(t *testing.T) {
+			if got := p.Permissible(fl, zones, c.at); got != c.fl {
+				t.Errorf("FL at %s: %v, want %v", c.at, got, c.fl)
+			}
+			if got := p.Permissible(ny, nyZones, c.at); got != c.ny {
+				t.Errorf("NY at %s: %v, want %v", c.at, got, c.ny)
+			}
+		})
 	}
 
 	// 19:30 EST is 18:30 CST: queued, deliverable until 20:00 EST.

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -25,10 +26,12 @@ func TestStagesAt(t *testing.T) {
 		{400, -1, false},
 	}
 	for _, tc := range tests {
-		idx, ok := s.At(due, due.AddDays(tc.days))
-		if idx != tc.idx || ok != tc.ok {
-			t.Errorf("At(day %d) = %d, %v; want %d, %v", tc.days, idx, ok, tc.idx, tc.ok)
-		}
+		t.Run(fmt.Sprintf("day %d", tc.days), func(t *testing.T) {
+			idx, ok := s.At(due, due.AddDays(tc.days))
+			if idx != tc.idx || ok != tc.ok {
+				t.Errorf("At(day %d) = %d, %v; want %d, %v", tc.days, idx, ok, tc.idx, tc.ok)
+			}
+		})
 	}
 	if lo, hi := s.Span(); lo != -3 || hi != 32 {
 		t.Errorf("Span() = %d, %d; want -3, 32", lo, hi)
@@ -44,9 +47,11 @@ func TestStagesAt(t *testing.T) {
 		days, idx int
 		ok        bool
 	}{{-1, -1, false}, {0, 0, true}, {1, -1, false}, {4, -1, false}, {5, 1, true}, {6, 1, true}, {7, -1, false}} {
-		if idx, ok := gap.At(due, due.AddDays(tc.days)); idx != tc.idx || ok != tc.ok {
-			t.Errorf("gap At(day %d) = %d, %v; want %d, %v", tc.days, idx, ok, tc.idx, tc.ok)
-		}
+		t.Run(fmt.Sprintf("gap day %d", tc.days), func(t *testing.T) {
+			if idx, ok := gap.At(due, due.AddDays(tc.days)); idx != tc.idx || ok != tc.ok {
+				t.Errorf("gap At(day %d) = %d, %v; want %d, %v", tc.days, idx, ok, tc.idx, tc.ok)
+			}
+		})
 	}
 	if lo, hi := gap.Span(); lo != 0 || hi != 6 {
 		t.Errorf("gap Span() = %d, %d; want 0, 6", lo, hi)
@@ -111,24 +116,55 @@ func TestMissedRunCaughtUp(t *testing.T) {
 		{utc(2026, 2, 12, 15, 0), -1, Skipped}, // 72h after its start: expired, no stage
 	}
 	for _, tc := range tests {
-		if got := p.BusinessDate(tc.asOf); got != civil.DateIn(tc.asOf, p.bz) {
-			t.Fatalf("BusinessDate %s", got)
-		}
-		plan := decide(p, &Request{AsOf: tc.asOf, Borrower: borrower("America/New_York"), Items: []Item{item(1, due)}})
-		o := plan.Outcomes[0]
-		if o.Stage != tc.stage || o.Decision != tc.dec {
-			t.Errorf("as of %s: %+v; want stage %d %s", tc.asOf, o, tc.stage, tc.dec)
-		}
-		if o.Message >= 0 {
-			m := plan.Messages[o.Message]
-			validity := p.Stages().ValidUntil(tc.stage, due, p.bz)
-			if m.ValidUntil.After(validity) {
-				t.Errorf("message valid until %s, after its stage ends at %s", m.ValidUntil, validity)
+		t.Run(tc.asOf.Format(time.RFC3339), func(t *testing.T) {
+			if got := p.BusinessDate(tc.asOf); got != civil.DateIn(tc.asOf, p.businessZone) {
+				t.Fatalf("BusinessDate %s", got)
 			}
-		}
+			plan := decide(p, &Request{AsOf: tc.asOf, Borrower: borrower("America/New_York"), Items: []Item{item(1, due)}})
+			o := plan.Outcomes[0]
+			if o.Stage != tc.stage || o.Decision != tc.dec {
+				t.Errorf("as of %s: %+v; want stage %d %s", tc.asOf, o, tc.stage, tc.dec)
+			}
+			if o.Message >= 0 {
+				m := plan.Messages[o.Message]
+				validity := p.Stages().ValidUntil(tc.stage, due, p.businessZone)
+				if m.ValidUntil.After(validity) {
+					t.Errorf("message valid until %s, after its stage ends at %s", m.ValidUntil, validity)
+				}
+			}
+		})
 	}
 	// late_1 for this installment ends when late_7 starts: 2026-01-17 00:00 EST.
-	if got := p.Stages().ValidUntil(2, due, p.bz); !got.Equal(utc(2026, 1, 17, 5, 0)) {
+	if got := p.Stages().ValidUntil(2, due, p.businessZone); !got.Equal(utc(2026, 1, 17, 5, 0)) {
 		t.Errorf("late_1 valid until %s", got)
 	}
+}
+
+// Stages.Validate is the one set of stage rules: Config.Validate reports
+// exactly its problems for the stages, and the config package reports them
+// under its field paths.
+func TestStagesValidate(t *testing.T) {
+	t.Run("valid", func(t *testing.T) {
+		if err := testStages().Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("empty", func(t *testing.T) {
+		if err := (Stages{}).Validate(); err == nil || err.Error() != "stages: at least one stage is required" {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("same as Config.Validate", func(t *testing.T) {
+		cfg := baseConfig(t)
+		cfg.Stages[1].DaysFromDue = -5
+		cfg.Stages[2].Channels = nil
+		cfg.Stages[3].Name = "Late 7"
+		err := cfg.Stages.Validate()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		if cerr := cfg.Validate(); cerr == nil || cerr.Error() != err.Error() {
+			t.Errorf("Config.Validate:\n%v\nStages.Validate:\n%v", cerr, err)
+		}
+	})
 }

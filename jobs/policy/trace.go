@@ -12,8 +12,12 @@ import (
 // The trace is read aloud by support staff to borrowers and regulators:
 // whole sentences, times in UTC and in local time, rule names as audited.
 
-func (d *decider) tracef(format string, args ...any) {
-	d.plan.Trace = append(d.plan.Trace, fmt.Sprintf(format, args...))
+// tracef adds a line. It is not inlined, so that the write methods that
+// are one tracef are not inlined into the step methods either.
+//
+//go:noinline
+func (t *tracer) tracef(format string, args ...any) {
+	t.d.plan.Trace = append(t.d.plan.Trace, fmt.Sprintf(format, args...))
 }
 
 func fmtUTC(ns int64) string { return fromNS(ns).Format(time.RFC3339Nano) }
@@ -29,20 +33,22 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-func (d *decider) traceStart() {
-	d.tracef("As of %s the business date is %s (business time zone %s). Earliest send time: %s.",
-		fmtUTC(toNS(d.req.AsOf)), d.bd, d.p.bz, fmtUTC(d.nb))
+func (t *tracer) writeStarted() {
+	d := t.d
+	t.tracef("As of %s the business date is %s (business time zone %s). Earliest send time: %s.",
+		fmtUTC(toNS(d.req.AsOf)), d.businessDate, d.p.businessZone, fmtUTC(d.notBefore))
 }
 
-func (d *decider) itemName(i int) string {
-	it := &d.req.Items[i]
+func (t *tracer) itemName(i int) string {
+	it := &t.d.req.Items[i]
 	return fmt.Sprintf("Item %d (installment %d, loan %d, #%d, due %s)", i, it.InstallmentID, it.LoanID, it.Seq, it.DueDate)
 }
 
-func (d *decider) traceNoStage(i int) {
+func (t *tracer) writeNoStage(i int) {
+	d := t.d
 	lo, hi := d.p.stages.Span()
-	d.tracef("%s: %s; no stage applies on business date %s (stages cover %d to %d days from the due date) → %s (%s).",
-		d.itemName(i), dueText(int(d.bd-d.req.Items[i].DueDate)), d.bd, lo, hi, Skipped, ReasonNoStage)
+	t.tracef("%s: %s; no stage applies on business date %s (stages cover %d to %d days from the due date) → %s (%s).",
+		t.itemName(i), dueText(int(d.businessDate-d.req.Items[i].DueDate)), d.businessDate, lo, hi, Skipped, ReasonNoStage)
 }
 
 func dueText(days int) string {
@@ -55,24 +61,25 @@ func dueText(days int) string {
 	return plural(days, "day", "days") + " past due"
 }
 
-func (d *decider) traceItem(i int, st *itemState, reason string, dec Decision) {
-	it := &d.req.Items[i]
-	stg := &d.p.stages[st.stage]
+func (t *tracer) writeItemChecked(i int, reason string, dec Decision) {
+	d := t.d
+	it, st := &d.req.Items[i], &d.items[i]
+	stage := &d.p.stages[st.stage]
 	start := "on the due date"
 	switch {
-	case stg.DaysFromDue < 0:
-		start = plural(-stg.DaysFromDue, "day", "days") + " before the due date"
-	case stg.DaysFromDue > 0:
-		start = plural(stg.DaysFromDue, "day", "days") + " after the due date"
+	case stage.DaysFromDue < 0:
+		start = plural(-stage.DaysFromDue, "day", "days") + " before the due date"
+	case stage.DaysFromDue > 0:
+		start = plural(stage.DaysFromDue, "day", "days") + " after the due date"
 	}
-	d.tracef("%s: %s, so stage %d %q applies (it starts %s); the stage is valid until %s (%s).",
-		d.itemName(i), dueText(int(d.bd-it.DueDate)), st.stage, stg.Name, start, fmtIn(st.valid, d.p.bz), fmtUTC(st.valid))
+	t.tracef("%s: %s, so stage %d %q applies (it starts %s); the stage is valid until %s (%s).",
+		t.itemName(i), dueText(int(d.businessDate-it.DueDate)), st.stage, stage.Name, start, fmtIn(st.validUntil, d.p.businessZone), fmtUTC(st.validUntil))
 	verdict := "eligible"
 	if reason != "" {
-		verdict = fmt.Sprintf("%s (%s) on %s", dec, reason, channelList(stg.Channels))
+		verdict = fmt.Sprintf("%s (%s) on %s", dec, reason, channelList(stage.Channels))
 	}
-	d.tracef("Item %d checks: borrower asked for no contact at all: %s; loan is active (status %q): %s; amounts not negative: %s; currency %q is a known ISO 4217 code: %s; amount still due (minor units) %d > 0: %s → %s.",
-		i, yesNo(d.b.DoNotContact), it.LoanStatus, yesNo(it.LoanStatus == "active"),
+	t.tracef("Item %d checks: borrower asked for no contact at all: %s; loan is active (status %q): %s; amounts not negative: %s; currency %q is a known ISO 4217 code: %s; amount still due (minor units) %d > 0: %s → %s.",
+		i, yesNo(d.req.Borrower.DoNotContact), it.LoanStatus, yesNo(it.LoanStatus == "active"),
 		yesNo(it.AmountDueMinor >= 0 && it.AmountPaidMinor >= 0), it.Currency, yesNo(d.p.currencies.known(it.Currency)),
 		it.AmountDueMinor-it.AmountPaidMinor, yesNo(it.AmountDueMinor-it.AmountPaidMinor > 0), verdict)
 }
@@ -99,44 +106,45 @@ func sourceText(z ZoneUse, region string) string {
 	return z.Source
 }
 
-func (d *decider) traceZones(rs *ruleSet, ok bool) {
+func (t *tracer) writeZonesResolved(rules *ruleSet, ok bool) {
+	d, b := t.d, t.d.req.Borrower
 	for _, n := range d.plan.Notes {
-		d.tracef("Note: %s.", n)
+		t.tracef("Note: %s.", n)
 	}
 	if !ok {
-		d.tracef("The borrower's time_zone %q is not a known IANA time zone, so the local time cannot be known: every remaining item → %s (%s).",
-			d.b.TimeZone, Skipped, ReasonInvalidTimeZone)
+		t.tracef("The borrower's time_zone %q is not a known IANA time zone, so the local time cannot be known: every remaining item → %s (%s).",
+			b.TimeZone, Skipped, ReasonInvalidTimeZone)
 		return
 	}
-	windows := make([]string, len(rs.windows))
-	for i, w := range rs.windows {
+	windows := make([]string, len(rules.windows))
+	for i, w := range rules.windows {
 		windows[i] = w.String()
 	}
-	rules := "the default rules"
-	if rs.key != "" {
-		rules = "the rules of region " + rs.key
+	whose := "the default rules"
+	if rules.key != "" {
+		whose = "the rules of region " + rules.key
 	}
 	for i, z := range d.plan.Zones {
-		d.tracef("Candidate time zone %s (from %s): allowed %s local time (%s); at the earliest send time it is %s there.",
-			z.Name, sourceText(z, d.b.Region), strings.Join(windows, " and "), rules, fmtIn(d.nb, d.sc.locs[i]))
+		t.tracef("Candidate time zone %s (from %s): allowed %s local time (%s); at the earliest send time it is %s there.",
+			z.Name, sourceText(z, b.Region), strings.Join(windows, " and "), whose, fmtIn(d.notBefore, d.zoneLocs[i]))
 	}
-	if len(rs.holidays) > 0 {
-		hs := make([]string, 0, len(rs.holidays))
-		for _, h := range rs.holidays {
-			if h.AddDays(366) >= d.bd && h <= d.bd.AddDays(366) {
-				hs = append(hs, h.String())
+	if len(rules.holidays) > 0 {
+		near := make([]string, 0, len(rules.holidays))
+		for _, h := range rules.holidays {
+			if h.AddDays(366) >= d.businessDate && h <= d.businessDate.AddDays(366) {
+				near = append(near, h.String())
 			}
 		}
-		if len(hs) > 0 {
-			d.tracef("Holidays (no contact on these local dates in any candidate zone): %s.", strings.Join(hs, ", "))
+		if len(near) > 0 {
+			t.tracef("Holidays (no contact on these local dates in any candidate zone): %s.", strings.Join(near, ", "))
 		}
 	}
-	for _, q := range d.b.Quiet {
+	for _, q := range b.Quiet {
 		bounds := ""
 		if q.NotBefore != 0 || q.NotAfter != 0 {
 			bounds = fmt.Sprintf(" (dates %v to %v)", dateOrOpen(q.NotBefore), dateOrOpen(q.NotAfter))
 		}
-		d.tracef("Borrower quiet window (Reg F comment 6(b)(1)-1): %s %s-%s%s, in every candidate zone.", q.Days.String(), q.From, q.To, bounds)
+		t.tracef("Borrower quiet window (Reg F comment 6(b)(1)-1): %s %s-%s%s, in every candidate zone.", q.Days.String(), q.From, q.To, bounds)
 	}
 }
 
@@ -147,59 +155,91 @@ func dateOrOpen(d civil.Date) string {
 	return d.String()
 }
 
-func (d *decider) traceChannel(i int, ch Channel, reason string, dec Decision) {
+func (t *tracer) writeChannelChecked(i int, ch Channel, reason string, dec Decision) {
 	verdict := "usable"
 	if reason != "" {
 		verdict = fmt.Sprintf("%s (%s)", dec, reason)
 	}
-	b := d.b
+	b := t.d.req.Borrower
 	switch ch {
 	case SMS:
-		d.tracef("Item %d on sms: phone on file: %s; phone valid: %s; opted out of texts: %s → %s.", i, yesNo(b.Phone.Raw != ""), yesNo(b.Phone.Valid && b.Phone.E164 != ""), yesNo(b.SMSOptOut), verdict)
+		t.tracef("Item %d on sms: phone on file: %s; phone valid: %s; opted out of texts: %s → %s.", i, yesNo(b.Phone.Raw != ""), yesNo(b.Phone.Valid && b.Phone.E164 != ""), yesNo(b.SMSOptOut), verdict)
 	case Email:
-		d.tracef("Item %d on email: email on file: %s; address well formed: %s; opted out of email: %s → %s.", i, yesNo(b.Email != ""), yesNo(validEmail(b.Email)), yesNo(b.EmailOptOut), verdict)
+		t.tracef("Item %d on email: email on file: %s; address well formed: %s; opted out of email: %s → %s.", i, yesNo(b.Email != ""), yesNo(validEmail(b.Email)), yesNo(b.EmailOptOut), verdict)
 	default:
-		d.tracef("Item %d on %s: %s.", i, ch, verdict)
+		t.tracef("Item %d on %s: %s.", i, ch, verdict)
 	}
 }
 
+func (t *tracer) writeFallbackTried(i int, ch Channel) {
+	t.tracef("Item %d: no primary channel is usable, so the stage's fallback channel %s is tried.", i, ch)
+}
+
+func (t *tracer) writeScheduling(ch Channel, members int) {
+	t.tracef("Scheduling the %s message (%d item(s)).", ch, members)
+}
+
+func (t *tracer) writeNoCommonWindow(members int) {
+	t.tracef("The allowed windows of the candidate zones have no instant in common in the %d days from %s (Reg F comment 6(b)(1)(i)-2: the time must be convenient in every location): all %d item(s) suppressed (%s).",
+		commonLookahead/day, fmtUTC(t.d.notBefore), members, ReasonNoCommonWindow)
+}
+
+func (t *tracer) writeValidityPassed(ch Channel, m member) {
+	t.tracef("Item %d on %s: its stage was valid until %s, before the earliest send time → %s (%s).", m.item, ch, fmtUTC(m.validUntil), Expired, ReasonValidUntilPassed)
+}
+
+func (t *tracer) writeNoSendTime(ch Channel, m member, dec Decision, reason string) {
+	t.tracef("Item %d on %s: no permissible send time within the caps before its validity ended at %s → %s (%s).", m.item, ch, fmtUTC(m.validUntil), dec, reason)
+}
+
+func (t *tracer) writeSentLate(ch Channel, m member) {
+	t.tracef("Item %d on %s: its validity had passed; sent late (SendLate) with validity until %s.", m.item, ch, fmtUTC(m.validUntil))
+}
+
+func (t *tracer) writeNoMessage(ch Channel) {
+	t.tracef("No %s message: none of its items can be sent.", ch)
+}
+
 // blockText explains why instant x is not usable, zone by zone.
-func (d *decider) blockText(x int64) string {
+func (t *tracer) blockText(x int64) string {
+	d := t.d
 	sec := floorDiv(x, nsPerSec)
 	var parts []string
-	for i := range d.sc.ev.zones {
-		z := &d.sc.ev.zones[i]
-		m := d.sc.ev.blockMask(z, sec)
+	for i := range d.evaluator.zones {
+		z := &d.evaluator.zones[i]
+		m := d.evaluator.blockMask(z, sec)
 		local := fmtIn(x, z.loc)
-		if m&blkWindow != 0 {
+		if m&blockedByWindow != 0 {
 			parts = append(parts, fmt.Sprintf("outside the allowed windows in %s (%s)", z.loc, local))
 		}
-		if m&blkHoliday != 0 {
+		if m&blockedByHoliday != 0 {
 			parts = append(parts, fmt.Sprintf("a holiday in %s (%s)", z.loc, local))
 		}
-		if m&blkQuiet != 0 {
+		if m&blockedByQuiet != 0 {
 			parts = append(parts, fmt.Sprintf("inside a borrower quiet window in %s (%s)", z.loc, local))
 		}
 	}
 	if len(parts) == 0 {
-		return fmt.Sprintf("permissible, but not for the minimum send window of %v", d.p.msw)
+		return fmt.Sprintf("permissible, but not for the minimum send window of %v", d.p.minSendWindow)
 	}
 	return strings.Join(parts, "; ")
 }
 
-func (d *decider) traceMoves() {
-	for _, m := range d.sc.moves {
+// searched explains each stretch the search skipped.
+func (t *tracer) writeSearched() {
+	d := t.d
+	for _, s := range d.skipped {
 		to := "no permissible time before the last validity"
-		if m.to < maxNS {
-			to = "next candidate " + fmtUTC(m.to)
+		if s.to < maxNS {
+			to = "next candidate " + fmtUTC(s.to)
 		}
-		if m.cap >= 0 {
-			c := &d.p.caps[m.cap]
-			d.tracef("At %s frequency cap %s is full (%d send(s) counted: %s): %s (%s%s).",
-				fmtUTC(m.from), c.name, len(d.sc.capS[m.cap]), sendList(d.sc.capS[m.cap]), to, ReasonFrequencyCapPrefix, c.name)
+		if s.fullCap >= 0 {
+			c := &d.p.caps[s.fullCap]
+			t.tracef("At %s frequency cap %s is full (%d send(s) counted: %s): %s (%s%s).",
+				fmtUTC(s.from), c.name, len(d.capSends[s.fullCap]), sendList(d.capSends[s.fullCap]), to, ReasonFrequencyCapPrefix, c.name)
 			continue
 		}
-		d.tracef("At %s sending is not permissible: %s; %s (%s).", fmtUTC(m.from), d.blockText(m.from), to, blockerReason(d.sc.ev.blockers(m.from, d.p.msw)))
+		t.tracef("At %s sending is not permissible: %s; %s (%s).", fmtUTC(s.from), t.blockText(s.from), to, blockerReason(d.evaluator.blockers(s.from, d.p.minSendWindow)))
 	}
 }
 
@@ -214,37 +254,38 @@ func sendList(s []int64) string {
 	return strings.Join(parts, ", ")
 }
 
-func (d *decider) traceMessage(msg *Message, exempt bool) {
-	t := toNS(msg.At)
-	if exempt {
-		d.tracef("Frequency caps not applied: every item's stage is cap-exempt (legally required notice).")
+func (t *tracer) writePlanned(msg *Message) {
+	d := t.d
+	at := toNS(msg.At)
+	if msg.CapExempt {
+		t.tracef("Frequency caps not applied: every item's stage is cap-exempt (legally required notice).")
 	} else {
-		if len(d.sc.caps) == 0 {
-			d.tracef("No frequency cap applies to %s.", msg.Channel)
+		if len(d.appliedCaps) == 0 {
+			t.tracef("No frequency cap applies to %s.", msg.Channel)
 		}
-		for _, k := range d.sc.caps {
+		for _, k := range d.appliedCaps {
 			c := &d.p.caps[k]
-			s := d.sc.capS[k]
-			fullest := capWindow(s, t, t+c.per)
-			for _, x := range s {
-				if x > t-c.per && x <= t {
-					fullest = max(fullest, capWindow(s, x, x+c.per))
+			counted := d.capSends[k]
+			fullest := countSends(counted, at, at+c.per)
+			for _, x := range counted {
+				if x > at-c.per && x <= at {
+					fullest = max(fullest, countSends(counted, x, x+c.per))
 				}
 			}
-			d.tracef("Frequency cap %s: sends counted: %s; the fullest %s window containing %s holds %d, so this message makes %d of at most %d: within the cap.",
-				c.name, sendList(s), durationText(time.Duration(c.per)), fmtUTC(t), fullest, fullest+1, c.max)
+			t.tracef("Frequency cap %s: sends counted: %s; the fullest %s window containing %s holds %d, so this message makes %d of at most %d: within the cap.",
+				c.name, sendList(counted), durationText(time.Duration(c.per)), fmtUTC(at), fullest, fullest+1, c.max)
 		}
 	}
 	when := "queued now"
 	if msg.Decision == Deferred {
 		when = fmt.Sprintf("deferred (%s)", msg.Reason)
 	}
-	locals := make([]string, len(d.sc.locs))
-	for i, loc := range d.sc.locs {
-		locals[i] = fmtIn(t, loc)
+	locals := make([]string, len(d.zoneLocs))
+	for i, loc := range d.zoneLocs {
+		locals[i] = fmtIn(at, loc)
 	}
-	d.tracef("The %s message to %s with items %v (most severe stage %d %q) is %s: send at %s (%s), deliver before %s.",
-		msg.Channel, pii.MaskContact(string(msg.Channel), msg.Recipient), msg.Items, msg.Stage, d.p.stages[msg.Stage].Name, when, fmtUTC(t), strings.Join(locals, "; "), fmtUTC(toNS(msg.ValidUntil)))
+	t.tracef("The %s message to %s with items %v (most severe stage %d %q) is %s: send at %s (%s), deliver before %s.",
+		msg.Channel, pii.MaskContact(string(msg.Channel), msg.Recipient), msg.Items, msg.Stage, d.p.stages[msg.Stage].Name, when, fmtUTC(at), strings.Join(locals, "; "), fmtUTC(toNS(msg.ValidUntil)))
 }
 
 func yesNo(b bool) string {

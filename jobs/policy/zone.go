@@ -60,32 +60,32 @@ func weekdayOf(day int64) uint {
 	return uint((day%7 + 11) % 7)
 }
 
-// zcur reads the wall clock of one time zone. It caches the offset period
+// zoneCursor reads the wall clock of one time zone. It caches the offset period
 // around the last instant asked for, so a scan that stays within one period
 // costs no call into package time. Times are in seconds.
-type zcur struct {
+type zoneCursor struct {
 	loc        *time.Location
 	start, end int64 // the cached offset period [start, end)
-	off        int64 // its UTC offset, seconds east
+	offset     int64 // its UTC offset, seconds east
 }
 
 // setLoc points the cursor at loc, keeping the cache when loc is unchanged.
-func (z *zcur) setLoc(loc *time.Location) {
+func (z *zoneCursor) setLoc(loc *time.Location) {
 	if z.loc != loc {
-		*z = zcur{loc: loc, start: 1, end: 0} // empty period: forces a load
+		*z = zoneCursor{loc: loc, start: 1, end: 0} // empty period: forces a load
 	}
 }
 
 // offsetAt returns the UTC offset at instant sec and makes [z.start, z.end)
 // the offset period that contains it.
-func (z *zcur) offsetAt(sec int64) int64 {
+func (z *zoneCursor) offsetAt(sec int64) int64 {
 	if sec >= z.start && sec < z.end {
-		return z.off
+		return z.offset
 	}
 	t := time.Unix(sec, 0).In(z.loc)
 	_, off := t.Zone()
 	s, e := t.ZoneBounds()
-	z.off = int64(off)
+	z.offset = int64(off)
 	z.start, z.end = math.MinInt64, math.MaxInt64
 	if !s.IsZero() {
 		z.start = s.Unix()
@@ -93,21 +93,21 @@ func (z *zcur) offsetAt(sec int64) int64 {
 	if !e.IsZero() {
 		z.end = e.Unix()
 	}
-	return z.off
+	return z.offset
 }
 
 // wallStart returns the earliest instant (seconds) whose wall clock reads at
-// least L (seconds since 1970-01-01 on the local wall clock). When the wall
-// time L does not exist (a spring-forward gap) that is the transition
+// least local (seconds since 1970-01-01 on the local wall clock). When that
+// wall time does not exist (a spring-forward gap) that is the transition
 // instant; when it occurs twice (fall back) it is the first occurrence. It
 // walks offset periods forward and never relies on time.Date normalization.
-func (z *zcur) wallStart(L int64) int64 {
-	t := L - 30*3600 // every UTC offset is well under 30 hours: local(t) < L
+func (z *zoneCursor) wallStart(local int64) int64 {
+	t := local - 30*3600 // every UTC offset is well under 30 hours: local(t) < local
 	for range 64 {
 		off := z.offsetAt(t)
-		c := L - off // where this period's wall clock reads L
+		c := local - off // where this period's wall clock reads local
 		if c < t {
-			c = t // the period begins past L: its first instant
+			c = t // the period begins past local: its first instant
 		}
 		if c < z.end {
 			return c
@@ -119,7 +119,7 @@ func (z *zcur) wallStart(L int64) int64 {
 
 // dayStartNS returns the first instant of date d in the cursor's zone, in
 // nanoseconds (midnight, or the transition instant when midnight is skipped).
-func (z *zcur) dayStartNS(d civil.Date) int64 {
+func (z *zoneCursor) dayStartNS(d civil.Date) int64 {
 	s := z.wallStart(int64(d) * secondsPerDay)
 	if s <= minNS/nsPerSec {
 		return minNS
@@ -131,7 +131,7 @@ func (z *zcur) dayStartNS(d civil.Date) int64 {
 }
 
 // localDay returns the local date at instant ns.
-func (z *zcur) localDay(ns int64) civil.Date {
+func (z *zoneCursor) localDay(ns int64) civil.Date {
 	sec := floorDiv(ns, nsPerSec)
 	return civil.Date(floorDiv(sec+z.offsetAt(sec), secondsPerDay))
 }
