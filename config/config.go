@@ -159,6 +159,12 @@ type Channel struct {
 	// three currencies) in more parts fails validation at start-up. 0: no
 	// budget.
 	MaxSegments int `yaml:"max_segments,omitempty" json:"max_segments,omitempty"`
+	// MaxBytes bounds a message's size (its body and subject, in UTF-8
+	// bytes): a template whose 1,000-item sample is larger fails at
+	// start-up, and a message that would be larger is skipped. A message
+	// lists at most 50 items (the rest as a count), so no number of rows
+	// grows one past it.
+	MaxBytes int `yaml:"max_bytes" json:"max_bytes"`
 }
 
 // Audit configures the audit trail.

@@ -49,12 +49,14 @@ func Default() *Config {
 		Channels: Channels{
 			SMS: Channel{
 				MaxSegments: 2,
+				MaxBytes:    640, // two UCS-2 parts are 134 characters, at most 402 bytes
 				OptOut: map[string]string{
 					"zh-CN": "回复TD退订",
 					"en-US": "Reply STOP to opt out.",
 				},
 			},
 			Email: Channel{
+				MaxBytes: 32 << 10,
 				OptOut: map[string]string{
 					"zh-CN": "如不希望再收到此类邮件，请回复“退订”。",
 					"en-US": "To stop these emails, reply UNSUBSCRIBE.",

@@ -198,6 +198,14 @@ func (c *Config) validateMessages(v *validator) {
 	if c.Channels.SMS.MaxSegments < 0 {
 		v.addf("channels.sms.max_segments: %d must not be negative", c.Channels.SMS.MaxSegments)
 	}
+	for _, ch := range []struct {
+		name string
+		max  int
+	}{{"sms", c.Channels.SMS.MaxBytes}, {"email", c.Channels.Email.MaxBytes}} {
+		if ch.max < 160 {
+			v.addf("channels.%s.max_bytes: %d: want at least 160 (bytes of body and subject)", ch.name, ch.max)
+		}
+	}
 }
 
 type validator struct {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"slices"
 	"strings"
 	"time"
@@ -165,10 +166,11 @@ func (r *Runner) explainInput(ctx context.Context, c *queries.Candidate, eval *e
 func (r *Runner) facts(c *queries.Candidate, in *borrowerInput, counted int, businessDate civil.Date) []string {
 	facts := []string{
 		fmt.Sprintf("Installment %d: number %d of loan %d (account %s), due %s, %d due and %d paid (minor units of %s).",
-			c.InstallmentID, c.Seq, c.LoanID, pii.MaskAccount(c.AccountRef), in.items[0].DueDate, c.AmountDueMinor, c.AmountPaidMinor, c.Currency),
-		fmt.Sprintf("Loan status: %s.", orNone(c.LoanStatus)),
+			c.InstallmentID, c.Seq, c.LoanID, pii.MaskAccount(c.AccountRef), in.items[0].DueDate, c.AmountDueMinor, c.AmountPaidMinor,
+			clean.Text(c.Currency, 16)),
+		fmt.Sprintf("Loan status: %s.", orNone(clean.Text(c.LoanStatus, 64))),
 		fmt.Sprintf("Borrower %d: locale %s, time zone %s, region %s, phone %s (%s), email %s.",
-			c.BorrowerID, orNone(c.Locale), orNone(c.TimeZone), orNone(c.Region), orNone(pii.MaskPhone(c.Phone)),
+			c.BorrowerID, orNone(clean.Text(c.Locale, 35)), orNone(clean.Text(c.TimeZone, 64)), orNone(clean.Text(c.Region, 16)), orNone(pii.MaskPhone(c.Phone)),
 			phoneVerdict(in.borrower.Phone), orNone(pii.MaskEmail(c.Email))),
 		fmt.Sprintf("Flags: SMS opt-out %s, email opt-out %s, do not contact %s; %d quiet window(s) on file.",
 			yesNo(c.SMSOptOut), yesNo(c.EmailOptOut), yesNo(c.DoNotContact), len(in.borrower.Quiet)),

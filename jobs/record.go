@@ -181,7 +181,7 @@ func (p *pipeline) checkLockHolder(ctx context.Context, key queries.LaneKey) err
 		return nil // a loanremind run, or one that has just ended
 	}
 	app := holder.ApplicationName
-	if app == "" {
+	if app == "" && !holder.SameRole {
 		app = "not shown to this role"
 	}
 	return fmt.Errorf("%w (advisory lock %d, %d): pid %d, role %q, application_name %q",

@@ -1,12 +1,17 @@
 package jobs
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/jobs/pii"
 	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/jobs/render"
@@ -83,6 +88,10 @@ type rowBuilder struct {
 	msg      render.Message // the message being rendered
 	sendOf   []int32        // of each message of the plan: its send (index + 1), 0 if it could not be rendered
 	digestOf []string       // of each message of the plan: its audit.MessageDigest
+	// itemFault is, for each of the borrower's items, why it was left out
+	// of its message ("" when it was not): one bad item does not keep the
+	// rest of a message from being sent.
+	itemFault []string
 }
 
 // addBorrower decides, groups, schedules and renders one borrower's items.
@@ -101,14 +110,21 @@ func (rb *rowBuilder) addMessages(in *borrowerInput) {
 	cfg := &p.runner.Config
 	stages := cfg.Policy.Stages
 	rb.sendOf = slices.Grow(rb.sendOf[:0], len(plan.Messages))[:len(plan.Messages)]
+	rb.itemFault = slices.Grow(rb.itemFault[:0], len(in.items))[:len(in.items)]
+	clear(rb.itemFault)
 	rb.digestOf = slices.Grow(rb.digestOf[:0], len(plan.Messages))[:len(plan.Messages)]
 	for mi := range plan.Messages {
 		m := &plan.Messages[mi]
 		rendered, err := rb.render(in, m)
+		if err != nil && len(m.Items) > 1 && errors.Is(err, render.ErrBadMessage) {
+			rendered, err = rb.renderWithoutBadItems(in, m)
+		}
 		if err != nil {
 			// A message that cannot be rendered is not sent: its items
 			// are skipped with the reason (addOutcomes).
 			rb.sendOf[mi] = 0
+			p.log.WithFields(logrus.Fields{FieldBorrowerID: in.borrower.ID, FieldChannel: m.Channel, "cause": renderCause(err)}).
+				Warn("a message could not be rendered: its items are skipped (render_error)")
 			continue
 		}
 		s := queries.Send{
@@ -155,7 +171,9 @@ func (rb *rowBuilder) addOutcomes(in *borrowerInput) {
 		send := int32(0)
 		if o.Message >= 0 {
 			m := &plan.Messages[o.Message]
-			if send = rb.sendOf[o.Message]; send == 0 {
+			if fault := rb.itemFault[o.Item]; fault != "" {
+				row.Decision, row.Reason = string(policy.Skipped), fault
+			} else if send = rb.sendOf[o.Message]; send == 0 {
 				row.Decision, row.Reason = string(policy.Skipped), "render_error"
 			} else {
 				row.ScheduledFor, row.ValidUntil = m.At, m.ValidUntil
@@ -163,7 +181,11 @@ func (rb *rowBuilder) addOutcomes(in *borrowerInput) {
 				digest = rb.digestOf[o.Message]
 			}
 		}
-		row.Details = details(it, p.businessDate, contacts.of(cfg.Hasher, o.Channel, &in.borrower), capExempt, digest, plan.Notes)
+		var status string // the lender's own word, when the reason cannot name it
+		if row.Reason == policy.ReasonLoanStatusOther {
+			status = clean.Text(it.LoanStatus, 40)
+		}
+		row.Details = details(it, p.businessDate, contacts.of(cfg.Hasher, o.Channel, &in.borrower), capExempt, status, digest, plan.Notes)
 		rows.addAudit(&row, send)
 		rows.count(policy.Decision(row.Decision))
 		if send != 0 {
@@ -282,6 +304,83 @@ func (rb *rowBuilder) render(in *borrowerInput, m *policy.Message) (render.Rende
 	return p.runner.Config.Renderer.Render(msg)
 }
 
+// renderWithoutBadItems renders message m without the items that keep it
+// from rendering, which are skipped with their own reason and logged; m
+// keeps the rest, and its stage becomes theirs. An item that cannot be
+// rendered on its own is bad; of a message of up to maxItemsToPair items
+// whose good items still fail together (their total overflows, say), each
+// item that makes the message fail when added is.
+func (rb *rowBuilder) renderWithoutBadItems(in *borrowerInput, m *policy.Message) (render.Rendered, error) {
+	const maxItemsToPair = 50
+	all := m.Items
+	bad := func(ii int, err error) {
+		rb.itemFault[ii] = "render_error"
+		rb.p.log.WithFields(logrus.Fields{FieldBorrowerID: in.borrower.ID, FieldInstallmentID: in.items[ii].InstallmentID,
+			"cause": renderCause(err)}).Warn("an item could not be rendered: it is skipped (render_error), its message goes without it")
+	}
+	kept := make([]int, 0, len(all))
+	for _, ii := range all {
+		m.Items = []int{ii}
+		if _, err := rb.render(in, m); err != nil && errors.Is(err, render.ErrBadMessage) {
+			bad(ii, err)
+			continue
+		}
+		kept = append(kept, ii)
+	}
+	m.Items = kept
+	rendered, err := rb.render(in, m)
+	if err != nil && errors.Is(err, render.ErrBadMessage) && len(kept) > 1 && len(kept) <= maxItemsToPair {
+		together := make([]int, 0, len(kept))
+		for _, ii := range kept {
+			m.Items = append(together, ii)
+			if _, err := rb.render(in, m); err != nil && errors.Is(err, render.ErrBadMessage) {
+				bad(ii, err)
+				continue
+			}
+			together = append(together, ii)
+		}
+		m.Items = together
+		rendered, err = rb.render(in, m)
+	}
+	if len(m.Items) == 0 {
+		m.Items = all
+		return render.Rendered{}, fmt.Errorf("%w: no item of the message renders", render.ErrBadMessage)
+	}
+	m.Stage = rb.mostSevereStage(in, m.Items)
+	if err != nil {
+		return rendered, err
+	}
+	return rb.render(in, m) // with its stage's template
+}
+
+// mostSevereStage is the index of the most severe stage of items.
+func (rb *rowBuilder) mostSevereStage(in *borrowerInput, items []int) int {
+	stages := rb.p.runner.Config.Policy.Stages
+	most := 0
+	for _, ii := range items {
+		for si := range stages {
+			if stages[si].Name == in.stages[ii] {
+				most = max(most, si)
+			}
+		}
+	}
+	return most
+}
+
+// renderCause says why a message could not be rendered, without the
+// message's data (a log line carries no personal data).
+func renderCause(err error) string {
+	switch {
+	case errors.Is(err, render.ErrTooLarge):
+		return "too large for the channel's max_bytes"
+	case errors.Is(err, render.ErrBadMessage):
+		return "invalid data (a currency, an amount, a date, or a link)"
+	case errors.Is(err, render.ErrNoTemplate):
+		return "no template"
+	}
+	return "the template failed"
+}
+
 // total is the message's total due when its items share one currency; ""
 // when they do not (the body then gives a total per currency).
 func total(items []policy.Item, in []int) (string, int64) {
@@ -313,7 +412,7 @@ func zonesJSON(zones []policy.ZoneUse) string {
 // every audit row, so it writes jsonb's text directly: keys shorter first,
 // then bytewise, as audit.Object would order them (a test holds the two
 // equal).
-func details(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, message string, notes []string) string {
+func details(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string) string {
 	b := make([]byte, 0, 256)
 	b = append(b, `{"seq": `...)
 	b = strconv.AppendInt(b, int64(it.Seq), 10)
@@ -334,6 +433,10 @@ func details(it *policy.Item, businessDate civil.Date, contact string, capExempt
 	b = append(b, '"')
 	if capExempt {
 		b = append(b, `, "cap_exempt": true`...)
+	}
+	if loanStatus != "" {
+		b = append(b, `, "loan_status": `...)
+		b = audit.AppendString(b, loanStatus)
 	}
 	if contact != "" {
 		b = append(b, `, "contact_hmac": `...)

@@ -26,8 +26,9 @@ func TestDetailsMatchesObject(t *testing.T) {
 		exempt := rapid.Bool().Draw(t, "exempt")
 		message := rapid.SampledFrom([]string{"", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}).Draw(t, "message")
 		notes := rapid.SliceOfN(rapid.String(), 0, 3).Draw(t, "notes")
-		got := details(&it, businessDate, contact, exempt, message, notes)
-		want := detailsObject(&it, businessDate, contact, exempt, message, notes)
+		status := rapid.SampledFrom([]string{"", "frozen by Zhang"}).Draw(t, "loan_status")
+		got := details(&it, businessDate, contact, exempt, status, message, notes)
+		want := detailsObject(&it, businessDate, contact, exempt, status, message, notes)
 		if got != want {
 			t.Fatalf("details:\n got %s\nwant %s", got, want)
 		}
@@ -35,7 +36,7 @@ func TestDetailsMatchesObject(t *testing.T) {
 }
 
 // detailsObject is details built the general way: the test reference.
-func detailsObject(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, message string, notes []string) string {
+func detailsObject(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string) string {
 	o := &audit.Object{}
 	o.Int("seq", int64(it.Seq)).
 		String("due_date", it.DueDate.String()).
@@ -48,6 +49,9 @@ func detailsObject(it *policy.Item, businessDate civil.Date, contact string, cap
 	}
 	if message != "" {
 		o.String("message_sha256", message)
+	}
+	if loanStatus != "" {
+		o.String("loan_status", loanStatus)
 	}
 	if capExempt {
 		o.Bool("cap_exempt", true)

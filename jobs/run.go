@@ -36,6 +36,11 @@ const (
 	FieldAsOf     = "as_of"
 	FieldBusiness = "business_date"
 	FieldStatus   = "status"
+	// FieldBorrowerID and FieldInstallmentID name a row a log line is
+	// about (ids, never contact data).
+	FieldBorrowerID    = "borrower_id"
+	FieldInstallmentID = "installment_id"
+	FieldChannel       = "channel"
 )
 
 // Mode is how a run was started: reminder_runs.mode. The queries package

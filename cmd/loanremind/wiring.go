@@ -197,6 +197,7 @@ func newRenderer(cfg *config.Config, stages policy.Stages) (*render.Engine, erro
 		Signature:      cfg.Signature,
 		OptOut:         map[string]map[string]string{"sms": cfg.Channels.SMS.OptOut, "email": cfg.Channels.Email.OptOut},
 		MaxSMSSegments: cfg.Channels.SMS.MaxSegments,
+		MaxBytes:       map[string]int{"sms": cfg.Channels.SMS.MaxBytes, "email": cfg.Channels.Email.MaxBytes},
 		AllowLinks:     cfg.Templates.AllowLinks,
 		Approved:       cfg.Templates.Approved,
 	}

@@ -1,6 +1,11 @@
 package policy
 
-import "golang.org/x/text/currency"
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/currency"
+)
 
 // itemRule applies the item-level rules in order; reason is "" when the item
 // passes them all.
@@ -9,11 +14,11 @@ func itemRule(b *Borrower, it *Item, currencies *currencySet) (reason string, de
 	case b.DoNotContact:
 		return ReasonDoNotContact, Suppressed
 	case it.LoanStatus != "active":
-		return loanStatusReason(it.LoanStatus), Suppressed
+		return LoanStatusReason(it.LoanStatus), Suppressed
 	case it.AmountDueMinor < 0 || it.AmountPaidMinor < 0:
 		return ReasonInvalidAmount, Skipped
 	case !currencies.known(it.Currency):
-		return ReasonUnknownCurrencyPrefix + it.Currency, Skipped
+		return unknownCurrencyReason(it.Currency), Skipped
 	case it.AmountDueMinor-it.AmountPaidMinor <= 0:
 		return ReasonNothingDue, Suppressed
 	}
@@ -88,19 +93,26 @@ func channelStatus(b *Borrower, ch Channel) (reason string, dec Decision) {
 	return "", ""
 }
 
-// validEmail is a cheap syntax check: one '@', a non-empty local part, a
-// dot inside the domain, no spaces or control characters.
+// validEmail is a cheap syntax check: at most 254 bytes, one '@', a
+// non-empty local part, a dot inside the domain, and no spaces, control,
+// format (bidi, zero-width, byte-order mark) or separator characters, nor
+// invalid UTF-8: an address that could reorder or hide what a reader sees.
 func validEmail(s string) bool {
+	if len(s) > 254 {
+		return false
+	}
 	at := -1
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c <= ' ' || c == 0x7f:
+	for i, r := range s {
+		switch {
+		case r <= ' ' || r == 0x7f:
 			return false
-		case c == '@':
+		case r == '@':
 			if at >= 0 {
 				return false
 			}
 			at = i
+		case r >= 0x80 && (r == utf8.RuneError || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.IsSpace(r)):
+			return false
 		}
 	}
 	if at <= 0 {

@@ -65,8 +65,8 @@ func TestDecideReasons(t *testing.T) {
 			{1, SMS, Queued, "", true}}},
 		{"loan_status:unknown", func(_ *Borrower, it []Item) { it[1].LoanStatus = "" }, []want{
 			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Suppressed, "loan_status:unknown", false}}},
-		{"loan_status:frozen", func(_ *Borrower, it []Item) { it[1].LoanStatus = "frozen" }, []want{
-			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Suppressed, "loan_status:frozen", false}}},
+		{"an unknown loan status is loan_status:other", func(_ *Borrower, it []Item) { it[1].LoanStatus = "frozen" }, []want{
+			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Suppressed, "loan_status:other", false}}},
 		{"invalid_amount (due)", func(_ *Borrower, it []Item) { it[1].AmountDueMinor = -1 }, []want{
 			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Skipped, "invalid_amount", false}}},
 		{"invalid_amount (paid)", func(_ *Borrower, it []Item) { it[1].AmountPaidMinor = -5 }, []want{
@@ -74,7 +74,7 @@ func TestDecideReasons(t *testing.T) {
 		{"unknown_currency", func(_ *Borrower, it []Item) { it[1].Currency = "ABC" }, []want{
 			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Skipped, "unknown_currency:ABC", false}}},
 		{"unknown_currency: lower case", func(_ *Borrower, it []Item) { it[1].Currency = "usd" }, []want{
-			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Skipped, "unknown_currency:usd", false}}},
+			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Skipped, "unknown_currency:invalid", false}}},
 		{"unknown_currency: XXX is no currency", func(_ *Borrower, it []Item) { it[1].Currency = "XXX" }, []want{
 			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, SMS, Skipped, "unknown_currency:XXX", false}}},
 		{"known currency CNY", func(_ *Borrower, it []Item) { it[1].Currency = "CNY" }, queuedBoth},

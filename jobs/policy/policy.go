@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"slices"
 	"strings"
 	"sync"
@@ -298,7 +299,9 @@ func (p *Policy) addPhoneZones(list *zoneList, phoneZones []string, notes []stri
 // unknownPhoneZone is what libphonenumber returns when it knows no zone.
 const unknownPhoneZone = "Etc/Unknown"
 
-func quote(s string) string { return `"` + s + `"` }
+// quote quotes a value from the lender's tables for a note, cleaned: notes
+// go to the audit, exports and terminals.
+func quote(s string) string { return `"` + clean.Text(s, 64) + `"` }
 
 // Permissible reports whether instant t is allowed for the borrower in every
 // one of zones: inside an allowed window of the borrower's region, not on a

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"strings"
 	"time"
 
@@ -79,8 +80,8 @@ func (t *tracer) writeItemChecked(i int, reason string, dec Decision) {
 		verdict = fmt.Sprintf("%s (%s) on %s", dec, reason, channelList(stage.Channels))
 	}
 	t.tracef("Item %d checks: borrower asked for no contact at all: %s; loan is active (status %q): %s; amounts not negative: %s; currency %q is a known ISO 4217 code: %s; amount still due (minor units) %d > 0: %s → %s.",
-		i, yesNo(d.req.Borrower.DoNotContact), it.LoanStatus, yesNo(it.LoanStatus == "active"),
-		yesNo(it.AmountDueMinor >= 0 && it.AmountPaidMinor >= 0), it.Currency, yesNo(d.p.currencies.known(it.Currency)),
+		i, yesNo(d.req.Borrower.DoNotContact), clean.Text(it.LoanStatus, 64), yesNo(it.LoanStatus == "active"),
+		yesNo(it.AmountDueMinor >= 0 && it.AmountPaidMinor >= 0), clean.Text(it.Currency, 16), yesNo(d.p.currencies.known(it.Currency)),
 		it.AmountDueMinor-it.AmountPaidMinor, yesNo(it.AmountDueMinor-it.AmountPaidMinor > 0), verdict)
 }
 
@@ -99,7 +100,7 @@ func sourceText(z ZoneUse, region string) string {
 	case SourcePhone:
 		return "the phone number"
 	case SourceRegion:
-		return "region " + region
+		return "region " + clean.Text(region, 16)
 	case SourceDefault:
 		return "the default zone, as nothing else was known"
 	}
@@ -113,7 +114,7 @@ func (t *tracer) writeZonesResolved(rules *ruleSet, ok bool) {
 	}
 	if !ok {
 		t.tracef("The borrower's time_zone %q is not a known IANA time zone, so the local time cannot be known: every remaining item → %s (%s).",
-			b.TimeZone, Skipped, ReasonInvalidTimeZone)
+			clean.Text(b.TimeZone, 64), Skipped, ReasonInvalidTimeZone)
 		return
 	}
 	windows := make([]string, len(rules.windows))

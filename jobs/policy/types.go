@@ -1,5 +1,7 @@
 package policy
 
+import "strings"
+
 // Channel is a way of reaching a borrower.
 type Channel string
 
@@ -69,9 +71,17 @@ const (
 	SourceDefault  = "default"   // Config.DefaultZone: nothing else was known
 )
 
-// loanStatusReason avoids building the common reasons at run time.
-func loanStatusReason(status string) string {
-	switch status {
+// ReasonLoanStatusOther is the reason for a loan in a status the policy
+// does not know: the lender's text never becomes a reason (a reason is a
+// metric label and a report's column), it goes to the audit's details,
+// cleaned.
+const ReasonLoanStatusOther = ReasonLoanStatusPrefix + "other"
+
+// LoanStatusReason returns the reason for a loan that is not active: the
+// known statuses by name (in any case, without surrounding space), an
+// empty one as "unknown", anything else ReasonLoanStatusOther.
+func LoanStatusReason(status string) string {
+	switch strings.ToLower(strings.TrimSpace(status)) {
 	case "":
 		return ReasonLoanStatusPrefix + "unknown"
 	case "paid_off":
@@ -85,5 +95,15 @@ func loanStatusReason(status string) string {
 	case "deceased":
 		return ReasonLoanStatusPrefix + "deceased"
 	}
-	return ReasonLoanStatusPrefix + status
+	return ReasonLoanStatusOther
+}
+
+// unknownCurrencyReason names a currency code that is not ISO 4217's when
+// it is three letters, and says "invalid" for anything else: the lender's
+// text never becomes a reason.
+func unknownCurrencyReason(code string) string {
+	if _, ok := currencyIndex(code); ok {
+		return ReasonUnknownCurrencyPrefix + code
+	}
+	return ReasonUnknownCurrencyPrefix + "invalid"
 }

@@ -40,6 +40,9 @@ const (
 	// ErrSMSBudget: New rendered an SMS template's sample with more
 	// segments than Options.MaxSMSSegments.
 	ErrSMSBudget Error = "over the SMS segment budget"
+	// ErrTooLarge: the message would be larger than its channel's
+	// Options.MaxBytes (with ErrBadMessage when the data made it so).
+	ErrTooLarge Error = "message too large"
 )
 
 // Options configures an Engine. Locale keys are BCP 47 tags ("zh-CN"); they
@@ -49,6 +52,7 @@ type Options struct {
 	Signature      map[string]string            // locale -> signature, e.g. "zh-CN": "【安心金融】", "en-US": "Anxin Finance"
 	OptOut         map[string]map[string]string // channel -> locale -> opt-out line, e.g. sms/zh-CN "回复TD退订", sms/en-US "Reply STOP to opt out."
 	MaxSMSSegments int                          // the SMS segment budget: a template with a sample over it fails New (0 = no limit)
+	MaxBytes       map[string]int               // channel -> the most bytes of body and subject a message may have (0 or absent: no limit)
 	AllowLinks     bool                         // default false: a template rendering a URL/domain fails validation
 	Approved       map[string]string            // template name ("sms/due_today.zh-CN.tmpl") -> approved sha256 hex; when non-empty every used template must match
 	Stages         []string                     // stage names that need templates, least severe first
@@ -63,6 +67,7 @@ type Engine struct {
 	stages        []string
 	channels      []string
 	allowLinks    bool
+	maxBytes      map[string]int
 
 	resolved   map[tmplKey]*tmpl // (channel, stage, canonical locale) for every checked locale
 	byLanguage map[tmplKey]*tmpl // (channel, stage, language) -> template of that language
@@ -119,6 +124,7 @@ func New(fsys fs.FS, opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		allowLinks: opts.AllowLinks,
+		maxBytes:   opts.MaxBytes,
 		resolved:   map[tmplKey]*tmpl{},
 		byLanguage: map[tmplKey]*tmpl{},
 		hashes:     map[string]string{},
@@ -309,6 +315,9 @@ func (e *Engine) checkTemplate(t *tmpl, opts Options, probs *problems) {
 	samples := previews
 	if t.sms {
 		samples = append(slices.Clone(previews), e.budgetSamples(t)...)
+	} else {
+		// Within the size budget however many items.
+		samples = append(slices.Clone(previews), e.sample(t, 1000, 3))
 	}
 	var overBudget *sample // the sample with the fewest items over the budget says enough
 	var overBudgetText Rendered
@@ -402,7 +411,7 @@ func validName(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if !isLetter(c) && (c < '0' || c > '9') && c != '_' && c != '-' {
+		if (c|0x20 < 'a' || c|0x20 > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
 			return false
 		}
 	}

@@ -80,9 +80,20 @@ func TestFindLink(t *testing.T) {
 		"bit.ly/x":                         "bit.ly/x",
 		"see pay.anxin.com.cn/login":       "pay.anxin.com.cn/login",
 		"weixin://dl/business":             "weixin://dl/business",
-		"mail support@anxin.com":           "anxin.com",
+		"mail support@anxin.com":           "support@anxin.com",
 		"open anxin-pay.top today":         "anxin-pay.top",
-		"Reply STOP.Visit loans.money now": "loans.money", // "visit" is no TLD
+		"Reply STOP.Visit loans.money now": "STOP.Visit", // any top-level domain: a phone may link it
+		"Ignore if paid.Thanks":            "paid.Thanks",
+		"pay at anxin-pay.example":         "anxin-pay.example",
+		"pay.anxin.ru":                     "pay.anxin.ru",
+		"Dear evil.ru,":                    "evil.ru",
+		"Dear evil．com,":                   "evil．com",
+		"尊敬的evil。com：":                     "evil。com",
+		"访问anxin。中国还款":                     "访问anxin。中国还款",
+		"访问 安心.中国 还款":                      "安心.中国",
+		"see xn--fiqs8s":                   "xn--fiqs8s",
+		"http：／／x.cn":                      "http：／／x.cn",
+		"write to pay＠anxin.cn":            "pay＠anxin.cn",
 	}
 	for s, want := range links {
 		t.Run(s, func(t *testing.T) {
@@ -94,7 +105,7 @@ func TestFindLink(t *testing.T) {
 	for _, s := range []string{
 		"", "Anxin Finance: Your payment of $1,234.56 is due Nov 21, 2026. Reply STOP to opt out.",
 		"【安心金融】您尾号2345的借款第3期应还¥1,234.56。回复TD退订",
-		"Ignore if paid.Thanks", "U.S. law", "a.m. or p.m.", "No.3", "e.g. this", "1.5 days",
+		"如已还款，请忽略本邮件。请于今日通过App还款。", "11月21日到期。尾号8765第12期", "U.S. law", "a.m. or p.m.", "No.3", "e.g. this", "1.5 days",
 		"****.com is masked", "CN¥98,765.43.", "Co. Ltd", "v1.2.3",
 	} {
 		t.Run("no link in "+s, func(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
-	"unicode/utf8"
 
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
 )
 
 // Item is one installment in a message.
@@ -148,6 +148,14 @@ func (e *Engine) render(t *tmpl, m *Message) (Rendered, error) {
 			return Rendered{}, fmt.Errorf("%w: subject contains a link %q (links are not allowed)", linkErr(m, l), l)
 		}
 	}
+	if max := e.maxBytes[t.channel]; max > 0 && len(r.Body)+len(r.Subject) > max {
+		kind := ErrTemplate
+		if len(m.Items) > 1 || len(m.Name) > 0 {
+			kind = ErrBadMessage // the data made it so, or may have
+		}
+		return Rendered{}, fmt.Errorf("%w: %w: %d bytes, over the %s channel's max_bytes of %d",
+			kind, ErrTooLarge, len(r.Body)+len(r.Subject), t.channel, max)
+	}
 	if t.sms {
 		r.Segments, r.Encoding = Segments(r.Body)
 	}
@@ -229,7 +237,7 @@ func (sc *scratch) build(t *tmpl, m *Message) error {
 	sc.view = View{
 		Signature: t.signature,
 		OptOut:    t.optOut,
-		Name:      cleanName(m.Name),
+		Name:      clean.Name(m.Name),
 		Count:     len(m.Items),
 	}
 	sc.items = sc.items[:0]
@@ -259,6 +267,9 @@ func (sc *scratch) build(t *tmpl, m *Message) error {
 		sc.view.DaysUntilDue = int(earliest - m.BusinessDate)
 	}
 	sc.view.Items, sc.view.Totals = sc.items, sc.totals
+	if len(sc.items) > MaxListedItems {
+		sc.view.Items, sc.view.More = sc.items[:MaxListedItems], len(sc.items)-MaxListedItems
+	}
 	sc.view.MultiCurrency = len(sc.totals) > 1
 	if len(sc.totals) == 1 {
 		sc.view.Total = sc.totals[0]
@@ -328,56 +339,19 @@ func appendItemDate(dst []byte, due, biz civil.Date, t *tmpl) []byte {
 	return appendDate(dst, due, t.locale)
 }
 
-// appendAccount appends the masked account reference: the last 4 characters
-// after "****" ("****2345"), or after "尾号" for Chinese ("尾号2345"); a
-// reference of 4 characters or fewer is all masked. Same rule as
-// pii.MaskAccount.
+// appendAccount appends the masked account reference: its last 4 letters
+// or digits (clean.AccountTail) after "****" ("****2345"), or after "尾号"
+// for Chinese ("尾号2345"); a reference of 4 or fewer is all masked. Same
+// rule as pii.MaskAccount.
 func appendAccount(dst []byte, ref string, zh bool) []byte {
 	if zh {
 		dst = append(dst, "尾号"...)
 	} else {
 		dst = append(dst, "****"...)
 	}
-	ref = strings.TrimSpace(ref)
-	n := utf8.RuneCountInString(ref)
-	if n <= 4 {
-		if zh {
-			dst = append(dst, "****"...)
-		}
-		return dst
+	tail := clean.AccountTail(ref)
+	if tail == "" && zh {
+		return append(dst, "****"...)
 	}
-	i := len(ref)
-	for range 4 {
-		_, size := utf8.DecodeLastRuneInString(ref[:i])
-		i -= size
-	}
-	return append(dst, ref[i:]...)
-}
-
-// cleanName returns the name with control, line-separator and bidi-override
-// characters replaced by spaces and surrounding space trimmed, so that a
-// name can neither break a subject line nor reorder text. It allocates only
-// when the name needs cleaning.
-func cleanName(name string) string {
-	clean := true
-	for _, r := range name {
-		if badNameRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return strings.TrimSpace(name)
-	}
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		if badNameRune(r) {
-			return ' '
-		}
-		return r
-	}, name))
-}
-
-func badNameRune(r rune) bool {
-	return r < 0x20 || r == 0x7F || r >= 0x80 && r < 0xA0 || r == utf8.RuneError ||
-		r == 0x2028 || r == 0x2029 || r >= 0x202A && r <= 0x202E || r >= 0x2066 && r <= 0x2069
+	return append(dst, tail...)
 }

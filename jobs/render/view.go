@@ -9,7 +9,9 @@ package render
 //	{{.Name}}             borrower's full name, control characters removed (email greetings;
 //	                      SMS templates should not use it: a phone can be shared)
 //	{{.Count}}            number of items (1 or more)
-//	{{.Items}}            the items, in the caller's order (overdue first), see ItemView
+//	{{.Items}}            the items, in the caller's order (overdue first), see ItemView;
+//	                      at most MaxListedItems of them
+//	{{.More}}             how many items .Items leaves out (0 when it lists all)
 //	{{.Totals}}           formatted total per currency, in order of first appearance
 //	{{.Total}}            the formatted total when all items share one currency, else ""
 //	{{.MultiCurrency}}    true when the items are in several currencies
@@ -29,12 +31,18 @@ package render
 // Chinese are in a GSM-7 form: "$", "£" and "€" amounts with their symbol,
 // any other currency with its ISO code first ("INR 3,637.05"), so that the
 // SMS stays in GSM-7 (see FormatSMSMoney).
+// MaxListedItems is the most items a message lists (View.Items): the
+// rest are counted (View.More), so that no number of installments makes a
+// message grow without bound.
+const MaxListedItems = 50
+
 type View struct {
 	Signature     string
 	OptOut        string
 	Name          string
 	Count         int
 	Items         []ItemView
+	More          int
 	Totals        []string
 	Total         string
 	MultiCurrency bool

@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/policy"
 )
 
 // Metrics are the loanremind_* Prometheus series: scraped from `serve`, or
@@ -94,8 +96,9 @@ func (m *Metrics) Observe(res *jobs.Result, now time.Time) {
 	m.lastMessages.Set(float64(res.Messages))
 	m.lastDecisions.Reset()
 	for _, r := range res.Reasons {
-		m.lastDecisions.WithLabelValues(r.Decision, r.Reason).Add(float64(r.Count))
-		m.decisions.WithLabelValues(r.Decision, r.Reason).Add(float64(r.Count))
+		reason := labelOf(r.Reason)
+		m.lastDecisions.WithLabelValues(r.Decision, reason).Add(float64(r.Count))
+		m.decisions.WithLabelValues(r.Decision, reason).Add(float64(r.Count))
 	}
 }
 
@@ -110,3 +113,13 @@ func (m *Metrics) Running(on bool) {
 
 // SkippedTick counts a schedule tick skipped because a run was in progress.
 func (m *Metrics) SkippedTick() { m.skippedTicks.Inc() }
+
+// labelOf is a reason as a metric label: reasons come from a closed set,
+// but an unknown currency's names a code of the lender's (17,576 of them
+// could each make a series), so its label is the reason's kind alone.
+func labelOf(reason string) string {
+	if strings.HasPrefix(reason, policy.ReasonUnknownCurrencyPrefix) {
+		return strings.TrimSuffix(policy.ReasonUnknownCurrencyPrefix, ":")
+	}
+	return reason
+}

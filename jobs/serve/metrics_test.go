@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loanremind/loanremind/jobs"
@@ -105,5 +106,20 @@ func TestConsecutiveSkippedRuns(t *testing.T) {
 	m.Observe(&jobs.Result{Status: jobs.StatusSucceeded}, now)
 	if got := value(t, m.skippedInRow); got != 0 {
 		t.Errorf("loanremind_consecutive_skipped_runs = %v after a run, want 0", got)
+	}
+}
+
+// A reason that names a lender's value makes no series of its own.
+func TestReasonLabelsAreBounded(t *testing.T) {
+	t.Parallel()
+	m := NewMetrics("test", false)
+	m.Observe(&jobs.Result{Status: jobs.StatusSucceeded, Reasons: []jobs.ReasonCount{
+		{Decision: "skipped", Reason: "unknown_currency:ABC", Count: 1}, {Decision: "skipped", Reason: "unknown_currency:ABD", Count: 2},
+		{Decision: "suppressed", Reason: "loan_status:other", Count: 3}}}, time.Unix(1_800_000_000, 0))
+	if got := value(t, m.decisions.WithLabelValues("skipped", "unknown_currency")); got != 3 {
+		t.Errorf("decisions{skipped, unknown_currency} = %v, want 3", got)
+	}
+	if n := testutil.CollectAndCount(m.decisions); n != 5+2 {
+		t.Errorf("%d decision series, want the 5 decisions' own and 2", n)
 	}
 }
