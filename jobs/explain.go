@@ -144,11 +144,18 @@ func (r *Runner) explainInput(ctx context.Context, c *queries.Candidate, eval *e
 	parsePhones(inputs, r.Config.Hasher)
 	in := &inputs[0]
 	in.items = []policy.Item{itemOf(c)}
+	if !validUTF8(c.AccountRef, c.Currency, c.LoanStatus) {
+		in.borrower.BadData = policy.ReasonInvalidEncoding
+	}
 	quiet, err := queries.QuietWindows(ctx, r.DB, []int64{c.BorrowerID})
 	if err != nil {
 		return nil, nil, err
 	}
-	in.borrower.Quiet = quietWindowsByBorrower(quiet)[c.BorrowerID]
+	windows, bad := quietWindowsByBorrower(quiet)
+	in.borrower.Quiet = windows[c.BorrowerID]
+	if bad[c.BorrowerID] {
+		in.borrower.BadData = policy.ReasonInvalidQuietWindow
+	}
 	since := eval.asOf.Add(-capsWindow(r.Config.Policy.Caps))
 	sends, err := queries.SendsBefore(ctx, r.DB, c.BorrowerID, since, eval.sendsBefore)
 	if err != nil {
@@ -203,6 +210,9 @@ func (r *Runner) addMessageItems(ctx context.Context, in *borrowerInput, recorde
 				return fmt.Errorf("installment %d of message %d: %w", id, h.SendID, err)
 			}
 			in.items = append(in.items, itemOf(o))
+			if !validUTF8(o.AccountRef, o.Currency, o.LoanStatus) {
+				in.borrower.BadData = policy.ReasonInvalidEncoding
+			}
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/jobs/phone"
@@ -40,8 +41,27 @@ func newBorrowerInput(c *queries.Candidate, defaultPhoneRegion string, h *pii.Ha
 		name:   c.FullName,
 		locale: c.Locale,
 	}
+	if !validUTF8(c.FullName, c.Phone, c.Email, c.Locale, c.TimeZone, c.Region) {
+		// A SQL_ASCII database holds any bytes: such a borrower is
+		// skipped, with nothing of its text written back (the server
+		// would refuse it, and fail the batch).
+		in.borrower = policy.Borrower{ID: c.BorrowerID, BadData: policy.ReasonInvalidEncoding}
+		in.name, in.locale = "", ""
+		in.phone = phone.Lookup{Known: true}
+		return in
+	}
 	in.borrower.Phone, in.phone = phone.FromCandidate(c, defaultPhoneRegion, h)
 	return in
+}
+
+// validUTF8 reports whether every text is valid UTF-8.
+func validUTF8(texts ...string) bool {
+	for _, s := range texts {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // itemOf maps a candidate row's installment.
@@ -83,31 +103,48 @@ func parsePhones(borrowers []borrowerInput, h *pii.Hasher) []queries.PhoneParse 
 	return parses
 }
 
-// quietWindowsByBorrower maps borrower_quiet_windows rows, by borrower.
-func quietWindowsByBorrower(rows []queries.QuietWindow) map[int64][]policy.QuietWindow {
-	out := map[int64][]policy.QuietWindow{}
+// quietWindowsByBorrower maps borrower_quiet_windows rows, by borrower;
+// bad says which borrowers have a window that is bad data.
+func quietWindowsByBorrower(rows []queries.QuietWindow) (windows map[int64][]policy.QuietWindow, bad map[int64]bool) {
+	windows, bad = map[int64][]policy.QuietWindow{}, map[int64]bool{}
 	for _, q := range rows {
-		out[q.BorrowerID] = append(out[q.BorrowerID], quietWindow(q))
+		w, ok := quietWindow(q)
+		if !ok {
+			bad[q.BorrowerID] = true
+			continue
+		}
+		windows[q.BorrowerID] = append(windows[q.BorrowerID], w)
 	}
-	return out
+	return windows, bad
 }
 
-// quietWindow maps a borrower_quiet_windows row.
-func quietWindow(q queries.QuietWindow) policy.QuietWindow {
-	w := policy.QuietWindow{From: policy.Clock(q.StartsAt), To: policy.Clock(q.EndsAt),
+// quietWindow maps a borrower_quiet_windows row; ok is false when the row
+// is no window: its start and end are equal (is it all day, or never?), or
+// a weekday is out of range. A NULL weekdays is every day; an empty set is
+// no day, and the window never applies.
+func quietWindow(q queries.QuietWindow) (w policy.QuietWindow, ok bool) {
+	w = policy.QuietWindow{From: policy.Clock(q.StartsAt), To: policy.Clock(q.EndsAt),
 		NotBefore: civil.Date(q.ValidFrom), NotAfter: civil.Date(q.ValidTo), Days: policy.AllDays}
+	if q.StartsAt == q.EndsAt {
+		return w, false
+	}
 	if q.EndsAt == 0 {
 		w.To = 24 * 3600 // 00:00 as an end is midnight at the end of the day
 	}
-	if q.Weekdays != "" {
+	if !q.EveryDay {
 		w.Days = 0
+		if q.Weekdays == "" {
+			return w, true
+		}
 		for _, d := range strings.Split(q.Weekdays, ",") {
-			if n, err := strconv.Atoi(d); err == nil && n >= 0 && n < 7 {
-				w.Days |= 1 << n
+			n, err := strconv.Atoi(d)
+			if err != nil || n < 0 || n > 6 {
+				return w, false
 			}
+			w.Days |= 1 << n
 		}
 	}
-	return w
+	return w, true
 }
 
 // contactOf maps an existing send, which the frequency caps count.

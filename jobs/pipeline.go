@@ -244,6 +244,9 @@ func (p *pipeline) read(stop, ctx context.Context, rows *queries.CandidateRows, 
 			repeats++
 			continue
 		}
+		if !validUTF8(c.AccountRef, c.Currency, c.LoanStatus) {
+			cur.borrower.BadData = policy.ReasonInvalidEncoding
+		}
 		b.itemArena = append(b.itemArena, itemOf(&c))
 		b.refArena = append(b.refArena, c.AccountRef)
 		b.stageArena = append(b.stageArena, c.Stage)

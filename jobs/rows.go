@@ -44,13 +44,16 @@ func (p *pipeline) buildRows(b *batch, sends []queries.ExistingSend, quiet []que
 	for _, s := range sends {
 		contacts[s.BorrowerID] = append(contacts[s.BorrowerID], contactOf(s.Channel, s.ScheduledFor))
 	}
-	quietOf := quietWindowsByBorrower(quiet)
+	quietOf, badQuiet := quietWindowsByBorrower(quiet)
 	rows := &b.rows
 	p.reuseRows(rows, b)
 	builder := rowBuilder{p: p, rows: rows}
 	for i := range b.borrowers {
 		in := &b.borrowers[i]
 		in.borrower.Quiet = quietOf[in.borrower.ID]
+		if badQuiet[in.borrower.ID] && in.borrower.BadData == "" {
+			in.borrower.BadData = policy.ReasonInvalidQuietWindow
+		}
 		builder.addBorrower(in, contacts[in.borrower.ID])
 	}
 	rows.counts.Candidates = b.itemCount
@@ -427,7 +430,7 @@ func details(it *policy.Item, businessDate civil.Date, contact string, capExempt
 		b = append(b, ']')
 	}
 	b = append(b, `, "currency": `...)
-	b = audit.AppendString(b, it.Currency)
+	b = audit.AppendString(b, clean.Text(it.Currency, 8))
 	b = append(b, `, "due_date": "`...)
 	b = it.DueDate.AppendISO(b)
 	b = append(b, '"')

@@ -7,6 +7,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/jobs/policy"
 )
 
@@ -43,7 +44,7 @@ func detailsObject(it *policy.Item, businessDate civil.Date, contact string, cap
 		Int("days_past_due", int64(businessDate-it.DueDate)).
 		Int("amount_due_minor", it.AmountDueMinor).
 		Int("amount_paid_minor", it.AmountPaidMinor).
-		String("currency", it.Currency)
+		String("currency", clean.Text(it.Currency, 8))
 	if contact != "" {
 		o.String("contact_hmac", contact)
 	}

@@ -187,7 +187,8 @@ func KeysDecidedTwice(ctx context.Context, db DBTX, installments []int64, runID 
 // QuietWindow is a borrower_quiet_windows row.
 type QuietWindow struct {
 	BorrowerID int64
-	Weekdays   string // comma-separated 0-6, empty: every day
+	Weekdays   string // comma-separated 0-6; empty: no day, unless EveryDay
+	EveryDay   bool   // weekdays is NULL
 	StartsAt   int32  // seconds since midnight
 	EndsAt     int32
 	ValidFrom  int32 // days since 1970-01-01, 0: open
@@ -204,7 +205,7 @@ func QuietWindows(ctx context.Context, db DBTX, borrowers []int64) ([]QuietWindo
 	var out []QuietWindow
 	for rows.Next() {
 		var q QuietWindow
-		if err := rows.Scan(&q.BorrowerID, &q.Weekdays, &q.StartsAt, &q.EndsAt, &q.ValidFrom, &q.ValidTo); err != nil {
+		if err := rows.Scan(&q.BorrowerID, &q.Weekdays, &q.EveryDay, &q.StartsAt, &q.EndsAt, &q.ValidFrom, &q.ValidTo); err != nil {
 			return nil, fmt.Errorf("quiet windows: %w", err)
 		}
 		out = append(out, q)

@@ -82,6 +82,7 @@ WHERE borrower_id = ANY($1::bigint[])
 -- name: QuietWindows
 SELECT borrower_id,
        coalesce(array_to_string(weekdays, ','), '') AS weekdays,
+       weekdays IS NULL AS every_day,
        extract(epoch FROM starts_at)::int AS starts_at,
        extract(epoch FROM ends_at)::int AS ends_at,
        coalesce(valid_from - DATE '1970-01-01', 0) AS valid_from,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"net"
 	neturl "net/url"
 	"strings"
@@ -27,7 +28,32 @@ func Open(url string) (*sqlx.DB, error) {
 		return nil, err
 	}
 	c.Dialer(bufferedDialer{})
-	return sqlx.NewDb(sql.OpenDB(c), "postgres"), nil
+	return sqlx.NewDb(sql.OpenDB(rawTextConnector{c}), "postgres"), nil
+}
+
+// rawTextConnector makes each new connection to a SQL_ASCII database read
+// text as the bytes it holds (client_encoding SQL_ASCII): a lender's
+// SQL_ASCII database may hold any bytes, and with client_encoding UTF8 the
+// server refuses to send a row with one that is not UTF-8, which would
+// fail the whole query. The jobs check what they read is UTF-8 and skip
+// what is not (policy.ReasonInvalidEncoding). Other databases convert to
+// UTF-8 as usual.
+type rawTextConnector struct{ *pq.Connector }
+
+func (c rawTextConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ex, ok := conn.(driver.ExecerContext)
+	if !ok {
+		return conn, nil
+	}
+	if _, err := ex.ExecContext(ctx, stmt("RawTextOnSQLASCII"), nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // withApplicationName gives a connection string ApplicationName as the

@@ -121,3 +121,40 @@ func TestHostileLenderRows(t *testing.T) {
 		t.Errorf("verify: %s", r.stdout)
 	}
 }
+
+// A borrower's quiet window with no day ('{}') never applies, where it used
+// to count as every day; one whose start and end are equal is bad data (a
+// lender's view may hold what our table forbids): the borrower is skipped
+// with the reason.
+func TestQuietWindowsThatAreNoWindow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := newTestDB(t)
+	d.exec(t, `ALTER TABLE borrower_quiet_windows DROP CONSTRAINT borrower_quiet_windows_opens`)
+	d.exec(t, `INSERT INTO borrowers (id, full_name, phone, email, locale, time_zone, region) VALUES
+		(1, 'No day', '+8613812345601', NULL, 'zh-CN', 'Asia/Shanghai', 'CN-31'),
+		(2, 'Equal times', '+8613812345602', NULL, 'zh-CN', 'Asia/Shanghai', 'CN-31')`)
+	d.exec(t, `INSERT INTO loans (id, borrower_id, account_ref, currency, status) VALUES
+		(1, 1, 'LN0000000001', 'CNY', 'active'), (2, 2, 'LN0000000002', 'CNY', 'active')`)
+	d.exec(t, `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor, amount_paid_minor) VALUES
+		(1, 1, 1, '2026-11-21', 10000, 0), (2, 2, 1, '2026-11-21', 10000, 0)`)
+	d.exec(t, `INSERT INTO borrower_quiet_windows (borrower_id, weekdays, starts_at, ends_at) VALUES
+		(1, '{}', '08:00', '07:59'), (2, NULL, '09:00', '09:00')`)
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	for id, want := range map[int64]string{1: "queued", 2: "skipped invalid_quiet_window"} {
+		var got string
+		d.scanRow(t, `SELECT decision || ' ' || reason FROM reminder_audit WHERE installment_id = $1`, []any{id}, &got)
+		if strings.TrimSpace(got) != want {
+			t.Errorf("installment %d: %q, want %q", id, got, want)
+		}
+	}
+	var sent string
+	d.scanRow(t, `SELECT to_char(scheduled_for AT TIME ZONE 'Asia/Shanghai', 'HH24:MI') FROM reminder_sends WHERE borrower_id = 1`, nil, &sent)
+	if sent != "10:00" {
+		t.Errorf("the borrower whose window has no day is texted at %s, want at once (10:00)", sent)
+	}
+	r := mustCLI(t, ctx, d.env, "explain", "--installment", "2")
+	if !strings.Contains(r.stdout, "invalid_quiet_window") {
+		t.Errorf("explain does not say why:\n%s", r.stdout)
+	}
+}

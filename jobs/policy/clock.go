@@ -180,9 +180,11 @@ func (w Window) String() string {
 // comment 6(b)(1)-1, e.g. "not on Tuesdays" = Days: Tuesday, From 00:00,
 // To 24:00). It is evaluated in the local time of every candidate zone.
 //
-// From > To crosses midnight, as for Window. Because a borrower's request
-// must never be dropped silently, From == To covers 24 hours starting at
-// From and Days == 0 means every day. NotBefore and NotAfter bound it by
+// From > To crosses midnight, as for Window; From == To covers 24 hours
+// starting at From (the job skips a borrower whose row says so, as bad
+// data). Days == 0 is no day: the window never applies (a lender's row
+// with an empty set of weekdays; NULL, every day, maps to AllDays).
+// NotBefore and NotAfter bound it by
 // local date, inclusive (0 means unbounded); an occurrence that crosses
 // midnight belongs to the date on which it starts.
 type QuietWindow struct {

@@ -98,6 +98,11 @@ func (p *Policy) Decide(req *Request, plan *Plan) {
 // decide takes the steps of the rules in order.
 func (d *decider) decide() {
 	live := d.stageItems()
+	if reason := d.req.Borrower.BadData; reason != "" {
+		d.trace.badData(reason)
+		d.skipLiveItems(reason)
+		return
+	}
 	rules, ok := d.resolveZones()
 	if !ok {
 		d.skipLiveItems(ReasonInvalidTimeZone)

@@ -43,7 +43,7 @@ func (e *evaluator) init(rules *ruleSet, quiet []QuietWindow, locs []*time.Locat
 		r := quietRule{days: q.Days & AllDays, from: clampClock(q.From), to: clampClock(q.To),
 			notBefore: math.MinInt64, notAfter: math.MaxInt64}
 		if r.days == 0 {
-			r.days = AllDays
+			continue // no day: it never applies
 		}
 		if q.NotBefore != 0 {
 			r.notBefore = int64(q.NotBefore)

@@ -242,7 +242,7 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 		for _, q := range r.quiet {
 			days := q.Days
 			if days == 0 {
-				days = AllDays
+				continue // no day: never applies
 			}
 			if in, start := refIn(days, q.From, q.To, lt); in &&
 				(q.NotBefore == 0 || start >= q.NotBefore) && (q.NotAfter == 0 || start <= q.NotAfter) {

@@ -32,6 +32,11 @@ type Borrower struct {
 	SMSOptOut, EmailOptOut, DoNotContact bool
 
 	Quiet []QuietWindow
+
+	// BadData, when set, is the reason the borrower's rows cannot be
+	// used (a quiet window that is no window, text that is not UTF-8):
+	// every item in a stage is skipped with it.
+	BadData string
 }
 
 // Item is one candidate installment of the borrower.

@@ -93,6 +93,10 @@ func channelList(chs []Channel) string {
 	return strings.Join(s, ", ")
 }
 
+func (t *tracer) writeBadData(reason string) {
+	t.tracef("The borrower's rows cannot be used (%s): every remaining item → %s (%s).", reason, Skipped, reason)
+}
+
 func sourceText(z ZoneUse, region string) string {
 	switch z.Source {
 	case SourceTimeZone:

@@ -34,6 +34,13 @@ func (t *tracer) itemChecked(i int, reason string, dec Decision) {
 	}
 }
 
+// badData: the borrower's rows cannot be used, for reason.
+func (t *tracer) badData(reason string) {
+	if t != nil {
+		t.writeBadData(reason)
+	}
+}
+
 // zonesResolved: the candidate zones are known (ok false: the borrower's
 // time_zone is invalid).
 func (t *tracer) zonesResolved(rules *ruleSet, ok bool) {

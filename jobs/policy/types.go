@@ -41,15 +41,21 @@ const (
 // from a prefix below and a value (a loan status, a currency code, a cap name
 // or a blocker).
 const (
-	ReasonNoStage             = "no_stage"
-	ReasonDoNotContact        = "do_not_contact"
-	ReasonInvalidAmount       = "invalid_amount"
-	ReasonNothingDue          = "nothing_due"
-	ReasonInvalidTimeZone     = "invalid_time_zone"
-	ReasonMissingPhone        = "missing_phone"
-	ReasonInvalidPhone        = "invalid_phone"
-	ReasonMissingEmail        = "missing_email"
-	ReasonInvalidEmail        = "invalid_email"
+	ReasonNoStage         = "no_stage"
+	ReasonDoNotContact    = "do_not_contact"
+	ReasonInvalidAmount   = "invalid_amount"
+	ReasonNothingDue      = "nothing_due"
+	ReasonInvalidTimeZone = "invalid_time_zone"
+	ReasonMissingPhone    = "missing_phone"
+	ReasonInvalidPhone    = "invalid_phone"
+	ReasonMissingEmail    = "missing_email"
+	ReasonInvalidEmail    = "invalid_email"
+	// ReasonInvalidQuietWindow: a borrower's quiet window whose start and
+	// end are equal, or whose days are out of range.
+	ReasonInvalidQuietWindow = "invalid_quiet_window"
+	// ReasonInvalidEncoding: a text of the borrower's rows is not valid
+	// UTF-8 (a SQL_ASCII database can hold any bytes).
+	ReasonInvalidEncoding     = "invalid_encoding"
 	ReasonOptedOut            = "opted_out"
 	ReasonNoCommonWindow      = "no_common_window"
 	ReasonValidUntilPassed    = "valid_until_passed"
