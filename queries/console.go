@@ -175,6 +175,7 @@ type Installment struct {
 	Seq                             int
 	DueDate                         string
 	AmountDueMinor, AmountPaidMinor int64
+	Currency                        string // the loan's
 }
 
 // ConsoleBorrowerInstallments lists a borrower's installments, latest due
@@ -188,7 +189,7 @@ func ConsoleBorrowerInstallments(ctx context.Context, db DBTX, borrowerID int64,
 	var out []Installment
 	for rows.Next() {
 		var i Installment
-		if err := rows.Scan(&i.ID, &i.LoanID, &i.Seq, &i.DueDate, &i.AmountDueMinor, &i.AmountPaidMinor); err != nil {
+		if err := rows.Scan(&i.ID, &i.LoanID, &i.Seq, &i.DueDate, &i.AmountDueMinor, &i.AmountPaidMinor, &i.Currency); err != nil {
 			return nil, err
 		}
 		out = append(out, i)

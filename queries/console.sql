@@ -101,7 +101,7 @@ WHERE borrower_id = $1
 ORDER BY id;
 
 -- name: ConsoleBorrowerInstallments
-SELECT i.id, i.loan_id, i.seq, i.due_date::text, i.amount_due_minor, i.amount_paid_minor
+SELECT i.id, i.loan_id, i.seq, i.due_date::text, i.amount_due_minor, i.amount_paid_minor, coalesce(l.currency, '')
 FROM loans l
 JOIN installments i ON i.loan_id = l.id
 WHERE l.borrower_id = $1

@@ -190,12 +190,13 @@ func (s *Server) timeline(ctx context.Context, b *queries.Borrower) ([]timelineE
 }
 
 // messageRow masks a message for a list, with its send time in each of
-// its zones (or, when its decisions are not at hand, the borrower's own).
+// its zones (or, when its decisions are not at hand, the borrower's own
+// time_zone).
 func (s *Server) messageRow(m queries.Message, zones []zoneUse, borrowerZone string) *messageRow {
 	mr := &messageRow{Message: m, To: clean.Text(pii.MaskContact(m.Channel, m.Recipient), 120)}
 	mr.Recipient, mr.Body, mr.Subject = "", "", ""
 	if len(zones) == 0 && borrowerZone != "" {
-		zones = []zoneUse{{Zone: borrowerZone, Source: "borrower"}}
+		zones = []zoneUse{{Zone: borrowerZone, Source: "time_zone"}}
 	}
 	for _, z := range zones {
 		if _, err := time.LoadLocation(z.Zone); err == nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/loanremind/loanremind/jobs/clean"
+
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -119,7 +121,7 @@ type barRow struct {
 
 // newBarChart draws labelled counts, largest first as given.
 func newBarChart(rows []barInput) *barChart {
-	const rowH, labelW, width = 22.0, 260.0, 900
+	const rowH, labelW, width = 22.0, 340.0, 900
 	c := &barChart{Width: width, Height: int(rowH*float64(len(rows))) + 8}
 	var top int64 = 1
 	for _, r := range rows {
@@ -130,7 +132,7 @@ func newBarChart(rows []barInput) *barChart {
 		y := 4 + rowH*float64(i)
 		w := plot * float64(r.count) / float64(top)
 		c.Rows = append(c.Rows, barRow{
-			Y: round1(y), W: round1(max(w, 1)), Label: r.label, Count: r.count, Class: "d-" + r.decision,
+			Y: round1(y), W: round1(max(w, 1)), Label: clean.Cut(r.label, 56), Count: r.count, Class: "d-" + r.decision,
 			LabelY: round1(y + 14), BarStart: labelW, CountX: round1(labelW + max(w, 1) + 6),
 		})
 	}

@@ -166,7 +166,7 @@ func TestEveryTextIsTranslated(t *testing.T) {
 	for _, v := range []string{"queued", "deferred", "suppressed", "skipped", "expired", "pending", "sending", "sent",
 		"delivered", "undelivered", "failed", "cancelled", "refused", "unknown", "running", "succeeded", "scheduled",
 		"manual", "backfill", "viewer", "investigator", "none", "borrower", "loan", "installment", "message", "run",
-		"phone", "region", "default", "reveal", "unmasked_export", "unmasked export", "prune", "Unauthorized",
+		"time_zone", "phone", "region", "default", "reveal", "unmasked_export", "unmasked export", "prune", "Unauthorized",
 		"Forbidden", "Not Found", "Bad Request", "Too Many Requests", "Internal Server Error"} {
 		texts[v] = true
 	}
