@@ -169,13 +169,17 @@ func (c *Config) validateConsole(v *validator) {
 }
 
 // ValidateServing checks what `loanremind console` needs beyond what
-// Validate checks for every command: with oidc, an issuer, a client id, a
+// Validate checks for every command: an address (--listen may have
+// replaced it); with oidc, an issuer, a client id, a
 // base URL and the client secret (getenv reads the variable
 // client_secret_env names); with proxy, at least one trusted address; and
 // at least one group with a role. Its errors name the field.
 func (cc *Console) ValidateServing(getenv func(string) string) error {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if _, _, err := net.SplitHostPort(cc.Listen); err != nil {
+		add("console.listen: %q is not host:port (e.g. :8080)", cc.Listen)
+	}
 	switch cc.Auth.Mode {
 	case ConsoleAuthOIDC:
 		if cc.Auth.OIDC.Issuer == "" {

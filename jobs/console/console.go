@@ -194,12 +194,17 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Serve serves the console on listen until ctx ends, then shuts down
-// gracefully. ready, if set, is called with the address once listening.
-func (s *Server) Serve(ctx context.Context, listen string, ready func(addr string)) error {
+// gracefully.
+func (s *Server) Serve(ctx context.Context, listen string) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves the console on ln until ctx ends.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -207,9 +212,6 @@ func (s *Server) Serve(ctx context.Context, listen string, ready func(addr strin
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
 	}
 	s.log.WithField(fieldAddr, ln.Addr().String()).Info("console listening")
 	var wg sync.WaitGroup
@@ -221,7 +223,7 @@ func (s *Server) Serve(ctx context.Context, listen string, ready func(addr strin
 		defer cancel()
 		srv.Shutdown(shutdown)
 	}()
-	err = srv.Serve(ln)
+	err := srv.Serve(ln)
 	wg.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
