@@ -6,10 +6,14 @@ import (
 	"crypto/tls"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -677,4 +681,159 @@ func newRequest(u user, method, target string) *http.Request {
 		r.Header.Set("X-Forwarded-Groups", u.groups)
 	}
 	return r
+}
+
+// Signing in through a real OIDC provider, over TLS: the session cookie,
+// roles from the groups claim, the idle timeout and signing out.
+func TestOIDCSignIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 50)
+	idp, err := mockoidc.Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Shutdown() })
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	var h http.Handler
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	cfg := f.consoleConfig(console.AuthOIDC)
+	cfg.BaseURL, cfg.Now = ts.URL, clock
+	cfg.OIDC = console.OIDCConfig{Issuer: idp.Issuer(), ClientID: idp.Config().ClientID, ClientSecret: idp.Config().ClientSecret, GroupsClaim: "groups"}
+	s, err := console.New(context.Background(), cfg, f.console.DB, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = s.Handler()
+
+	signIn := func(t *testing.T, groups ...string) *http.Client {
+		t.Helper()
+		jar, _ := cookiejar.New(nil)
+		c := ts.Client()
+		c.Jar = jar
+		idp.QueueUser(&mockoidc.MockUser{Subject: "u-" + strings.Join(groups, "-"), Email: "staff@lender.example", Groups: groups})
+		resp, err := c.Get(ts.URL + "/runs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		for _, ck := range jar.Cookies(mustURL(ts.URL)) {
+			if ck.Name == "loanremind_session" {
+				return c
+			}
+		}
+		t.Fatalf("no session cookie after signing in (%d at %s)", resp.StatusCode, resp.Request.URL)
+		return nil
+	}
+	get := func(c *http.Client, path string) *http.Response {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		defer func() { c.CheckRedirect = nil }()
+		resp, err := c.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	t.Run("a viewer lands where they were going", func(t *testing.T) {
+		c := signIn(t, viewerGroup)
+		resp := get(c, "/runs")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Strict-Transport-Security") == "" {
+			t.Errorf("/runs: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+		}
+		setCookie := ""
+		jar := c.Jar
+		for _, ck := range jar.Cookies(mustURL(ts.URL)) {
+			setCookie += ck.Name + " "
+		}
+		if !strings.Contains(setCookie, "loanremind_session") {
+			t.Errorf("cookies %s", setCookie)
+		}
+	})
+	t.Run("no role: 403", func(t *testing.T) {
+		c := signIn(t, "engineering")
+		if resp := get(c, "/"); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("/: %d, want 403", resp.StatusCode)
+		}
+	})
+	t.Run("idle timeout", func(t *testing.T) {
+		c := signIn(t, viewerGroup)
+		advance(14 * time.Minute)
+		if resp := get(c, "/"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("after 14 minutes: %d", resp.StatusCode)
+		}
+		advance(15 * time.Minute)
+		if resp := get(c, "/"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("after 15 idle minutes: %d to %s, want a redirect to sign in", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+	t.Run("sign out", func(t *testing.T) {
+		c := signIn(t, investigatorGroup)
+		resp, err := c.Get(ts.URL + "/logout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := csrfField.FindStringSubmatch(string(body))
+		if m == nil {
+			t.Fatalf("no sign-out form: %d", resp.StatusCode)
+		}
+		resp, err = c.PostForm(ts.URL+"/logout", url.Values{"csrf": {m[1]}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("sign out: %d", resp.StatusCode)
+		}
+		if resp := get(c, "/"); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("after signing out: %d, want a redirect to sign in", resp.StatusCode)
+		}
+	})
+}
+
+func mustURL(s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return u
+}
+
+// Values from the lender's tables are hostile: markup is escaped, and
+// invisible or control characters are cleaned, wherever they show.
+func TestHostileLenderValues(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 50)
+	borrower, _, installment, message := f.borrowerWithPhone(t)
+	const markup = `<script>alert(1)</script>`
+	if _, err := f.owner.Exec(`UPDATE borrowers SET full_name = $2, region = $3, time_zone = $4 WHERE id = $1`, borrower,
+		markup+"\u202eevil", `"><img src=x onerror=alert(2)>`, "Asia/Shanghai\x1b[31m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.owner.Exec(`UPDATE loans SET status = $2 WHERE borrower_id = $1`, borrower, `</td><script>x()</script>`); err != nil {
+		t.Fatal(err)
+	}
+	h := f.proxyServer(t)
+	pages := map[string]string{
+		"viewer":      viewer.do(h, "GET", fmt.Sprintf("/borrowers/%d", borrower), nil).Body.String(),
+		"revealed":    investigator.do(h, "POST", "/reveal", url.Values{"csrf": {investigator.csrf(t, h)}, "what": {"borrower"}, "id": {fmt.Sprint(borrower)}, "reason": {"hostile data check"}}).Body.String(),
+		"installment": viewer.do(h, "GET", fmt.Sprintf("/installments/%d", installment), nil).Body.String(),
+		"message":     viewer.do(h, "GET", fmt.Sprintf("/messages/%d", message), nil).Body.String(),
+	}
+	for name, body := range pages {
+		for _, bad := range []string{"<script>", "<img", "\u202e", "\x1b"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s page carries %q", name, bad)
+			}
+		}
+	}
+	if !strings.Contains(pages["revealed"], "&lt;script&gt;alert(1)&lt;/script&gt;evil") {
+		t.Error("the revealed name is not shown escaped and cleaned")
+	}
 }
