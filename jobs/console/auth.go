@@ -246,6 +246,7 @@ func (st *sessionStore) takeLogin(state string) *pendingLogin {
 // oidcClient signs users in at the identity provider.
 type oidcClient struct {
 	oauth    oauth2.Config
+	provider *oidc.Provider
 	verifier *oidc.IDTokenVerifier
 	groups   string
 	http     *http.Client
@@ -278,6 +279,7 @@ func newOIDCClient(ctx context.Context, baseURL string, c OIDCConfig) (*oidcClie
 			ClientID: c.ClientID, ClientSecret: c.ClientSecret, Endpoint: provider.Endpoint(),
 			RedirectURL: strings.TrimSuffix(baseURL, "/") + "/callback", Scopes: scopes,
 		},
+		provider: provider,
 		verifier: provider.Verifier(&oidc.Config{ClientID: c.ClientID}),
 		groups:   groups,
 		http:     hc,
@@ -348,6 +350,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	groups := groupsOf(claims[s.oidc.groups])
+	if _, inToken := claims[s.oidc.groups]; !inToken {
+		// Some providers list groups in the user info only.
+		if info, err := s.oidc.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil {
+			var more map[string]any
+			if info.Claims(&more) == nil {
+				groups = groupsOf(more[s.oidc.groups])
+			}
+		}
+	}
 	ss := s.sessions.create(user, groups, s.roleOf(groups))
 	http.SetCookie(w, s.cookie(r, sessionCookie, ss.id, 0))
 	next := l.next

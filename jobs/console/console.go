@@ -242,4 +242,5 @@ const (
 	fieldRole     = "role"
 	fieldUserRef  = "user_ref"
 	fieldError    = "error"
+	fieldRows     = "rows"
 )

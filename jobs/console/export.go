@@ -10,6 +10,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -153,7 +154,7 @@ func (s *Server) streamExport(w http.ResponseWriter, r *http.Request, form expor
 	if err != nil {
 		// The rows already sent cannot be taken back: the download ends
 		// short, and the log says why.
-		s.log.WithField(fieldError, err.Error()).WithField("rows", n).Error("export failed midway")
+		s.log.WithField(fieldError, clean.Text(err.Error(), 500)).WithField(fieldRows, n).Error("export failed midway")
 	}
 	return nil
 }
