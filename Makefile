@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # reproducible paths, time zone data embedded.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build test vet fmt demo bench pg-binaries clean
+.PHONY: all build test vet fmt demo bench pg-binaries chromium clean
 
 all: build
 
@@ -16,8 +16,9 @@ build:
 
 # go vet, then every test against real PostgreSQL: DATABASE servers come from
 # LOANREMIND_TEST_DATABASE_URL, a local server that answers, or a throwaway
-# cluster the tests start themselves (see queries/pgtest).
-test: pg-binaries
+# cluster the tests start themselves (see queries/pgtest). The console's
+# end-to-end test drives a headless Chromium: without one it fails.
+test: pg-binaries chromium
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
@@ -31,9 +32,12 @@ demo: build pg-binaries
 
 # The performance benchmark: seeds 1,000,000 borrowers (and 250,000 for the
 # memory-scaling check), runs the job and audit verify on what it wrote, times
-# a server-side reference and prints the figures. Takes several minutes.
+# a server-side reference and prints the figures; then the compliance
+# console's page timings on a 1,000,000-borrower database and its run. Takes
+# several minutes.
 bench: build pg-binaries
 	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs -run '^$$' -bench '^BenchmarkFullRun$$' -benchtime 1x -timeout 3h -v
+	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs/console -run '^$$' -bench '^BenchmarkConsolePages$$' -benchtime 1x -timeout 1h -v
 
 # The PostgreSQL server binaries (initdb, pg_ctl) the tests and the demo need
 # when no server is running.
@@ -50,6 +54,23 @@ pg-binaries:
 		echo "PostgreSQL server binaries (initdb, pg_ctl) are missing." >&2; \
 		echo "Install PostgreSQL 13 or later: on Debian/Ubuntu 'apt-get install postgresql'," >&2; \
 		echo "on macOS 'brew install postgresql@15', or set LOANREMIND_TEST_DATABASE_URL / DATABASE_URL." >&2; \
+		exit 1; \
+	fi
+
+# Chromium for the console's end-to-end test (jobs/console), installed like
+# PostgreSQL: with apt-get when it can, else it says what to install.
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$LOANREMIND_CHROMIUM" ]; then \
+		exit 0; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium with apt-get..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+		echo "Installing Chromium with sudo apt-get..."; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "Chromium is missing: the console's end-to-end test needs it." >&2; \
+		echo "Install it ('apt-get install chromium' on Debian/Ubuntu) or set LOANREMIND_CHROMIUM to a Chrome or Chromium binary." >&2; \
 		exit 1; \
 	fi
 

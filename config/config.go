@@ -67,6 +67,7 @@ type Config struct {
 
 	Audit   Audit   `yaml:"audit" json:"audit"`
 	Serve   Serve   `yaml:"serve" json:"serve"`
+	Console Console `yaml:"console" json:"console"`
 	Metrics Metrics `yaml:"metrics" json:"metrics"`
 	Log     Log     `yaml:"log" json:"log"`
 }

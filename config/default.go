@@ -65,6 +65,7 @@ func Default() *Config {
 		},
 		Audit:   Audit{Retention: 3 * 365 * day},
 		Serve:   Serve{Listen: ":9090", GracePeriod: Duration(30 * time.Second)},
+		Console: defaultConsole(),
 		Metrics: Metrics{},
 		Log:     Log{Format: "auto", Level: "info"},
 	}

@@ -19,19 +19,27 @@ import (
 )
 
 func runDemo(ctx context.Context, e *env, args []string) error {
-	fs := newFlagSet(e, "demo", "demo [--keep] [--borrowers N] [--seed S]")
+	fs := newFlagSet(e, "demo", "demo [--keep] [--console [--console-listen ADDR]] [--borrowers N] [--seed S]")
 	cf := addConfigFlag(fs, e)
 	dbURL := addDatabaseFlag(fs, e)
 	keep := fs.Bool("keep", false, "leave the throwaway database running and print its URL")
+	withConsole := fs.Bool("console", false, "then serve the compliance console on --console-listen, signed in through proxy mode (implies --keep)")
+	consoleListen := fs.String("console-listen", "127.0.0.1:8080", "`address` of the demo's console (a loopback address)")
 	n := fs.Int("borrowers", 10000, "borrowers to seed")
 	seedValue := fs.Uint64("seed", 1, "random seed of the synthetic data")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *withConsole {
+		if err := checkLoopback(*consoleListen); err != nil {
+			return err
+		}
+	}
 	s, err := loadSetup(e, *cf)
 	if err != nil {
 		return err
 	}
+	*keep = *keep || *withConsole
 	w := e.stdout
 	url := *dbURL
 	if url == "" {
@@ -108,6 +116,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(w, "Audit trail verified: %d runs, %d hash-chained audit rows intact.\n", rep.Runs, rep.Rows)
 	fmt.Fprintln(w, "\nNext: `loanremind explain --installment ID` says why an installment was or was not reminded;")
 	fmt.Fprintln(w, "`loanremind audit export --from DATE --to DATE` exports every decision (masked).")
+	if *withConsole {
+		return demoConsole(ctx, e, s, runner, url, *consoleListen)
+	}
 	return nil
 }
 

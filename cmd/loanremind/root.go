@@ -41,6 +41,7 @@ func commands() []command {
 		{"backfill", "one run per business day over a date range", runBackfill},
 		{"serve", "run on the config's cron schedule, with /metrics and /healthz", runServe},
 		{"audit", "audit export | verify | prune: for compliance staff", runAudit},
+		{"console", "the compliance console: a web application for compliance staff", runConsole},
 		{"explain", "why an installment was or was not reminded, in plain words", runExplain},
 		{"templates", "templates preview: render every message template for review", runTemplates},
 		{"config", "print the effective configuration", runConfig},

@@ -45,6 +45,7 @@ var handApplied = map[string]string{
 	secretExample:               "placeholders only; the real Secret is created out of band",
 	"backfill-indexed-job.yaml": "a one-off, edited and created by hand",
 	"serve-deployment.yaml":     "the alternative to the CronJob: swapped in by hand",
+	"console-deployment.yaml":   "applied by hand once the ConfigMap names the lender's identity provider",
 }
 
 // wantWorkloads are the workloads operators rely on, and the loanremind
@@ -56,20 +57,25 @@ var wantWorkloads = []struct {
 	{"migrate-job.yaml", "Job", "migrate"},
 	{"backfill-indexed-job.yaml", "Job", "backfill"},
 	{"serve-deployment.yaml", "Deployment", "serve"},
+	{"console-deployment.yaml", "Deployment", "console"},
 }
 
 // commands are the loanremind commands a workload may run.
-var commands = []string{"migrate", "run", "backfill", "serve"}
+var commands = []string{"migrate", "run", "backfill", "serve", "console"}
 
 // readsConfig reports whether a command loads loanremind.yaml and writes
 // audit rows (migrate does neither).
 func readsConfig(command string) bool { return command != "migrate" }
 
 // wantDatabaseKey is the Secret key of each command's DATABASE_URL: migrate
-// needs the schema owner, everything else the role granted loanremind_job.
+// needs the schema owner, the console the role granted loanremind_console,
+// everything else the role granted loanremind_job.
 func wantDatabaseKey(command string) string {
-	if command == "migrate" {
+	switch command {
+	case "migrate":
 		return "migrate-database-url"
+	case "console":
+		return "console-database-url"
 	}
 	return "database-url"
 }
@@ -159,7 +165,8 @@ func literalEnv(c *corev1.Container) func(string) string {
 }
 
 // knownEnv are the variables loanremind reads, besides config.EnvVars().
-var knownEnv = []string{"LOANREMIND_CONFIG", "DATABASE_URL", "LOANREMIND_SHARD_COUNT", "JOB_COMPLETION_INDEX", "LOANREMIND_ACTOR", "POD_NAME"}
+var knownEnv = []string{"LOANREMIND_CONFIG", "DATABASE_URL", "LOANREMIND_SHARD_COUNT", "JOB_COMPLETION_INDEX", "LOANREMIND_ACTOR", "POD_NAME",
+	"LOANREMIND_CONSOLE_OIDC_SECRET"}
 
 func isKnownEnv(name string) bool {
 	return slices.Contains(knownEnv, name) || slices.Contains(config.EnvVars(), name)
@@ -774,6 +781,82 @@ func TestServeDeployment(t *testing.T) {
 	}
 }
 
+// TestConsoleDeployment: the compliance console, one replica behind a
+// Service, probed on /healthz, and with the ConfigMap and its Secret
+// variables a configuration `loanremind console` serves with (not exit 2).
+func TestConsoleDeployment(t *testing.T) {
+	docs := loadAll(t)
+	const file = "console-deployment.yaml"
+	d := find[*appsv1.Deployment](t, docs, file)
+	svc := find[*corev1.Service](t, docs, file)
+	serve := find[*appsv1.Deployment](t, docs, "serve-deployment.yaml")
+	serveSvc := find[*corev1.Service](t, docs, "serve-deployment.yaml")
+	c := workload{pod: &d.Spec.Template}.container()
+	if c == nil {
+		t.Fatalf("%s: no container %q", file, containerName)
+	}
+	flags, err := flagValues(c.Args)
+	if err != nil {
+		t.Fatalf("%s: args %q: %v", file, c.Args, err)
+	}
+	var port *corev1.ContainerPort
+	for i := range c.Ports {
+		if c.Ports[i].Name == "http" {
+			port = &c.Ports[i]
+		}
+	}
+	_, listenPort, _ := net.SplitHostPort(flags["listen"])
+	podLabels := d.Spec.Template.Labels
+	portOK := func(target string) bool {
+		return port != nil && (target == port.Name || target == strconv.Itoa(int(port.ContainerPort)))
+	}
+	probeOK := func(p *corev1.Probe) bool {
+		return p != nil && p.HTTPGet != nil && p.HTTPGet.Path == "/healthz" && portOK(p.HTTPGet.Port.String())
+	}
+	// The container's environment, the Secret's values standing in for
+	// the variables that come from it.
+	env := func(name string) string {
+		if e := envVar(c, name); e != nil && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			return "from-the-secret"
+		}
+		return literalEnv(c)(name)
+	}
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"one replica", check(d.Spec.Replicas != nil && *d.Spec.Replicas == 1, "replicas %v, want 1: sessions live in the process", derefInt(d.Spec.Replicas))},
+		{"strategy Recreate", check(d.Spec.Strategy.Type == appsv1.RecreateDeploymentStrategyType, "strategy %q, want Recreate: two replicas would split the sessions", d.Spec.Strategy.Type)},
+		{"runs `loanremind console`", check(len(c.Args) > 0 && c.Args[0] == "console", "args %q must start with console", c.Args)},
+		{"--listen on the http port", check(port != nil && listenPort == strconv.Itoa(int(port.ContainerPort)), "--listen %q does not listen on the container port named http", flags["listen"])},
+		{"selector matches the pod", check(d.Spec.Selector != nil && len(d.Spec.Selector.MatchLabels) > 0 && subset(d.Spec.Selector.MatchLabels, podLabels),
+			"selector %v does not select the pod template's labels %v", d.Spec.Selector, podLabels)},
+		{"readiness probe", check(probeOK(c.ReadinessProbe), "readinessProbe must GET /healthz on the http port (the only page open without signing in)")},
+		{"liveness probe", check(probeOK(c.LivenessProbe), "livenessProbe must GET /healthz on the http port")},
+		{"read-only root filesystem", check(c.SecurityContext != nil && c.SecurityContext.ReadOnlyRootFilesystem != nil && *c.SecurityContext.ReadOnlyRootFilesystem,
+			"the console writes no file: readOnlyRootFilesystem must be true")},
+		{"Service selects the pod", check(len(svc.Spec.Selector) > 0 && subset(svc.Spec.Selector, podLabels), "Service selector %v does not select the pod labels %v", svc.Spec.Selector, podLabels)},
+		{"Service targets the http port", check(len(svc.Spec.Ports) == 1 && portOK(svc.Spec.Ports[0].TargetPort.String()), "Service ports %v: want one port targeting the container's http port", svc.Spec.Ports)},
+		{"Services do not cross", check(!subset(svc.Spec.Selector, serve.Spec.Template.Labels) && !subset(serveSvc.Spec.Selector, podLabels),
+			"the console's Service selects the serve pods, or serve's the console's")},
+		{"the console would serve", func() error {
+			cfg, err := clusterConfig(t, docs, env)
+			if err != nil {
+				return err
+			}
+			if cfg.Console.Auth.Mode == config.ConsoleAuthOIDC && !strings.HasPrefix(cfg.Console.BaseURL, "https://") {
+				return fmt.Errorf("console.base_url %q: the console is served over TLS (Secure cookies, HSTS)", cfg.Console.BaseURL)
+			}
+			return cfg.Console.ValidateServing(env)
+		}()},
+	}
+	for _, c := range checks {
+		if c.err != nil {
+			t.Errorf("%s: %s: %v", file, c.name, c.err)
+		}
+	}
+}
+
 func subset(sub, of map[string]string) bool {
 	for k, v := range sub {
 		if of[k] != v {
@@ -827,7 +910,7 @@ func TestSecretExample(t *testing.T) {
 	if len(s.Data) > 0 {
 		t.Errorf("%s: use stringData with placeholders, not data", secretExample)
 	}
-	want := []string{"audit-hmac-key", "database-url", "migrate-database-url"}
+	want := []string{"audit-hmac-key", "console-database-url", "console-oidc-client-secret", "database-url", "migrate-database-url"}
 	if got := sortedKeys(s.StringData); !slices.Equal(got, want) {
 		t.Errorf("%s: keys %q, want %q", secretExample, got, want)
 	}

@@ -14,6 +14,9 @@ import (
 const (
 	EventPrune          = "prune"
 	EventUnmaskedExport = "unmasked_export"
+	// EventReveal: an investigator saw one borrower's contact data or one
+	// message's text in the compliance console, for a recorded reason.
+	EventReveal = "reveal"
 )
 
 // EventAnchor is an administrative event's hash as kept outside the
