@@ -57,7 +57,7 @@ type Config struct {
 	// BusinessZone is where times are shown (and export dates reckoned).
 	BusinessZone *time.Location
 	// Hasher and DefaultPhoneRegion find a contact address's keyed hashes
-	// as the job wrote them (jobs.ContactHashes).
+	// as the job wrote them (phone.ContactHashes).
 	Hasher             *pii.Hasher
 	DefaultPhoneRegion string
 	// Explainer explains an installment (the jobs.Runner).

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loanremind/loanremind/jobs"
+	"github.com/loanremind/loanremind/jobs/phone"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -98,7 +98,7 @@ func (s *Server) searchContact(w http.ResponseWriter, r *http.Request, rq *reque
 		return s.render(w, r, rq, http.StatusBadRequest, "search.html", "Search", d)
 	}
 	ctx := r.Context()
-	hashes := jobs.ContactHashes(s.cfg.Hasher, contact, s.cfg.DefaultPhoneRegion)
+	hashes := phone.ContactHashes(s.cfg.Hasher, contact, s.cfg.DefaultPhoneRegion)
 	found, err := queries.ConsoleBorrowersByContact(ctx, s.db, hashes, maxContactMatches)
 	if err != nil {
 		return err
