@@ -26,13 +26,13 @@ type UnvouchedSend struct {
 // UnvouchedSends returns up to limit messages of the runs (nil: of the
 // whole outbox) that no queued or deferred audit row names as they stand.
 func UnvouchedSends(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UnvouchedSend, error) {
-	rows, err := db.QueryContext(ctx, stmt("UnvouchedSends"), runFilter(runIDs), limit)
+	rows, err := db.QueryContext(ctx, stmt("UnvouchedSends"), runFilter(runIDs))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []UnvouchedSend
-	for rows.Next() {
+	for len(out) < limit && rows.Next() {
 		var s UnvouchedSend
 		if err := rows.Scan(&s.ID, &s.RunID); err != nil {
 			return nil, err
@@ -68,13 +68,13 @@ func UnvouchedDecisions(ctx context.Context, db DBTX, runIDs []int64, limit int)
 
 func unvouchedKeys(ctx context.Context, db DBTX, name string, runIDs []int64, limit int,
 	scan func(*sql.Rows, *UnvouchedKey) error) ([]UnvouchedKey, error) {
-	rows, err := db.QueryContext(ctx, stmt(name), runFilter(runIDs), limit)
+	rows, err := db.QueryContext(ctx, stmt(name), runFilter(runIDs))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []UnvouchedKey
-	for rows.Next() {
+	for len(out) < limit && rows.Next() {
 		var k UnvouchedKey
 		if err := scan(rows, &k); err != nil {
 			return nil, err

@@ -137,6 +137,29 @@ func verify(ctx context.Context, db DB, f VerifyFilter, opt verifyOptions) (*Rep
 	if runs, err = withAnchoredRuns(ctx, db, runs, f.Anchors); err != nil {
 		return nil, err
 	}
+	// The outbox and the ledger of the selected runs (everything: of
+	// every run, existing or not) against the audit rows that decided
+	// them, on a connection of its own while the chains are walked.
+	var runIDs []int64
+	if !everything {
+		runIDs = make([]int64, 0, len(runs))
+		for _, r := range runs {
+			runIDs = append(runIDs, r.ID)
+		}
+	}
+	var (
+		outbox    = &Report{}
+		outboxErr error
+		outboxRun sync.WaitGroup
+	)
+	outboxRun.Add(1)
+	defer outboxRun.Wait() // on every return: the check's connection is given back
+	outboxCtx, stopOutbox := context.WithCancel(ctx)
+	defer stopOutbox() // (deferred later, so run first)
+	go func() {
+		defer outboxRun.Done()
+		outboxErr = checkOutbox(outboxCtx, db, runIDs, outbox)
+	}()
 	// The chains are verified in segments (a run, or a part of a large
 	// run) on several connections at once: the server's work is most of
 	// the cost. Problems are reported in run order.
@@ -194,18 +217,12 @@ feed:
 	if noSuchRun {
 		rep.Problems = append(rep.Problems, Problem{RunID: f.RunID, What: "no such run (deleted, or never existed)"})
 	}
-	// The outbox and the ledger of the selected runs (everything: of
-	// every run, existing or not) against the audit rows that decided
-	// them.
-	var runIDs []int64
-	if !everything {
-		runIDs = make([]int64, 0, len(runs))
-		for _, r := range runs {
-			runIDs = append(runIDs, r.ID)
-		}
+	outboxRun.Wait()
+	if outboxErr != nil {
+		return nil, outboxErr
 	}
-	if err := checkOutbox(ctx, db, runIDs, rep); err != nil {
-		return nil, err
+	for _, p := range outbox.Problems {
+		rep.add(p)
 	}
 	if everything {
 		orphans, err := queries.OrphanAuditRuns(ctx, db)
