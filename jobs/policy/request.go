@@ -12,6 +12,14 @@ type Phone struct {
 	E164  string   // normalized number, the SMS recipient
 	Valid bool     // a valid, dialable number
 	Zones []string // IANA zones of the number; "Etc/Unknown" is ignored
+
+	// Country is the ISO 3166-1 code of the number's country ("US", "CN",
+	// "PR"); Subdivisions the ISO 3166-2 codes of the state or province a
+	// North American number's area code belongs to ("US-FL"; two or three
+	// for an area code that provinces share). Both are candidate regions
+	// of a valid number; "" and nil when unknown.
+	Country      string
+	Subdivisions []string
 }
 
 // Contact is an existing send of the borrower: its scheduled_for and channel.
