@@ -87,7 +87,7 @@ type PhoneParse struct {
 	Country      string
 	Subdivisions string
 	MAC          string // the job's keyed hash of the parse (phone.Seal)
-	Replace    bool   // the cache holds an older parse for the borrower
+	Replace      bool   // the cache holds an older parse for the borrower
 }
 
 // LockStripes takes the transaction-level locks of the given stripes.

@@ -62,7 +62,7 @@ func TestParse(t *testing.T) {
 func TestParseRegions(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name, raw, region      string
+		name, raw, region     string
 		country, subdivisions string
 	}{
 		{"Miami", "+1 305 555 0100", "CN", "US", "US-FL"},
