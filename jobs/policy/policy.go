@@ -2,7 +2,7 @@ package policy
 
 import (
 	"fmt"
-	"github.com/loanremind/loanremind/jobs/clean"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
+	"github.com/loanremind/loanremind/jobs/tzcountry"
 )
 
 // Error is the type of the package's sentinel errors. They are constants,
@@ -38,16 +40,21 @@ type Policy struct {
 	lateValidity  time.Duration
 	locations     locationCache
 	currencies    currencySet
+	zoneCountries *tzcountry.Index // the country of a time_zone, a candidate region
+	combos        comboCache       // the rules of several candidate regions at once
 }
 
-// ruleSet is what applies to the borrowers of one region.
+// ruleSet is what applies to the borrowers of one region, or of several
+// candidate regions at once (regions.go).
 type ruleSet struct {
 	key      string // the region key, "" for the defaults
+	id       uint32 // 0 for the defaults, then the regions in key order; noRuleSet for a combination
 	windows  []Window
 	holidays []civil.Date // sorted, unique
 	zones    []string
 	zoneLocs []*time.Location
-	clocks   []int32 // sorted unique wall clocks in [0, 86400) where a window opens or closes, and 0
+	clocks   []int32    // sorted unique wall clocks in [0, 86400) where a window opens or closes, and 0
+	parts    []*ruleSet // of a combination: the rule sets it combines
 }
 
 // New validates cfg and precomputes what Decide needs. It copies every slice
@@ -63,6 +70,7 @@ func New(cfg Config) (*Policy, error) {
 		maxPhoneZones: cfg.MaxPhoneZones,
 		lateValidity:  cfg.LateValidity,
 		regions:       make(map[string]*ruleSet, len(cfg.Regions)),
+		zoneCountries: tzcountry.New(),
 	}
 	if p.maxPhoneZones == 0 {
 		p.maxPhoneZones = DefaultMaxPhoneZones
@@ -81,8 +89,9 @@ func New(cfg Config) (*Policy, error) {
 		p.caps = append(p.caps, newCapRule(c))
 	}
 	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
-	for key := range cfg.Regions {
-		p.regions[key] = regionRules(&cfg, key)
+	for i, key := range slices.Sorted(maps.Keys(cfg.Regions)) {
+		p.regions[key] = configuredRules(&cfg, key)
+		p.regions[key].id = uint32(i) + 1
 	}
 	for _, rules := range p.regions {
 		for _, loc := range rules.zoneLocs {
@@ -105,9 +114,9 @@ func newCapRule(c Cap) capRule {
 	return r
 }
 
-// regionRules merges the rules of region key with its country's (a
+// configuredRules merges the rules of region key with its country's (a
 // subdivision's own keys win; holidays add up) and the defaults.
-func regionRules(cfg *Config, key string) *ruleSet {
+func configuredRules(cfg *Config, key string) *ruleSet {
 	r := cfg.Regions[key]
 	country, _, _ := strings.Cut(key, "-")
 	windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
@@ -242,9 +251,11 @@ func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location
 	if b.Phone.Valid {
 		notes = p.addPhoneZones(&list, b.Phone.Zones, notes)
 	}
-	rules := p.rules(b.Region)
-	for i, z := range rules.zones {
-		list.add(z, SourceRegion, rules.zoneLocs[i])
+	if code := regionCode(b.Region); code != "" {
+		rules := p.rules(code)
+		for i, z := range rules.zones {
+			list.add(z, SourceRegion, rules.zoneLocs[i])
+		}
 	}
 	if len(list.zones) == 0 {
 		list.add(p.defaultZone.String(), SourceDefault, p.defaultZone)
@@ -304,8 +315,9 @@ const unknownPhoneZone = "Etc/Unknown"
 func quote(s string) string { return `"` + clean.Text(s, 64) + `"` }
 
 // Permissible reports whether instant t is allowed for the borrower in every
-// one of zones: inside an allowed window of the borrower's region, not on a
-// holiday, not in one of the borrower's quiet windows. Frequency caps are
+// one of zones: inside the allowed windows of every candidate region of the
+// borrower, not on a holiday of any, not in one of the borrower's quiet
+// windows. Frequency caps are
 // not considered. A zone whose name cannot be loaded makes t impermissible;
 // no zones means Config.DefaultZone.
 func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
@@ -321,6 +333,7 @@ func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
 	if len(locs) == 0 {
 		locs = append(locs, p.defaultZone)
 	}
-	e.init(p.rules(b.Region), b.Quiet, locs)
+	regions, _ := p.appendRegions(b, nil, nil)
+	e.init(p.regionRules(regions), b.Quiet, locs)
 	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)
 }

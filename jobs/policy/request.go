@@ -129,7 +129,10 @@ type Outcome struct {
 // of it: copies share its working memory) must not be used by two Decide
 // calls at once. Outcomes are in the order they were decided.
 type Plan struct {
-	Zones    []ZoneUse
+	Zones []ZoneUse
+	// Regions are the candidate regions whose rules applied, all at once
+	// (none: the defaults).
+	Regions  []RegionUse
 	Notes    []string // e.g. "no zone known: used default Asia/Shanghai"
 	Messages []Message
 	Outcomes []Outcome
@@ -141,6 +144,7 @@ type Plan struct {
 // Reset empties the plan, keeping the capacity of its slices.
 func (p *Plan) Reset() {
 	p.Zones = p.Zones[:0]
+	p.Regions = p.Regions[:0]
 	p.Notes = p.Notes[:0]
 	p.Messages = p.Messages[:0]
 	p.Outcomes = p.Outcomes[:0]
