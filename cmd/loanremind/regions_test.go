@@ -155,4 +155,3 @@ func smsDecision(t *testing.T, d *testDB, borrower int64) (decision string, at t
 	}
 	return decision, at, string(raw)
 }
-
