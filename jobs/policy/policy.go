@@ -47,8 +47,11 @@ type Policy struct {
 // ruleSet is what applies to the borrowers of one region, or of several
 // candidate regions at once (regions.go).
 type ruleSet struct {
-	key      string // the region key, "" for the defaults
-	id       uint32 // 0 for the defaults, then the regions in key order; noRuleSet for a combination
+	key string // the region key, "" for the defaults
+	// id is the same for rule sets with the same windows and holidays (0:
+	// those of the defaults), which combine as one; noRuleSet for a
+	// combination.
+	id       uint32
 	windows  []Window
 	holidays []civil.Date // sorted, unique
 	zones    []string
@@ -89,9 +92,15 @@ func New(cfg Config) (*Policy, error) {
 		p.caps = append(p.caps, newCapRule(c))
 	}
 	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
-	for i, key := range slices.Sorted(maps.Keys(cfg.Regions)) {
-		p.regions[key] = configuredRules(&cfg, key)
-		p.regions[key].id = uint32(i) + 1
+	distinct := []*ruleSet{p.defaultRules} // by id: the first rule set of each content
+	for _, key := range slices.Sorted(maps.Keys(cfg.Regions)) {
+		rules := configuredRules(&cfg, key)
+		rules.id = uint32(slices.IndexFunc(distinct, rules.sameRules))
+		if int32(rules.id) < 0 {
+			rules.id = uint32(len(distinct))
+			distinct = append(distinct, rules)
+		}
+		p.regions[key] = rules
 	}
 	for _, rules := range p.regions {
 		for _, loc := range rules.zoneLocs {
@@ -133,6 +142,12 @@ func configuredRules(cfg *Config, key string) *ruleSet {
 		windows = cfg.Allowed
 	}
 	return newRuleSet(key, windows, holidays, zones)
+}
+
+// sameRules reports whether two rule sets allow the same times: the same
+// windows and holidays (zones aside, which are not rules of time).
+func (rs *ruleSet) sameRules(other *ruleSet) bool {
+	return slices.Equal(rs.windows, other.windows) && slices.Equal(rs.holidays, other.holidays)
 }
 
 // newRuleSet copies and indexes one region's rules (zones are validated).

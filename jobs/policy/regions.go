@@ -134,8 +134,8 @@ func addRegion(regions []RegionUse, code, source string) []RegionUse {
 }
 
 // regionRules returns the rules of every candidate region at once: those
-// of the one rule set they share, or their combination (cached). No
-// region: the defaults.
+// of the first region when every region's rule set allows the same times,
+// or their combination (cached). No region: the defaults.
 func (p *Policy) regionRules(regions []RegionUse) *ruleSet {
 	var key comboKey
 	n := 0
@@ -187,23 +187,23 @@ func insertID(key *comboKey, n int, id uint32) int {
 
 // combine builds the rule set of several regions' rule sets: windows
 // intersected (an instant is allowed when every region allows it),
-// holidays united. Its key names the rule sets, for the trace.
+// holidays united. It is cached for every borrower whose regions have
+// rule sets of the same ids, so it names none of the regions.
 func (p *Policy) combine(regions []RegionUse) *ruleSet {
 	var sets []*ruleSet
 	for _, r := range regions {
-		if rs := p.rules(r.Code); !slices.Contains(sets, rs) {
+		rs := p.rules(r.Code)
+		if !slices.ContainsFunc(sets, func(s *ruleSet) bool { return s.id == rs.id }) {
 			sets = append(sets, rs)
 		}
 	}
 	slices.SortFunc(sets, func(a, b *ruleSet) int { return int(a.id) - int(b.id) })
 	windows := sets[0].windows
 	var holidays []civil.Date
-	names := make([]string, 0, len(sets))
 	sameWindows := true
 	for _, rs := range sets {
 		sameWindows = sameWindows && slices.Equal(rs.windows, windows)
 		holidays = append(holidays, rs.holidays...)
-		names = append(names, rs.name())
 	}
 	if !sameWindows {
 		groups := make([][]Window, len(sets))
@@ -212,19 +212,14 @@ func (p *Policy) combine(regions []RegionUse) *ruleSet {
 		}
 		windows = intersectWindows(groups)
 	}
-	combined := newRuleSet(strings.Join(names, " + "), windows, holidays, nil)
+	combined := newRuleSet(combinedKey, windows, holidays, nil)
 	combined.id = noRuleSet
 	combined.parts = sets
 	return combined
 }
 
-// name is how the trace names a rule set.
-func (rs *ruleSet) name() string {
-	if rs.key == "" {
-		return "the defaults"
-	}
-	return rs.key
-}
+// combinedKey is the key of a combined rule set.
+const combinedKey = "(several)"
 
 // span is [from, to) seconds of a local day.
 type span struct{ from, to int32 }

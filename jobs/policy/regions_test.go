@@ -108,9 +108,16 @@ func TestRegionsDoNotFailOpen(t *testing.T) {
 }
 
 // The combined rules of a set of regions are built once, whatever order
-// the regions come in, and a borrower decided on them allocates nothing.
+// the regions come in, and a borrower decided on them allocates nothing;
+// regions whose rules allow the same times (a state configured for its
+// zones alone, and its country) need no combination.
 func TestCombinedRulesAreCached(t *testing.T) {
-	p := mustNew(t, baseConfig(t))
+	cfg := baseConfig(t)
+	cfg.Regions["US-NY"] = Region{Zones: []string{"America/New_York"}}
+	p := mustNew(t, cfg)
+	if ny := p.regionRules([]RegionUse{{"US-NY", SourceRegion}, {"US", SourcePhone}}); ny != p.regions["US-NY"] {
+		t.Errorf("US-NY (zones alone) and US: %s, want US-NY's own rules", ny.key)
+	}
 	a := p.regionRules([]RegionUse{{"US-FL", SourcePhone}, {"US", SourcePhone}, {"CN", SourceTimeZone}})
 	b := p.regionRules([]RegionUse{{"CN", SourceRegion}, {"US-FL", SourcePhone}, {"US", SourceTimeZone}, {"CN-31", SourcePhone}})
 	if a != b || a.parts == nil || len(a.parts) != 3 {

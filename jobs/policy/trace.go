@@ -124,7 +124,7 @@ func (t *tracer) writeZonesResolved(rules *ruleSet, ok bool) {
 	t.writeRegions(rules)
 	whose := "the default rules"
 	switch {
-	case rules.parts != nil:
+	case len(d.plan.Regions) > 1:
 		whose = "the rules of every candidate region"
 	case rules.key != "":
 		whose = "the rules of region " + rules.key
@@ -169,9 +169,9 @@ func (t *tracer) writeRegions(rules *ruleSet) {
 		}
 		t.tracef("Candidate region %s (from %s): %s.", r.Code, regionSourceText(r.Source), what)
 	}
-	if rules.parts != nil {
-		t.tracef("The rules of every candidate region apply at once, the strictest winning (%s): allowed only when every one allows, that is %s; the holidays of every one.",
-			rules.key, windowsText(rules.windows))
+	if len(d.plan.Regions) > 1 {
+		t.tracef("The rules of every candidate region apply at once, the strictest winning: allowed only when every one allows, that is %s; the holidays of every one.",
+			windowsText(rules.windows))
 	}
 }
 
