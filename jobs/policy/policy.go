@@ -41,6 +41,7 @@ type Policy struct {
 	locations     locationCache
 	currencies    currencySet
 	zoneCountries *tzcountry.Index // the country of a time_zone, a candidate region
+	codes         codeCache        // the rule set of each region code met
 	combos        comboCache       // the rules of several candidate regions at once
 }
 
@@ -102,6 +103,9 @@ func New(cfg Config) (*Policy, error) {
 		}
 		p.regions[key] = rules
 	}
+	codes := make(map[string]*ruleSet, len(p.regions))
+	maps.Copy(codes, p.regions)
+	p.codes.m.Store(&codes)
 	for _, rules := range p.regions {
 		for _, loc := range rules.zoneLocs {
 			p.locations.put(loc.String(), loc)

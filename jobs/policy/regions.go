@@ -80,6 +80,48 @@ func (c *comboCache) put(k comboKey, rs *ruleSet) *ruleSet {
 	return rs
 }
 
+// codeCache maps region codes to their rule sets (Policy.rules: the exact
+// code, then its country, then the defaults) behind a copy-on-write map,
+// so that a borrower's regions cost a lookup each, without a lock or an
+// allocation. It starts with every configured code.
+type codeCache struct {
+	mu sync.Mutex
+	m  atomic.Pointer[map[string]*ruleSet]
+}
+
+// codeCacheMax bounds the codes remembered (ISO 3166-2 has about 5,000).
+const codeCacheMax = 8192
+
+// rulesOf returns the rule set of a region code (upper case, valid).
+func (p *Policy) rulesOf(code string) *ruleSet {
+	if m := p.codes.m.Load(); m != nil {
+		if rs, ok := (*m)[code]; ok {
+			return rs
+		}
+	}
+	rs := p.rules(code)
+	p.codes.put(code, rs)
+	return rs
+}
+
+func (c *codeCache) put(code string, rs *ruleSet) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var old map[string]*ruleSet
+	if m := c.m.Load(); m != nil {
+		old = *m
+	}
+	if _, ok := old[code]; ok || len(old) >= codeCacheMax {
+		return
+	}
+	m := make(map[string]*ruleSet, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	m[code] = rs
+	c.m.Store(&m)
+}
+
 // appendRegions appends the borrower's candidate regions, without
 // repeats (the first source kept); notes says what was ignored. It
 // allocates nothing unless the borrower's region must be upper-cased or
@@ -141,7 +183,7 @@ func (p *Policy) regionRules(regions []RegionUse) *ruleSet {
 	n := 0
 	var first *ruleSet
 	for _, r := range regions {
-		rs := p.rules(r.Code)
+		rs := p.rulesOf(r.Code)
 		if n == 0 {
 			first = rs
 		}
@@ -192,7 +234,7 @@ func insertID(key *comboKey, n int, id uint32) int {
 func (p *Policy) combine(regions []RegionUse) *ruleSet {
 	var sets []*ruleSet
 	for _, r := range regions {
-		rs := p.rules(r.Code)
+		rs := p.rulesOf(r.Code)
 		if !slices.ContainsFunc(sets, func(s *ruleSet) bool { return s.id == rs.id }) {
 			sets = append(sets, rs)
 		}
