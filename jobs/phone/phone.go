@@ -40,13 +40,8 @@ func isASCIILetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && 
 // 14 MiB, once per process.)
 func Parse(raw, region string) queries.PhoneParse {
 	p := queries.PhoneParse{Raw: raw, Region: region}
-	num, err := phonenumbers.Parse(raw, region)
-	if err != nil {
-		return p
-	}
-	// IsValidNumber is these two calls: the country is known for free.
-	country := phonenumbers.GetRegionCodeForNumber(num)
-	if !phonenumbers.IsValidNumberForRegion(num, country) {
+	num, country, ok := parseValid(raw, region)
+	if !ok {
 		return p
 	}
 	p.Valid = true
@@ -72,6 +67,18 @@ func Parse(raw, region string) queries.PhoneParse {
 		}
 	}
 	return p
+}
+
+// parseValid parses a number and tells its country; ok is false unless it
+// is valid. (IsValidNumber is GetRegionCodeForNumber and
+// IsValidNumberForRegion: the country comes for free.)
+func parseValid(raw, region string) (num *phonenumbers.PhoneNumber, country string, ok bool) {
+	num, err := phonenumbers.Parse(raw, region)
+	if err != nil {
+		return nil, "", false
+	}
+	country = phonenumbers.GetRegionCodeForNumber(num)
+	return num, country, phonenumbers.IsValidNumberForRegion(num, country)
 }
 
 // ForPolicy is the policy's view of a parsed number.
@@ -122,8 +129,8 @@ func ContactHashes(h *pii.Hasher, address, region string) []string {
 	}
 	add(address)
 	add(trimmed)
-	if p := Parse(trimmed, region); p.Valid {
-		add(p.E164)
+	if num, _, ok := parseValid(trimmed, region); ok { // not Parse: no zones or geocoding needed
+		add(phonenumbers.Format(num, phonenumbers.E164))
 	}
 	return hashes
 }
