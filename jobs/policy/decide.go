@@ -175,8 +175,9 @@ func (d *decider) stageItems() (live int) {
 // invalid.
 func (d *decider) resolveZones() (rules *ruleSet, ok bool) {
 	b, plan := d.req.Borrower, d.plan
-	plan.Zones, d.zoneLocs, plan.Notes, ok = d.p.appendZones(b, plan.Zones, d.zoneLocs[:0], plan.Notes)
-	plan.Regions, plan.Notes = d.p.appendRegions(b, plan.Regions, plan.Notes)
+	var timeZoneCountry string
+	plan.Zones, d.zoneLocs, plan.Notes, timeZoneCountry, ok = d.p.appendZones(b, plan.Zones, d.zoneLocs[:0], plan.Notes)
+	plan.Regions, plan.Notes = d.p.appendRegions(b, timeZoneCountry, plan.Regions, plan.Notes)
 	rules = d.p.regionRules(plan.Regions)
 	d.trace.zonesResolved(rules, ok)
 	return rules, ok

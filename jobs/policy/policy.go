@@ -40,9 +40,8 @@ type Policy struct {
 	lateValidity  time.Duration
 	locations     locationCache
 	currencies    currencySet
-	zoneCountries *tzcountry.Index // the country of a time_zone, a candidate region
-	codes         codeCache        // the rule set of each region code met
-	combos        comboCache       // the rules of several candidate regions at once
+	codes         codeCache  // the rule set of each region code met
+	combos        comboCache // the rules of several candidate regions at once
 }
 
 // ruleSet is what applies to the borrowers of one region, or of several
@@ -74,8 +73,8 @@ func New(cfg Config) (*Policy, error) {
 		maxPhoneZones: cfg.MaxPhoneZones,
 		lateValidity:  cfg.LateValidity,
 		regions:       make(map[string]*ruleSet, len(cfg.Regions)),
-		zoneCountries: tzcountry.New(),
 	}
+	p.locations.countries = tzcountry.New()
 	if p.maxPhoneZones == 0 {
 		p.maxPhoneZones = DefaultMaxPhoneZones
 	}
@@ -195,11 +194,19 @@ func (p *Policy) Stages() Stages { return slices.Clone(p.stages) }
 // BusinessDate returns the business date of the instant asOf.
 func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.businessZone) }
 
-// locationCache caches time.LoadLocation results (misses included) behind a
-// copy-on-write map, so that lookups take no lock and allocate nothing.
+// locationCache caches time.LoadLocation results (misses included), with
+// each zone's country (a candidate region), behind a copy-on-write map, so
+// that lookups take no lock and allocate nothing.
 type locationCache struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[string]*time.Location]
+	mu        sync.Mutex
+	m         atomic.Pointer[map[string]zoneEntry]
+	countries *tzcountry.Index // set by New, before any lookup
+}
+
+// zoneEntry is a cached zone: its location (nil: unknown) and country.
+type zoneEntry struct {
+	loc     *time.Location
+	country string
 }
 
 // Cache bounds: distinct zone names are few (about 600 exist); unknown
@@ -211,34 +218,42 @@ const (
 
 // load returns the location named name, or nil when it is not a known IANA
 // zone.
-func (c *locationCache) load(name string) *time.Location {
+func (c *locationCache) load(name string) *time.Location { return c.entry(name).loc }
+
+// entry returns the zone named name: its location, or nil when it is not a
+// known IANA zone, and its country.
+func (c *locationCache) entry(name string) zoneEntry {
 	if m := c.m.Load(); m != nil {
-		if loc, ok := (*m)[name]; ok {
-			return loc
+		if e, ok := (*m)[name]; ok {
+			return e
 		}
 	}
-	loc := loadLocation(name)
-	c.put(name, loc)
-	return loc
+	return c.put(name, loadLocation(name))
 }
 
-// put remembers name's location (nil for unknown) if there is room.
-func (c *locationCache) put(name string, loc *time.Location) {
+// put remembers name's location (nil for unknown) if there is room, and
+// returns its entry.
+func (c *locationCache) put(name string, loc *time.Location) zoneEntry {
+	e := zoneEntry{loc: loc}
+	if loc != nil {
+		e.country = c.countries.Country(name)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var old map[string]*time.Location
+	var old map[string]zoneEntry
 	if m := c.m.Load(); m != nil {
 		old = *m
 	}
 	if _, ok := old[name]; ok || len(old) >= locationCacheMax || (loc == nil && len(old) >= locationCacheMaxUnknown) {
-		return
+		return e
 	}
-	m := make(map[string]*time.Location, len(old)+1)
+	m := make(map[string]zoneEntry, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[name] = loc
+	m[name] = e
 	c.m.Store(&m)
+	return e
 }
 
 // Zones resolves the borrower's candidate time zones (Reg F comment 6(b)(1)(i)-2),
@@ -248,24 +263,27 @@ func (c *locationCache) put(name string, loc *time.Location) {
 // is known, Config.DefaultZone. notes says what was ignored or defaulted.
 // err wraps ErrInvalidTimeZone when time_zone is set but unknown.
 func (p *Policy) Zones(b *Borrower) (zones []ZoneUse, notes []string, err error) {
-	zones, _, notes, ok := p.appendZones(b, nil, nil, nil)
+	zones, _, notes, _, ok := p.appendZones(b, nil, nil, nil)
 	if !ok {
 		return nil, notes, fmt.Errorf("time_zone %q: %w", b.TimeZone, ErrInvalidTimeZone)
 	}
 	return zones, notes, nil
 }
 
-// appendZones appends the candidate zones and their locations; ok is false
-// when the borrower's time_zone is invalid.
-func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) ([]ZoneUse, []*time.Location, []string, bool) {
+// appendZones appends the candidate zones and their locations, and tells
+// the country of the borrower's time_zone; ok is false when their
+// time_zone is invalid.
+func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) (
+	_ []ZoneUse, _ []*time.Location, _ []string, timeZoneCountry string, ok bool) {
 	list := zoneList{zones: zones, locs: locs}
 	if b.TimeZone != "" {
-		loc := p.locations.load(b.TimeZone)
-		if loc == nil {
+		zone := p.locations.entry(b.TimeZone)
+		if zone.loc == nil {
 			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
-			return list.zones, list.locs, notes, false
+			return list.zones, list.locs, notes, "", false
 		}
-		list.add(b.TimeZone, SourceTimeZone, loc)
+		list.add(b.TimeZone, SourceTimeZone, zone.loc)
+		timeZoneCountry = zone.country
 	}
 	if b.Phone.Valid {
 		notes = p.addPhoneZones(&list, b.Phone.Zones, notes)
@@ -280,7 +298,7 @@ func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location
 		list.add(p.defaultZone.String(), SourceDefault, p.defaultZone)
 		notes = append(notes, p.defaultNote)
 	}
-	return list.zones, list.locs, notes, true
+	return list.zones, list.locs, notes, timeZoneCountry, true
 }
 
 // zoneList is a list of candidate zones and their locations, without
@@ -352,7 +370,11 @@ func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
 	if len(locs) == 0 {
 		locs = append(locs, p.defaultZone)
 	}
-	regions, _ := p.appendRegions(b, nil, nil)
+	var timeZoneCountry string
+	if b.TimeZone != "" {
+		timeZoneCountry = p.locations.entry(b.TimeZone).country
+	}
+	regions, _ := p.appendRegions(b, timeZoneCountry, nil, nil)
 	e.init(p.regionRules(regions), b.Quiet, locs)
 	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)
 }

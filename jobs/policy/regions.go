@@ -123,10 +123,10 @@ func (c *codeCache) put(code string, rs *ruleSet) {
 }
 
 // appendRegions appends the borrower's candidate regions, without
-// repeats (the first source kept); notes says what was ignored. It
-// allocates nothing unless the borrower's region must be upper-cased or
-// is ignored.
-func (p *Policy) appendRegions(b *Borrower, regions []RegionUse, notes []string) ([]RegionUse, []string) {
+// repeats (the first source kept), given their time_zone's country (from
+// appendZones); notes says what was ignored. It allocates nothing unless
+// the borrower's region must be upper-cased or is ignored.
+func (p *Policy) appendRegions(b *Borrower, timeZoneCountry string, regions []RegionUse, notes []string) ([]RegionUse, []string) {
 	if b.Region != "" {
 		code := regionCode(b.Region)
 		if code == "" {
@@ -145,10 +145,8 @@ func (p *Policy) appendRegions(b *Borrower, regions []RegionUse, notes []string)
 			regions = addRegion(regions, b.Phone.Country, SourcePhone)
 		}
 	}
-	if b.TimeZone != "" {
-		if country := p.zoneCountries.Country(b.TimeZone); country != "" {
-			regions = addRegion(regions, country, SourceTimeZone)
-		}
+	if timeZoneCountry != "" {
+		regions = addRegion(regions, timeZoneCountry, SourceTimeZone)
 	}
 	return regions, notes
 }
@@ -156,6 +154,9 @@ func (p *Policy) appendRegions(b *Borrower, regions []RegionUse, notes []string)
 // regionCode is a borrower's region as a code ("us-fl" and " US-FL " are
 // US-FL), or "" when it is none.
 func regionCode(region string) string {
+	if region == "" {
+		return ""
+	}
 	if validRegionKey(region) {
 		return region
 	}

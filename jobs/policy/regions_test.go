@@ -40,7 +40,8 @@ func TestCandidateRegions(t *testing.T) {
 		{"codes that are no codes are dropped", Borrower{Phone: Phone{Raw: "x", E164: "+1", Valid: true, Country: "001", Subdivisions: []string{"", "us-fl"}}}, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			regions, notes := p.appendRegions(&tc.b, nil, nil)
+			_, _, _, timeZoneCountry, _ := p.appendZones(&tc.b, nil, nil, nil)
+			regions, notes := p.appendRegions(&tc.b, timeZoneCountry, nil, nil)
 			if !slices.Equal(regions, tc.regions) || !slices.Equal(notes, tc.notes) {
 				t.Errorf("regions %v notes %q, want %v %q", regions, notes, tc.regions, tc.notes)
 			}
