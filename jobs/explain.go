@@ -325,9 +325,16 @@ func phoneVerdict(p policy.Phone) string {
 		return "missing"
 	case !p.Valid:
 		return "not a valid number"
-	case len(p.Zones) == 0:
-		return "valid, no time zone known for it"
-	default:
-		return "valid, zones " + strings.Join(p.Zones, ", ")
 	}
+	verdict := "valid, no time zone known for it"
+	if len(p.Zones) > 0 {
+		verdict = "valid, zones " + strings.Join(p.Zones, ", ")
+	}
+	if p.Country != "" {
+		verdict += ", country " + p.Country
+	}
+	if len(p.Subdivisions) > 0 {
+		verdict += ", state or province " + strings.Join(p.Subdivisions, ", ")
+	}
+	return verdict
 }

@@ -95,6 +95,7 @@ type rowBuilder struct {
 	// of its message ("" when it was not): one bad item does not keep the
 	// rest of a message from being sent.
 	itemFault []string
+	regions   []byte // the borrower's candidate regions as the audit's details hold them
 }
 
 // addBorrower decides, groups, schedules and renders one borrower's items.
@@ -157,6 +158,7 @@ func (rb *rowBuilder) addOutcomes(in *borrowerInput) {
 	cfg := &p.runner.Config
 	stages := cfg.Policy.Stages
 	zones := zonesJSON(plan.Zones)
+	rb.regions = appendRegionsJSON(rb.regions[:0], plan.Regions)
 	var contacts contactHashes
 	for _, o := range plan.Outcomes {
 		it := &in.items[o.Item]
@@ -188,7 +190,7 @@ func (rb *rowBuilder) addOutcomes(in *borrowerInput) {
 		if row.Reason == policy.ReasonLoanStatusOther {
 			status = clean.Text(it.LoanStatus, 40)
 		}
-		row.Details = details(it, p.businessDate, contacts.of(cfg.Hasher, o.Channel, &in.borrower), capExempt, status, digest, plan.Notes)
+		row.Details = details(it, p.businessDate, contacts.of(cfg.Hasher, o.Channel, &in.borrower), capExempt, status, digest, plan.Notes, rb.regions)
 		rows.addAudit(&row, send)
 		rows.count(policy.Decision(row.Decision))
 		if send != 0 {
@@ -408,15 +410,37 @@ func zonesJSON(zones []policy.ZoneUse) string {
 	return string(audit.AppendArray(nil, objs))
 }
 
+// appendRegionsJSON appends the candidate regions whose rules applied,
+// and where each came from, as the details' "regions" array holds them:
+// [{"region": "US-FL", "source": "phone"}]; nothing when there are none.
+// It is built once per borrower.
+func appendRegionsJSON(b []byte, regions []policy.RegionUse) []byte {
+	if len(regions) == 0 {
+		return b
+	}
+	b = append(b, '[')
+	for i, r := range regions {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, `{"region": `...)
+		b = audit.AppendString(b, r.Code)
+		b = append(b, `, "source": `...)
+		b = audit.AppendString(b, r.Source)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
 // details is the audit row's details: the amounts and dates decided on, a
-// keyed hash of the contact address instead of the address, and the hash of
+// keyed hash of the contact address instead of the address, the hash of
 // the message that queued the item (audit.MessageDigest), by which the
-// audit vouches for the outbox. It runs for
-// every audit row, so it writes jsonb's text directly: keys shorter first,
-// then bytewise, as audit.Object would order them (a test holds the two
-// equal).
-func details(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string) string {
-	b := make([]byte, 0, 256)
+// audit vouches for the outbox, and the candidate regions whose rules
+// applied (regions: appendRegionsJSON's text). It runs for every audit
+// row, so it writes jsonb's text directly: keys shorter first, then
+// bytewise, as audit.Object would order them (a test holds the two equal).
+func details(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string, regions []byte) string {
+	b := make([]byte, 0, 256+len(regions))
 	b = append(b, `{"seq": `...)
 	b = strconv.AppendInt(b, int64(it.Seq), 10)
 	if len(notes) > 0 {
@@ -428,6 +452,10 @@ func details(it *policy.Item, businessDate civil.Date, contact string, capExempt
 			b = audit.AppendString(b, n)
 		}
 		b = append(b, ']')
+	}
+	if len(regions) > 0 {
+		b = append(b, `, "regions": `...)
+		b = append(b, regions...)
 	}
 	b = append(b, `, "currency": `...)
 	b = audit.AppendString(b, clean.Text(it.Currency, 8))

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"fmt"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -28,8 +29,15 @@ func TestDetailsMatchesObject(t *testing.T) {
 		message := rapid.SampledFrom([]string{"", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}).Draw(t, "message")
 		notes := rapid.SliceOfN(rapid.String(), 0, 3).Draw(t, "notes")
 		status := rapid.SampledFrom([]string{"", "frozen by Zhang"}).Draw(t, "loan_status")
-		got := details(&it, businessDate, contact, exempt, status, message, notes)
-		want := detailsObject(&it, businessDate, contact, exempt, status, message, notes)
+		var regions []policy.RegionUse
+		for i := range rapid.IntRange(0, 4).Draw(t, "regions") {
+			regions = append(regions, policy.RegionUse{
+				Code:   rapid.SampledFrom([]string{"US-FL", "CN", "CA-NS", "x\"\u2028"}).Draw(t, fmt.Sprintf("region%d", i)),
+				Source: rapid.SampledFrom([]string{policy.SourceRegion, policy.SourcePhone, policy.SourceTimeZone}).Draw(t, fmt.Sprintf("source%d", i)),
+			})
+		}
+		got := details(&it, businessDate, contact, exempt, status, message, notes, appendRegionsJSON(nil, regions))
+		want := detailsObject(&it, businessDate, contact, exempt, status, message, notes, regions)
 		if got != want {
 			t.Fatalf("details:\n got %s\nwant %s", got, want)
 		}
@@ -37,7 +45,7 @@ func TestDetailsMatchesObject(t *testing.T) {
 }
 
 // detailsObject is details built the general way: the test reference.
-func detailsObject(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string) string {
+func detailsObject(it *policy.Item, businessDate civil.Date, contact string, capExempt bool, loanStatus, message string, notes []string, regions []policy.RegionUse) string {
 	o := &audit.Object{}
 	o.Int("seq", int64(it.Seq)).
 		String("due_date", it.DueDate.String()).
@@ -59,6 +67,13 @@ func detailsObject(it *policy.Item, businessDate civil.Date, contact string, cap
 	}
 	if len(notes) > 0 {
 		o.Strings("notes", notes)
+	}
+	if len(regions) > 0 {
+		objs := make([]*audit.Object, len(regions))
+		for i, r := range regions {
+			objs[i] = (&audit.Object{}).String("region", r.Code).String("source", r.Source)
+		}
+		o.Objects("regions", objs)
 	}
 	return o.Text()
 }

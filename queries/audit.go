@@ -383,6 +383,7 @@ type InstallmentDecision struct {
 	At                               time.Time
 	Stage, Channel, Decision, Reason string
 	TimeZones                        string
+	Regions                          string // the candidate regions whose rules applied (details' "regions"), JSON
 	ScheduledFor, ValidUntil         sql.NullTime
 	SendID                           int64
 }
@@ -399,7 +400,7 @@ func InstallmentAudit(ctx context.Context, db DBTX, id int64) ([]InstallmentDeci
 	for rows.Next() {
 		var d InstallmentDecision
 		if err := rows.Scan(&d.ID, &d.RunID, &d.Mode, &d.Actor, &d.AsOf, &d.StartedAt, &d.SendLate, &d.RunPolicySHA256, &d.At,
-			&d.Stage, &d.Channel, &d.Decision, &d.Reason, &d.TimeZones, &d.ScheduledFor, &d.ValidUntil, &d.SendID); err != nil {
+			&d.Stage, &d.Channel, &d.Decision, &d.Reason, &d.TimeZones, &d.Regions, &d.ScheduledFor, &d.ValidUntil, &d.SendID); err != nil {
 			return nil, err
 		}
 		out = append(out, d)

@@ -144,7 +144,8 @@ WHERE i.id = $1;
 
 -- name: InstallmentAudit
 SELECT a.id, a.run_id, r.mode, r.actor, r.as_of, r.started_at, r.send_late, r.policy_sha256, a.at, a.stage, a.channel,
-       a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0)
+       a.decision, a.reason, a.time_zones::text, coalesce((a.details -> 'regions')::text, '[]'),
+       a.scheduled_for, a.valid_until, coalesce(a.send_id, 0)
 FROM reminder_audit a
 JOIN reminder_runs r ON r.id = a.run_id
 WHERE a.installment_id = $1

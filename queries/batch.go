@@ -81,8 +81,13 @@ type PhoneParse struct {
 	E164       string
 	Valid      bool
 	Zones      string // comma-separated
-	MAC        string // the job's keyed hash of the parse (phone.Seal)
-	Replace    bool   // the cache holds an older parse for the borrower
+	// Country is the number's ISO 3166-1 code; Subdivisions the ISO
+	// 3166-2 codes of its state or province (comma-separated), for a
+	// North American number.
+	Country      string
+	Subdivisions string
+	MAC          string // the job's keyed hash of the parse (phone.Seal)
+	Replace      bool   // the cache holds an older parse for the borrower
 }
 
 // LockStripes takes the transaction-level locks of the given stripes.
@@ -176,13 +181,14 @@ func copyPhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	}
 	i := 0
 	_, err := CopyFrom(ctx, tx, "reminder_phone_cache",
-		[]string{"borrower_id", "raw", "region", "e164", "valid", "time_zones", "mac"}, func(row []any) bool {
+		[]string{"borrower_id", "raw", "region", "e164", "valid", "time_zones", "country", "subdivisions", "mac"}, func(row []any) bool {
 			if i == len(ps) {
 				return false
 			}
 			p := &ps[i]
 			i++
-			row[0], row[1], row[2], row[3], row[4], row[5], row[6] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, pgTextArray(p.Zones), p.MAC
+			row[0], row[1], row[2], row[3], row[4], row[5] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, pgTextArray(p.Zones)
+			row[6], row[7], row[8] = p.Country, pgTextArray(p.Subdivisions), p.MAC
 			return true
 		})
 	return duplicate("cache phones", err)
@@ -209,12 +215,15 @@ func CachePhones(ctx context.Context, tx *sql.Tx, ps []PhoneParse) error {
 	e164 := make([]string, len(ps))
 	valid := make([]bool, len(ps))
 	zones := make([]string, len(ps))
+	countries := make([]string, len(ps))
+	subdivisions := make([]string, len(ps))
 	macs := make([]string, len(ps))
 	for i, p := range ps {
 		ids[i], raw[i], regions[i], e164[i], valid[i], zones[i], macs[i] = p.BorrowerID, p.Raw, p.Region, p.E164, p.Valid, p.Zones, p.MAC
+		countries[i], subdivisions[i] = p.Country, p.Subdivisions
 	}
 	_, err := tx.ExecContext(ctx, stmt("CachePhones"), pq.Array(ids), pq.Array(raw), pq.Array(regions), pq.Array(e164),
-		pq.Array(valid), pq.Array(zones), pq.Array(macs))
+		pq.Array(valid), pq.Array(zones), pq.Array(macs), pq.Array(countries), pq.Array(subdivisions))
 	if err != nil {
 		return fmt.Errorf("cache phones: %w", err)
 	}

@@ -17,13 +17,15 @@ SELECT nextval($1::regclass) AS id FROM generate_series(1, $2) ORDER BY id;
 -- name: CachePhones
 -- A borrower's number changed since it was cached: the new parse replaces
 -- the old.
-INSERT INTO reminder_phone_cache (borrower_id, raw, region, e164, valid, time_zones, mac)
-SELECT b, raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END, mac
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[])
-    AS t (b, raw, region, e164, valid, zones, mac)
+INSERT INTO reminder_phone_cache (borrower_id, raw, region, e164, valid, time_zones, mac, country, subdivisions)
+SELECT b, raw, region, e164, valid, CASE WHEN zones = '' THEN '{}'::text[] ELSE string_to_array(zones, ',') END, mac,
+       country, CASE WHEN subdivisions = '' THEN '{}'::text[] ELSE string_to_array(subdivisions, ',') END
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::text[], $8::text[], $9::text[])
+    AS t (b, raw, region, e164, valid, zones, mac, country, subdivisions)
 ON CONFLICT (borrower_id) DO UPDATE
 SET raw = excluded.raw, region = excluded.region, e164 = excluded.e164, valid = excluded.valid,
-    time_zones = excluded.time_zones, mac = excluded.mac;
+    time_zones = excluded.time_zones, mac = excluded.mac, country = excluded.country,
+    subdivisions = excluded.subdivisions;
 
 -- name: StreamSettings
 -- The candidate query sorts every candidate: in memory, and without a JIT

@@ -12,32 +12,34 @@ import (
 // Candidate is one row of the selection: an open installment in a stage,
 // with its loan, its borrower and the borrower's cached phone parse.
 type Candidate struct {
-	BorrowerID      int64
-	FullName        string
-	Phone           string
-	Email           string
-	Locale          string
-	TimeZone        string
-	Region          string
-	SMSOptOut       bool
-	EmailOptOut     bool
-	DoNotContact    bool
-	LoanID          int64
-	AccountRef      string
-	Currency        string
-	LoanStatus      string
-	InstallmentID   int64
-	Seq             int
-	DueDay          int32 // days since 1970-01-01
-	AmountDueMinor  int64
-	AmountPaidMinor int64
-	Stage           string
-	PhoneCached     bool // the cache holds a parse of this number for this region
-	PhoneCacheRow   bool // the cache holds a parse for the borrower (stale unless PhoneCached)
-	PhoneValid      bool // PhoneValid, PhoneE164, PhoneZones: the cached parse, zero unless PhoneCached
-	PhoneE164       string
-	PhoneZones      string // comma-separated
-	PhoneMAC        string // the keyed hash the job gave the cached parse
+	BorrowerID        int64
+	FullName          string
+	Phone             string
+	Email             string
+	Locale            string
+	TimeZone          string
+	Region            string
+	SMSOptOut         bool
+	EmailOptOut       bool
+	DoNotContact      bool
+	LoanID            int64
+	AccountRef        string
+	Currency          string
+	LoanStatus        string
+	InstallmentID     int64
+	Seq               int
+	DueDay            int32 // days since 1970-01-01
+	AmountDueMinor    int64
+	AmountPaidMinor   int64
+	Stage             string
+	PhoneCached       bool // the cache holds a parse of this number for this region
+	PhoneCacheRow     bool // the cache holds a parse for the borrower (stale unless PhoneCached)
+	PhoneValid        bool // PhoneValid, PhoneE164, PhoneZones: the cached parse, zero unless PhoneCached
+	PhoneE164         string
+	PhoneZones        string // comma-separated
+	PhoneCountry      string
+	PhoneSubdivisions string // comma-separated
+	PhoneMAC          string // the keyed hash the job gave the cached parse
 }
 
 // CandidateParams select a run's candidates.
@@ -83,7 +85,7 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	err := r.rows.Scan(&c.BorrowerID, &c.FullName, &c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region,
 		&c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact, &c.LoanID, &c.AccountRef, &c.Currency, &c.LoanStatus,
 		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
-		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones, &c.PhoneMAC)
+		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones, &c.PhoneCountry, &c.PhoneSubdivisions, &c.PhoneMAC)
 	if err != nil {
 		// The stream ends here, and the run must not take that for the
 		// end of the candidates.
@@ -95,6 +97,7 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	if !c.PhoneCached {
 		// A parse of an older number or region says nothing of this one.
 		c.PhoneValid, c.PhoneE164, c.PhoneZones, c.PhoneMAC = false, "", "", ""
+		c.PhoneCountry, c.PhoneSubdivisions = "", ""
 	}
 	return true
 }

@@ -35,6 +35,8 @@ SELECT b.id,
        coalesce(pc.valid, false) AS phone_valid,
        coalesce(pc.e164, '') AS phone_e164,
        coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones,
+       coalesce(pc.country, '') AS phone_country,
+       coalesce(array_to_string(pc.subdivisions, ','), '') AS phone_subdivisions,
        coalesce(pc.mac, '') AS phone_mac
 FROM (
     -- The open installments in a stage, with their loans, in this shard.

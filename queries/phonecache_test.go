@@ -27,6 +27,7 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	type state struct {
 		cached, row, valid bool
 		zones              string
+		regions            string // country|subdivisions
 	}
 	read := func(when string) map[int64]state {
 		t.Helper()
@@ -43,8 +44,8 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 		for rows.Next(&c) {
 			// The parse's values mean something only when it is current.
 			// The parse's values are those of the current number or none.
-			got[c.BorrowerID] = state{c.PhoneCached, c.PhoneCacheRow, c.PhoneValid, c.PhoneZones}
-			if !c.PhoneCached && (c.PhoneValid || c.PhoneE164 != "" || c.PhoneZones != "") {
+			got[c.BorrowerID] = state{c.PhoneCached, c.PhoneCacheRow, c.PhoneValid, c.PhoneZones, c.PhoneCountry + "|" + c.PhoneSubdivisions}
+			if !c.PhoneCached && (c.PhoneValid || c.PhoneE164 != "" || c.PhoneZones != "" || c.PhoneCountry != "" || c.PhoneSubdivisions != "") {
 				t.Errorf("%s: borrower %d: a stale parse comes through: %+v", when, c.BorrowerID, c)
 			}
 		}
@@ -63,15 +64,16 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 		}
 	}
 
-	expect("empty cache", map[int64]state{1: {}, 2: {}})
+	expect("empty cache", map[int64]state{1: {regions: "|"}, 2: {regions: "|"}})
 	err := queries.CachePhonesTx(ctx, db.DB, []queries.PhoneParse{
-		{BorrowerID: 1, Raw: "13800138000", Region: "CN", E164: "+8613800138000", Valid: true, Zones: "Asia/Shanghai"},
-		{BorrowerID: 2, Raw: "+12125550123", Region: "US", E164: "+12125550123", Valid: true, Zones: "America/New_York"},
+		{BorrowerID: 1, Raw: "13800138000", Region: "CN", E164: "+8613800138000", Valid: true, Zones: "Asia/Shanghai", Country: "CN"},
+		{BorrowerID: 2, Raw: "+12125550123", Region: "US", E164: "+12125550123", Valid: true, Zones: "America/New_York",
+			Country: "US", Subdivisions: "US-NY"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("both cached", map[int64]state{1: {true, true, true, "Asia/Shanghai"}, 2: {true, true, true, "America/New_York"}})
+	expect("both cached", map[int64]state{1: {true, true, true, "Asia/Shanghai", "CN|"}, 2: {true, true, true, "America/New_York", "US|US-NY"}})
 	var zones string
 	if err := db.QueryRow(`SELECT array_to_string(time_zones, '|') FROM reminder_phone_cache WHERE borrower_id = 2`).Scan(&zones); err != nil || zones != "America/New_York" {
 		t.Fatalf("cached zones %q (%v), want America/New_York", zones, err)
@@ -80,15 +82,16 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	// A new number, and a new region (so another default country).
 	mustExec(t, db.DB, `UPDATE borrowers SET phone = '12345' WHERE id = 1`)
 	mustExec(t, db.DB, `UPDATE borrowers SET region = 'GB' WHERE id = 2`)
-	expect("after the changes", map[int64]state{1: {false, true, false, ""}, 2: {false, true, false, ""}})
+	expect("after the changes", map[int64]state{1: {false, true, false, "", "|"}, 2: {false, true, false, "", "|"}})
 	err = queries.CachePhonesTx(ctx, db.DB, []queries.PhoneParse{
 		{BorrowerID: 1, Raw: "12345", Region: "CN", Replace: true},
-		{BorrowerID: 2, Raw: "+12125550123", Region: "GB", E164: "+12125550123", Valid: true, Zones: "America/New_York", Replace: true},
+		{BorrowerID: 2, Raw: "+12125550123", Region: "GB", E164: "+12125550123", Valid: true, Zones: "America/New_York", Replace: true,
+			Country: "US", Subdivisions: "US-NY,US-NJ"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	expect("replaced", map[int64]state{1: {true, true, false, ""}, 2: {true, true, true, "America/New_York"}})
+	expect("replaced", map[int64]state{1: {true, true, false, "", "|"}, 2: {true, true, true, "America/New_York", "US|US-NY,US-NJ"}})
 
 	// Another run cached borrower 1 first: a "new" parse still lands.
 	mustExec(t, db.DB, `UPDATE borrowers SET phone = '13900139000' WHERE id = 1`)
@@ -98,9 +101,9 @@ func TestPhoneCacheFollowsTheNumber(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a parse the cache already has a row for: %v", err)
 	}
-	expect("cached over a concurrent run's", map[int64]state{1: {true, true, true, "Asia/Shanghai"}})
+	expect("cached over a concurrent run's", map[int64]state{1: {true, true, true, "Asia/Shanghai", "|"}})
 
 	// The number removed: the old parse is not the borrower's any more.
 	mustExec(t, db.DB, `UPDATE borrowers SET phone = NULL WHERE id = 2`)
-	expect("number removed", map[int64]state{2: {false, true, false, ""}})
+	expect("number removed", map[int64]state{2: {false, true, false, "", "|"}})
 }

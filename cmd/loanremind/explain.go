@@ -85,7 +85,7 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(w, ", message %d scheduled for %s, valid until %s", h.SendID,
 				h.ScheduledFor.Time.UTC().Format(time.RFC3339), h.ValidUntil.Time.UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(w, "; zones %s\n", h.TimeZones)
+		fmt.Fprintf(w, "; zones %s; regions %s\n", h.TimeZones, h.Regions)
 	}
 	return nil
 }

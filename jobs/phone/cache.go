@@ -33,7 +33,8 @@ func FromCandidate(c *queries.Candidate, defaultRegion string, h *pii.Hasher) (p
 		lookup.Known = true
 		return policy.Phone{}, lookup
 	case c.PhoneCached:
-		parse := queries.PhoneParse{Raw: c.Phone, Region: lookup.Region, Valid: c.PhoneValid, E164: c.PhoneE164, Zones: c.PhoneZones}
+		parse := queries.PhoneParse{Raw: c.Phone, Region: lookup.Region, Valid: c.PhoneValid, E164: c.PhoneE164, Zones: c.PhoneZones,
+			Country: c.PhoneCountry, Subdivisions: c.PhoneSubdivisions}
 		if Seal(h, &parse) != c.PhoneMAC {
 			lookup.Stale = true
 			break
@@ -44,13 +45,16 @@ func FromCandidate(c *queries.Candidate, defaultRegion string, h *pii.Hasher) (p
 	return policy.Phone{Raw: c.Phone}, lookup
 }
 
-// Seal returns the keyed hash of a parse that the cache keeps beside it.
+// Seal returns the keyed hash of a parse that the cache keeps beside it:
+// of everything the policy takes from it. (v2 added the country and the
+// subdivisions: a parse cached before them does not match, and is parsed
+// again.)
 func Seal(h *pii.Hasher, p *queries.PhoneParse) string {
 	valid := "0"
 	if p.Valid {
 		valid = "1"
 	}
-	return h.Record("loanremind.phone-cache.v1", p.Raw, p.Region, valid, p.E164, p.Zones)
+	return h.Record("loanremind.phone-cache.v2", p.Raw, p.Region, valid, p.E164, p.Zones, p.Country, p.Subdivisions)
 }
 
 // Batch parses numbers once per distinct number and region: Add each, then

@@ -2,6 +2,7 @@ package phone_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/loanremind/loanremind/jobs/phone"
@@ -54,6 +55,62 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// A number's country, and a North American number's state or province,
+// are candidate regions: from libphonenumber's region code and its
+// geocoding ("Florida", "New York, NY", "Nova Scotia/Prince Edward
+// Island").
+func TestParseRegions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, raw, region     string
+		country, subdivisions string
+	}{
+		{"Miami", "+1 305 555 0100", "CN", "US", "US-FL"},
+		{"Florida panhandle", "+1 850 555 0100", "CN", "US", "US-FL"},
+		{"a city with its state's code", "+1 212 555 0100", "CN", "US", "US-NY"},
+		{"San Francisco", "+1 415 555 0100", "CN", "US", "US-CA"},
+		{"Washington D.C.", "+1 202 555 0100", "CN", "US", "US-DC"},
+		{"Washington State", "+1 206 555 0100", "CN", "US", "US-WA"},
+		{"toll-free: the whole country", "+1 800 555 0100", "CN", "US", ""},
+		{"Ontario", "+1 416 555 0100", "CN", "CA", "CA-ON"},
+		{"British Columbia", "+1 604 555 0100", "CN", "CA", "CA-BC"},
+		{"an area code two provinces share", "+1 902 555 0100", "CN", "CA", "CA-NS,CA-PE"},
+		{"Puerto Rico is a country code", "+1 787 555 0100", "CN", "PR", ""},
+		{"Dominican Republic", "+1 809 555 0100", "CN", "DO", ""},
+		{"Shanghai", "+86 21 2555 0100", "US", "CN", ""},
+		{"a Chinese mobile", "13812345678", "CN", "CN", ""},
+		{"invalid: no region at all", "+1 305 555", "CN", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := phone.Parse(tc.raw, tc.region)
+			if p.Country != tc.country || p.Subdivisions != tc.subdivisions {
+				t.Errorf("Parse(%q, %s): country %q, subdivisions %q; want %q, %q", tc.raw, tc.region, p.Country, p.Subdivisions, tc.country, tc.subdivisions)
+			}
+			ph := phone.ForPolicy(p)
+			if ph.Country != tc.country || strings.Join(ph.Subdivisions, ",") != tc.subdivisions {
+				t.Errorf("ForPolicy: country %q, subdivisions %v", ph.Country, ph.Subdivisions)
+			}
+			if strings.Join(ph.Zones, ",") != p.Zones {
+				t.Errorf("ForPolicy: zones %v, parse %q", ph.Zones, p.Zones)
+			}
+		})
+	}
+}
+
+// ForPolicy builds both lists with one allocation: it runs for every
+// borrower of every run.
+func TestForPolicyAllocations(t *testing.T) {
+	p := queries.PhoneParse{Raw: "x", Valid: true, E164: "+19025550100", Zones: "America/Halifax", Country: "CA", Subdivisions: "CA-NS,CA-PE"}
+	if n := testing.AllocsPerRun(100, func() { phone.ForPolicy(p) }); n > 1 {
+		t.Errorf("%v allocations, want at most 1", n)
+	}
+	ph := phone.ForPolicy(p)
+	ph.Zones = append(ph.Zones, "appended")
+	if ph.Subdivisions[0] != "CA-NS" {
+		t.Errorf("appending to the zones overwrote the subdivisions: %v", ph.Subdivisions)
+	}
+}
+
 // A batch parses each distinct number and region once.
 func TestBatch(t *testing.T) {
 	t.Parallel()
@@ -80,7 +137,7 @@ func TestBatch(t *testing.T) {
 func TestFromCandidate(t *testing.T) {
 	t.Parallel()
 	h := pii.NewHasher([]byte("test key"))
-	real := queries.PhoneParse{Raw: "2125550100", Region: "US", Valid: true, E164: "+12125550100", Zones: "America/New_York"}
+	real := queries.PhoneParse{Raw: "2125550100", Region: "US", Valid: true, E164: "+12125550100", Zones: "America/New_York", Country: "US", Subdivisions: "US-NY"}
 	sealed := phone.Seal(h, &real)
 	for _, tc := range []struct {
 		name         string
@@ -89,12 +146,16 @@ func TestFromCandidate(t *testing.T) {
 		e164         string
 	}{
 		{"cached", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
-			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York", PhoneMAC: sealed}, true, false, "+12125550100"},
+			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York", PhoneCountry: "US", PhoneSubdivisions: "US-NY",
+			PhoneMAC: sealed}, true, false, "+12125550100"},
 		{"not cached", queries.Candidate{Phone: "2125550100", Region: "US-NY"}, false, false, ""},
 		{"cached for another number", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCacheRow: true}, false, true, ""},
 		{"no number", queries.Candidate{Region: "US-NY", PhoneCacheRow: true}, true, true, ""},
 		{"e164 changed behind the job's back", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
-			PhoneValid: true, PhoneE164: "+8613999999999", PhoneZones: "America/New_York", PhoneMAC: sealed}, false, true, ""},
+			PhoneValid: true, PhoneE164: "+8613999999999", PhoneZones: "America/New_York", PhoneCountry: "US", PhoneSubdivisions: "US-NY",
+			PhoneMAC: sealed}, false, true, ""},
+		{"country changed behind the job's back", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
+			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York", PhoneCountry: "CA", PhoneMAC: sealed}, false, true, ""},
 		{"cached before the seal", queries.Candidate{Phone: "2125550100", Region: "US-NY", PhoneCached: true, PhoneCacheRow: true,
 			PhoneValid: true, PhoneE164: "+12125550100", PhoneZones: "America/New_York"}, false, true, ""},
 	} {
@@ -105,6 +166,9 @@ func TestFromCandidate(t *testing.T) {
 			}
 			if ph.Raw != tc.c.Phone || ph.E164 != tc.e164 {
 				t.Errorf("phone %+v", ph)
+			}
+			if tc.known && tc.e164 != "" && (ph.Country != "US" || !slices.Equal(ph.Subdivisions, []string{"US-NY"})) {
+				t.Errorf("phone %+v: want the cached country US and subdivision US-NY", ph)
 			}
 		})
 	}

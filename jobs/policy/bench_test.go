@@ -6,8 +6,10 @@ import (
 )
 
 // BenchmarkDecide: one borrower, two candidate zones, two caps, three items;
-// "queued" decides inside the window, "deferred" before it opens. The Plan
-// is reused, as the pipeline does.
+// "queued" decides inside the window, "deferred" before it opens; "regions"
+// is "queued" for a borrower whose number is in Florida, so that the rules
+// of two regions (US-FL and US) combine. The Plan is reused, as the
+// pipeline does.
 //
 //	go test -run='^$' -bench=Decide -benchmem ./jobs/policy
 func BenchmarkDecide(b *testing.B) {
@@ -18,16 +20,20 @@ func BenchmarkDecide(b *testing.B) {
 	bw.Phone.Zones = []string{"America/New_York"}
 	items := []Item{item(1, date(2026, 1, 14)), item(2, date(2026, 1, 15)), item(3, date(2026, 1, 5))}
 	existing := []Contact{{utc(2026, 1, 14, 16, 0), SMS}, {utc(2026, 1, 12, 16, 0), Email}}
+	florida := *bw
+	florida.Phone.Country, florida.Phone.Subdivisions = "US", []string{"US-FL"}
 	for _, bc := range []struct {
-		name string
-		asOf time.Time
-		want Decision
+		name     string
+		borrower *Borrower
+		asOf     time.Time
+		want     Decision
 	}{
-		{"queued", utc(2026, 1, 15, 16, 0), Queued},     // 11:00 EST, 10:00 CST
-		{"deferred", utc(2026, 1, 15, 12, 0), Deferred}, // 07:00 EST, 06:00 CST
+		{"queued", bw, utc(2026, 1, 15, 16, 0), Queued},     // 11:00 EST, 10:00 CST
+		{"deferred", bw, utc(2026, 1, 15, 12, 0), Deferred}, // 07:00 EST, 06:00 CST
+		{"regions", &florida, utc(2026, 1, 15, 16, 0), Queued},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			req := &Request{AsOf: bc.asOf, Borrower: bw, Items: items, Existing: existing}
+			req := &Request{AsOf: bc.asOf, Borrower: bc.borrower, Items: items, Existing: existing}
 			var plan Plan
 			p.Decide(req, &plan)
 			if len(plan.Messages) != 2 || plan.Messages[0].Decision != bc.want || len(plan.Messages[0].Items) != 3 {

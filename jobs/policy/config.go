@@ -28,7 +28,8 @@ type Config struct {
 	// Lookup: the exact code, then the country part before '-'. Holidays of
 	// both are merged. Allowed: the exact region's if set, else the
 	// country's, else the default. Zones: the exact region's if set, else
-	// the country's.
+	// the country's. A borrower has several candidate regions (regions.go);
+	// the rules of all apply at once.
 	Regions map[string]Region
 	Caps    []Cap
 

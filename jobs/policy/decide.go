@@ -170,12 +170,15 @@ func (d *decider) stageItems() (live int) {
 	return live
 }
 
-// resolveZones finds the borrower's candidate zones and rules; ok is false
-// when their time_zone is invalid.
+// resolveZones finds the borrower's candidate zones, their candidate
+// regions and the rules of those; ok is false when their time_zone is
+// invalid.
 func (d *decider) resolveZones() (rules *ruleSet, ok bool) {
 	b, plan := d.req.Borrower, d.plan
-	plan.Zones, d.zoneLocs, plan.Notes, ok = d.p.appendZones(b, plan.Zones, d.zoneLocs[:0], plan.Notes)
-	rules = d.p.rules(b.Region)
+	var timeZoneCountry string
+	plan.Zones, d.zoneLocs, plan.Notes, timeZoneCountry, ok = d.p.appendZones(b, plan.Zones, d.zoneLocs[:0], plan.Notes)
+	plan.Regions, plan.Notes = d.p.appendRegions(b, timeZoneCountry, plan.Regions, plan.Notes)
+	rules = d.p.regionRules(plan.Regions)
 	d.trace.zonesResolved(rules, ok)
 	return rules, ok
 }

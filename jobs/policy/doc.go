@@ -34,6 +34,11 @@
 //     (2024). Region overrides such as Fla. Stat. 501.616(6) (US-FL).
 //   - Every candidate zone at once, no_common_window when they share no
 //     instant: Reg F comment 6(b)(1)(i)-2.
+//   - Every candidate region at once (the borrower's region, the phone's
+//     state or province and country, the time_zone's country): an instant
+//     is allowed only when every region's windows allow it, and every
+//     region's holidays apply, so that a missing region never drops a rule
+//     (issue 14). Inferred regions add rules, not candidate zones.
 //   - scheduled_for is the time that counts, and valid_until bounds delivery:
 //     Reg F comment 6(b)(1)(i)-1.
 //   - Borrower quiet windows: Reg F comment 6(b)(1)-1.
@@ -55,6 +60,10 @@
 //     NotBefore/NotAfter bounds apply to the date on which an occurrence
 //     starts (a night that starts on NotAfter is quiet until morning).
 //   - A region's Allowed that is empty (not only nil) means "not set".
+//   - A candidate region without rules of its own has the defaults: with
+//     another region's looser windows, the default windows still bound them.
+//   - A borrower's region that is no ISO 3166-2 code (after trimming and
+//     upper-casing) is ignored, and noted.
 //   - Currency XXX ("no currency") is treated as unknown.
 //   - Config.LateValidity 0 means DefaultLateValidity (24 hours).
 //   - ExpiresAfter is elapsed time from the stage start (a 72h stage that

@@ -2,7 +2,7 @@ package policy
 
 import (
 	"fmt"
-	"github.com/loanremind/loanremind/jobs/clean"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/civil"
+	"github.com/loanremind/loanremind/jobs/clean"
+	"github.com/loanremind/loanremind/jobs/tzcountry"
 )
 
 // Error is the type of the package's sentinel errors. They are constants,
@@ -38,16 +40,24 @@ type Policy struct {
 	lateValidity  time.Duration
 	locations     locationCache
 	currencies    currencySet
+	codes         codeCache  // the rule set of each region code met
+	combos        comboCache // the rules of several candidate regions at once
 }
 
-// ruleSet is what applies to the borrowers of one region.
+// ruleSet is what applies to the borrowers of one region, or of several
+// candidate regions at once (regions.go).
 type ruleSet struct {
-	key      string // the region key, "" for the defaults
+	key string // the region key, "" for the defaults
+	// id is the same for rule sets with the same windows and holidays (0:
+	// those of the defaults), which combine as one; noRuleSet for a
+	// combination.
+	id       uint32
 	windows  []Window
 	holidays []civil.Date // sorted, unique
 	zones    []string
 	zoneLocs []*time.Location
-	clocks   []int32 // sorted unique wall clocks in [0, 86400) where a window opens or closes, and 0
+	clocks   []int32    // sorted unique wall clocks in [0, 86400) where a window opens or closes, and 0
+	parts    []*ruleSet // of a combination: the rule sets it combines
 }
 
 // New validates cfg and precomputes what Decide needs. It copies every slice
@@ -64,6 +74,7 @@ func New(cfg Config) (*Policy, error) {
 		lateValidity:  cfg.LateValidity,
 		regions:       make(map[string]*ruleSet, len(cfg.Regions)),
 	}
+	p.locations.countries = tzcountry.New()
 	if p.maxPhoneZones == 0 {
 		p.maxPhoneZones = DefaultMaxPhoneZones
 	}
@@ -81,9 +92,19 @@ func New(cfg Config) (*Policy, error) {
 		p.caps = append(p.caps, newCapRule(c))
 	}
 	p.defaultRules = newRuleSet("", cfg.Allowed, nil, nil)
-	for key := range cfg.Regions {
-		p.regions[key] = regionRules(&cfg, key)
+	distinct := []*ruleSet{p.defaultRules} // by id: the first rule set of each content
+	for _, key := range slices.Sorted(maps.Keys(cfg.Regions)) {
+		rules := configuredRules(&cfg, key)
+		rules.id = uint32(slices.IndexFunc(distinct, rules.sameRules))
+		if int32(rules.id) < 0 {
+			rules.id = uint32(len(distinct))
+			distinct = append(distinct, rules)
+		}
+		p.regions[key] = rules
 	}
+	codes := make(map[string]*ruleSet, len(p.regions))
+	maps.Copy(codes, p.regions)
+	p.codes.m.Store(&codes)
 	for _, rules := range p.regions {
 		for _, loc := range rules.zoneLocs {
 			p.locations.put(loc.String(), loc)
@@ -105,9 +126,9 @@ func newCapRule(c Cap) capRule {
 	return r
 }
 
-// regionRules merges the rules of region key with its country's (a
+// configuredRules merges the rules of region key with its country's (a
 // subdivision's own keys win; holidays add up) and the defaults.
-func regionRules(cfg *Config, key string) *ruleSet {
+func configuredRules(cfg *Config, key string) *ruleSet {
 	r := cfg.Regions[key]
 	country, _, _ := strings.Cut(key, "-")
 	windows, holidays, zones := r.Allowed, slices.Clone(r.Holidays), r.Zones
@@ -124,6 +145,12 @@ func regionRules(cfg *Config, key string) *ruleSet {
 		windows = cfg.Allowed
 	}
 	return newRuleSet(key, windows, holidays, zones)
+}
+
+// sameRules reports whether two rule sets allow the same times: the same
+// windows and holidays (zones aside, which are not rules of time).
+func (rs *ruleSet) sameRules(other *ruleSet) bool {
+	return slices.Equal(rs.windows, other.windows) && slices.Equal(rs.holidays, other.holidays)
 }
 
 // newRuleSet copies and indexes one region's rules (zones are validated).
@@ -167,11 +194,19 @@ func (p *Policy) Stages() Stages { return slices.Clone(p.stages) }
 // BusinessDate returns the business date of the instant asOf.
 func (p *Policy) BusinessDate(asOf time.Time) civil.Date { return civil.DateIn(asOf, p.businessZone) }
 
-// locationCache caches time.LoadLocation results (misses included) behind a
-// copy-on-write map, so that lookups take no lock and allocate nothing.
+// locationCache caches time.LoadLocation results (misses included), with
+// each zone's country (a candidate region), behind a copy-on-write map, so
+// that lookups take no lock and allocate nothing.
 type locationCache struct {
-	mu sync.Mutex
-	m  atomic.Pointer[map[string]*time.Location]
+	mu        sync.Mutex
+	m         atomic.Pointer[map[string]zoneEntry]
+	countries *tzcountry.Index // set by New, before any lookup
+}
+
+// zoneEntry is a cached zone: its location (nil: unknown) and country.
+type zoneEntry struct {
+	loc     *time.Location
+	country string
 }
 
 // Cache bounds: distinct zone names are few (about 600 exist); unknown
@@ -183,34 +218,42 @@ const (
 
 // load returns the location named name, or nil when it is not a known IANA
 // zone.
-func (c *locationCache) load(name string) *time.Location {
+func (c *locationCache) load(name string) *time.Location { return c.entry(name).loc }
+
+// entry returns the zone named name: its location, or nil when it is not a
+// known IANA zone, and its country.
+func (c *locationCache) entry(name string) zoneEntry {
 	if m := c.m.Load(); m != nil {
-		if loc, ok := (*m)[name]; ok {
-			return loc
+		if e, ok := (*m)[name]; ok {
+			return e
 		}
 	}
-	loc := loadLocation(name)
-	c.put(name, loc)
-	return loc
+	return c.put(name, loadLocation(name))
 }
 
-// put remembers name's location (nil for unknown) if there is room.
-func (c *locationCache) put(name string, loc *time.Location) {
+// put remembers name's location (nil for unknown) if there is room, and
+// returns its entry.
+func (c *locationCache) put(name string, loc *time.Location) zoneEntry {
+	e := zoneEntry{loc: loc}
+	if loc != nil {
+		e.country = c.countries.Country(name)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var old map[string]*time.Location
+	var old map[string]zoneEntry
 	if m := c.m.Load(); m != nil {
 		old = *m
 	}
 	if _, ok := old[name]; ok || len(old) >= locationCacheMax || (loc == nil && len(old) >= locationCacheMaxUnknown) {
-		return
+		return e
 	}
-	m := make(map[string]*time.Location, len(old)+1)
+	m := make(map[string]zoneEntry, len(old)+1)
 	for k, v := range old {
 		m[k] = v
 	}
-	m[name] = loc
+	m[name] = e
 	c.m.Store(&m)
+	return e
 }
 
 // Zones resolves the borrower's candidate time zones (Reg F comment 6(b)(1)(i)-2),
@@ -220,37 +263,42 @@ func (c *locationCache) put(name string, loc *time.Location) {
 // is known, Config.DefaultZone. notes says what was ignored or defaulted.
 // err wraps ErrInvalidTimeZone when time_zone is set but unknown.
 func (p *Policy) Zones(b *Borrower) (zones []ZoneUse, notes []string, err error) {
-	zones, _, notes, ok := p.appendZones(b, nil, nil, nil)
+	zones, _, notes, _, ok := p.appendZones(b, nil, nil, nil)
 	if !ok {
 		return nil, notes, fmt.Errorf("time_zone %q: %w", b.TimeZone, ErrInvalidTimeZone)
 	}
 	return zones, notes, nil
 }
 
-// appendZones appends the candidate zones and their locations; ok is false
-// when the borrower's time_zone is invalid.
-func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) ([]ZoneUse, []*time.Location, []string, bool) {
+// appendZones appends the candidate zones and their locations, and tells
+// the country of the borrower's time_zone; ok is false when their
+// time_zone is invalid.
+func (p *Policy) appendZones(b *Borrower, zones []ZoneUse, locs []*time.Location, notes []string) (
+	_ []ZoneUse, _ []*time.Location, _ []string, timeZoneCountry string, ok bool) {
 	list := zoneList{zones: zones, locs: locs}
 	if b.TimeZone != "" {
-		loc := p.locations.load(b.TimeZone)
-		if loc == nil {
+		zone := p.locations.entry(b.TimeZone)
+		if zone.loc == nil {
 			notes = append(notes, "time_zone "+quote(b.TimeZone)+" is not a known IANA time zone")
-			return list.zones, list.locs, notes, false
+			return list.zones, list.locs, notes, "", false
 		}
-		list.add(b.TimeZone, SourceTimeZone, loc)
+		list.add(b.TimeZone, SourceTimeZone, zone.loc)
+		timeZoneCountry = zone.country
 	}
 	if b.Phone.Valid {
 		notes = p.addPhoneZones(&list, b.Phone.Zones, notes)
 	}
-	rules := p.rules(b.Region)
-	for i, z := range rules.zones {
-		list.add(z, SourceRegion, rules.zoneLocs[i])
+	if code := regionCode(b.Region); code != "" {
+		rules := p.rules(code)
+		for i, z := range rules.zones {
+			list.add(z, SourceRegion, rules.zoneLocs[i])
+		}
 	}
 	if len(list.zones) == 0 {
 		list.add(p.defaultZone.String(), SourceDefault, p.defaultZone)
 		notes = append(notes, p.defaultNote)
 	}
-	return list.zones, list.locs, notes, true
+	return list.zones, list.locs, notes, timeZoneCountry, true
 }
 
 // zoneList is a list of candidate zones and their locations, without
@@ -304,8 +352,9 @@ const unknownPhoneZone = "Etc/Unknown"
 func quote(s string) string { return `"` + clean.Text(s, 64) + `"` }
 
 // Permissible reports whether instant t is allowed for the borrower in every
-// one of zones: inside an allowed window of the borrower's region, not on a
-// holiday, not in one of the borrower's quiet windows. Frequency caps are
+// one of zones: inside the allowed windows of every candidate region of the
+// borrower, not on a holiday of any, not in one of the borrower's quiet
+// windows. Frequency caps are
 // not considered. A zone whose name cannot be loaded makes t impermissible;
 // no zones means Config.DefaultZone.
 func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
@@ -321,6 +370,11 @@ func (p *Policy) Permissible(b *Borrower, zones []ZoneUse, t time.Time) bool {
 	if len(locs) == 0 {
 		locs = append(locs, p.defaultZone)
 	}
-	e.init(p.rules(b.Region), b.Quiet, locs)
+	var timeZoneCountry string
+	if b.TimeZone != "" {
+		timeZoneCountry = p.locations.entry(b.TimeZone).country
+	}
+	regions, _ := p.appendRegions(b, timeZoneCountry, nil, nil)
+	e.init(p.regionRules(regions), b.Quiet, locs)
 	return e.permissibleAt(floorDiv(toNS(t), nsPerSec), false)
 }

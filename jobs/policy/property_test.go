@@ -106,14 +106,28 @@ func drawCase(t *rapid.T) propCase {
 		asOf = asOf.Add(time.Duration(rapid.Int64Range(0, int64(time.Minute)-1).Draw(t, "as_of_ns")))
 	}
 	businessDate := civil.DateIn(asOf, cfg.BusinessZone)
-	region := Region{}
-	for i := range rapid.IntRange(0, 3).Draw(t, "holidays") {
-		region.Holidays = append(region.Holidays, businessDate.AddDays(rapid.IntRange(-1, 6).Draw(t, fmt.Sprintf("holiday%d", i))))
+	// Regions: ZZ always, the others sometimes (ZY-A a subdivision of ZY;
+	// US, CN and NZ the countries of some zones), each with holidays,
+	// zones and windows of its own or not.
+	cfg.Regions = map[string]Region{}
+	for _, code := range propRegions() {
+		if code != "ZZ" && rapid.IntRange(0, 2).Draw(t, "has_"+code) == 0 {
+			continue
+		}
+		var region Region
+		for i := range rapid.IntRange(0, 3).Draw(t, code+"_holidays") {
+			region.Holidays = append(region.Holidays, businessDate.AddDays(rapid.IntRange(-1, 6).Draw(t, fmt.Sprintf("%s_holiday%d", code, i))))
+		}
+		for i := range rapid.IntRange(0, 2).Draw(t, code+"_zones") {
+			region.Zones = append(region.Zones, zone.Draw(t, fmt.Sprintf("%s_zone%d", code, i)))
+		}
+		if rapid.IntRange(0, 2).Draw(t, code+"_allowed") == 0 {
+			for i := range rapid.IntRange(1, 2).Draw(t, code+"_windows") {
+				region.Allowed = append(region.Allowed, drawWindow(t, fmt.Sprintf("%s_window%d", code, i)))
+			}
+		}
+		cfg.Regions[code] = region
 	}
-	for i := range rapid.IntRange(0, 2).Draw(t, "region_zones") {
-		region.Zones = append(region.Zones, zone.Draw(t, fmt.Sprintf("region_zone%d", i)))
-	}
-	cfg.Regions = map[string]Region{"ZZ": region}
 	for i := range rapid.IntRange(0, 2).Draw(t, "caps") {
 		per := rapid.SampledFrom([]time.Duration{24 * time.Hour, 168 * time.Hour, 3 * time.Hour, 0}).Draw(t, fmt.Sprintf("cap%d_per", i))
 		if per == 0 {
@@ -141,15 +155,15 @@ func drawCase(t *rapid.T) propCase {
 	case 19:
 		b.TimeZone = "Mars/Base"
 	}
-	if rapid.Bool().Draw(t, "in_region") {
-		b.Region = "ZZ"
-	}
+	b.Region = rapid.SampledFrom([]string{"", "", "ZZ", "ZZ", "ZY-A", "ZY-B", " zz", "US-FL", "Florida"}).Draw(t, "region")
 	switch rapid.IntRange(0, 7).Draw(t, "phone") {
 	case 6:
 	case 7:
-		b.Phone = Phone{Raw: "555"}
+		b.Phone = Phone{Raw: "555", Country: "ZY"} // invalid: no region
 	default:
 		b.Phone = Phone{Raw: "2125551234", E164: "+12125551234", Valid: true}
+		b.Phone.Country = rapid.SampledFrom([]string{"", "ZY", "US", "CN"}).Draw(t, "phone_country")
+		b.Phone.Subdivisions = rapid.SampledFrom([][]string{nil, nil, {"ZY-A"}, {"ZY-B", "ZY-A"}, {"US-FL"}}).Draw(t, "phone_subdivisions")
 		for i := range rapid.IntRange(0, 3).Draw(t, "phone_zones") {
 			z := zone.Draw(t, fmt.Sprintf("phone_zone%d", i))
 			if rapid.IntRange(0, 9).Draw(t, fmt.Sprintf("phone_unknown%d", i)) == 9 {
@@ -198,7 +212,7 @@ func drawCase(t *rapid.T) propCase {
 // time.Time.In, every weekly rule written out, caps checked on every
 // rolling window that can contain the send.
 type ref struct {
-	windows  []Window
+	groups   [][]Window // an instant is open when some window of every group allows it
 	holidays map[civil.Date]bool
 	quiet    []QuietWindow
 	locs     []*time.Location
@@ -224,11 +238,15 @@ func (r *ref) mask(x time.Time, windowsOnly bool) uint8 {
 	var m uint8
 	for _, loc := range r.locs {
 		lt := x.In(loc)
-		open := false
-		for _, w := range r.windows {
-			if in, _ := refIn(w.Days, w.From, w.To, lt); in {
-				open = true
+		open := true
+		for _, g := range r.groups {
+			inGroup := false
+			for _, w := range g {
+				if in, _ := refIn(w.Days, w.From, w.To, lt); in {
+					inGroup = true
+				}
 			}
+			open = open && inGroup
 		}
 		if !open {
 			m |= blockedByWindow
@@ -338,8 +356,9 @@ func refZones(cfg *Config, b *Borrower) (names []string, ok bool) {
 			add(z)
 		}
 	}
-	if b.Region != "" {
-		for _, z := range cfg.Regions[b.Region].Zones {
+	if code := refRegionCode(b.Region); code != "" {
+		_, _, zones := refRules(cfg, code)
+		for _, z := range zones {
 			add(z)
 		}
 	}
@@ -347,6 +366,101 @@ func refZones(cfg *Config, b *Borrower) (names []string, ok bool) {
 		add(cfg.DefaultZone.String())
 	}
 	return names, true
+}
+
+// propRegions are the region keys drawCase may configure.
+func propRegions() []string { return []string{"ZZ", "ZY", "ZY-A", "US", "CN", "NZ"} }
+
+// refZoneCountry is the country of each of propZones, from zone.tab by
+// hand.
+func refZoneCountry(zone string) string {
+	switch zone {
+	case "America/New_York", "America/Los_Angeles", "America/Denver", "America/Phoenix", "America/Chicago", "Pacific/Pago_Pago":
+		if zone == "Pacific/Pago_Pago" {
+			return "AS"
+		}
+		return "US"
+	case "Europe/Berlin":
+		return "DE"
+	case "Europe/London":
+		return "GB"
+	case "Australia/Lord_Howe", "Australia/Adelaide":
+		return "AU"
+	case "Asia/Kolkata":
+		return "IN"
+	case "Asia/Kathmandu":
+		return "NP"
+	case "Pacific/Chatham":
+		return "NZ"
+	case "Asia/Shanghai":
+		return "CN"
+	case "America/Santiago":
+		return "CL"
+	case "America/Havana":
+		return "CU"
+	case "Pacific/Kiritimati":
+		return "KI"
+	}
+	return "" // UTC
+}
+
+// refRegionCode is a borrower's region as a code, or "".
+func refRegionCode(region string) string {
+	code := strings.ToUpper(strings.TrimSpace(region))
+	country, sub, hasSub := strings.Cut(code, "-")
+	letters := func(s string) bool { return strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") == "" }
+	if len(country) != 2 || !letters(country) || (hasSub && (len(sub) < 1 || len(sub) > 3 || strings.Trim(sub, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "")) {
+		return ""
+	}
+	return code
+}
+
+// refRegions lists the candidate regions: the borrower's, the valid
+// phone's subdivisions and country, the time zone's country; no repeats.
+func refRegions(b *Borrower) []string {
+	var codes []string
+	add := func(c string) {
+		if c != "" && !slices.Contains(codes, c) {
+			codes = append(codes, c)
+		}
+	}
+	add(refRegionCode(b.Region))
+	if b.Phone.Valid {
+		for _, c := range b.Phone.Subdivisions {
+			add(c)
+		}
+		add(b.Phone.Country)
+	}
+	if b.TimeZone != "" {
+		add(refZoneCountry(b.TimeZone))
+	}
+	return codes
+}
+
+// refRules is what Config documents for a region code: the exact key's
+// windows and zones, else its country's, else the default windows; the
+// holidays of both.
+func refRules(cfg *Config, code string) (windows []Window, holidays []civil.Date, zones []string) {
+	exact, okExact := cfg.Regions[code]
+	country, okCountry := Region{}, false
+	if len(code) > 2 {
+		country, okCountry = cfg.Regions[code[:2]]
+	}
+	windows = cfg.Allowed
+	switch {
+	case okExact && len(exact.Allowed) > 0:
+		windows = exact.Allowed
+	case okCountry && len(country.Allowed) > 0:
+		windows = country.Allowed
+	}
+	switch {
+	case okExact && len(exact.Zones) > 0:
+		zones = exact.Zones
+	case okCountry:
+		zones = country.Zones
+	}
+	holidays = append(slices.Clone(exact.Holidays), country.Holidays...)
+	return windows, holidays, zones
 }
 
 // TestPropertySchedule: for random zones, windows (across midnight too),
@@ -456,9 +570,22 @@ func checkCase(t fataler, c propCase) {
 	}
 
 	// Scheduling, channel by channel, against brute force.
-	r := &ref{windows: cfg.Allowed, quiet: b.Quiet, holidays: map[civil.Date]bool{}}
-	if b.Region == "ZZ" {
-		for _, h := range cfg.Regions["ZZ"].Holidays {
+	r := &ref{quiet: b.Quiet, holidays: map[civil.Date]bool{}}
+	codes := refRegions(b)
+	var gotRegions []string
+	for _, ru := range plan.Regions {
+		gotRegions = append(gotRegions, ru.Code)
+	}
+	if !slices.Equal(gotRegions, codes) {
+		t.Fatalf("regions %v, want %v", gotRegions, codes)
+	}
+	if len(codes) == 0 {
+		r.groups = [][]Window{cfg.Allowed}
+	}
+	for _, code := range codes {
+		windows, holidays, _ := refRules(cfg, code)
+		r.groups = append(r.groups, windows)
+		for _, h := range holidays {
 			r.holidays[h] = true
 		}
 	}

@@ -107,11 +107,11 @@ func TestRegFConflictingLocations(t *testing.T) {
 // behind Shanghai in winter, so 19:00-21:00 EST is 08:00-10:00 CST
 // (00:00-02:00 UTC); in summer (12 hours) 08:00-09:00 and 20:00-21:00 EDT.
 // A lender whose China policy is stricter (09:00-20:00, 11 hours) has no
-// common instant at all: no_common_window, in winter and in summer.
+// common instant at all: no_common_window, in winter and in summer, for a
+// borrower whose region is CN and for one with no region, whom the
+// time_zone puts in China (issue 14: rules must not fail open).
 func TestShanghaiWithNewYorkNumber(t *testing.T) {
-	cfg := baseConfig(t)
-	cfg.Regions["CN"] = Region{Allowed: []Window{{Days: AllDays, From: clk(t, "09:00"), To: clk(t, "20:00")}}}
-	p := mustNew(t, cfg)
+	p := mustNew(t, baseConfig(t))
 	b := borrower("Asia/Shanghai")
 	b.Phone.Zones = []string{"America/New_York"}
 
@@ -130,26 +130,34 @@ func TestShanghaiWithNewYorkNumber(t *testing.T) {
 		}
 	})
 
+	cfg := baseConfig(t)
+	cfg.Regions["CN"] = Region{Allowed: []Window{{Days: AllDays, From: clk(t, "09:00"), To: clk(t, "20:00")}}}
+	strict := mustNew(t, cfg)
 	cn := *b
 	cn.Region = "CN"
 	for _, asOf := range []time.Time{utc(2026, 1, 15, 14, 0), utc(2026, 7, 15, 14, 0)} {
-		t.Run("stricter China window: none in "+asOf.Month().String(), func(t *testing.T) {
-			y, mo, d := asOf.Date()
-			req := &Request{AsOf: asOf, Borrower: &cn, Items: []Item{item(1, date(y, mo, d-1)), item(2, date(y, mo, d))}}
-			plan := decide(p, req)
-			if len(plan.Messages) != 0 {
-				t.Errorf("messages %+v, want none", plan.Messages)
-			}
-			for i := range req.Items {
-				if o := outcomeFor(t, plan, i, SMS); o.Decision != Suppressed || o.Reason != ReasonNoCommonWindow || o.Message != -1 {
-					t.Errorf("item %d: %+v, want suppressed no_common_window", i, o)
+		for _, who := range []struct {
+			name string
+			b    *Borrower
+		}{{"region CN", &cn}, {"no region, the time zone's country", b}} {
+			t.Run("stricter China window: none in "+asOf.Month().String()+", "+who.name, func(t *testing.T) {
+				y, mo, d := asOf.Date()
+				req := &Request{AsOf: asOf, Borrower: who.b, Items: []Item{item(1, date(y, mo, d-1)), item(2, date(y, mo, d))}}
+				plan := decide(strict, req)
+				if len(plan.Messages) != 0 {
+					t.Errorf("messages %+v, want none", plan.Messages)
 				}
-			}
-			// Item 0 (stage late_1) also goes by email: suppressed the same way.
-			if o := outcomeFor(t, plan, 0, Email); o.Decision != Suppressed || o.Reason != ReasonNoCommonWindow {
-				t.Errorf("item 0 email: %+v", o)
-			}
-		})
+				for i := range req.Items {
+					if o := outcomeFor(t, plan, i, SMS); o.Decision != Suppressed || o.Reason != ReasonNoCommonWindow || o.Message != -1 {
+						t.Errorf("item %d: %+v, want suppressed no_common_window", i, o)
+					}
+				}
+				// Item 0 (stage late_1) also goes by email: suppressed the same way.
+				if o := outcomeFor(t, plan, 0, Email); o.Decision != Suppressed || o.Reason != ReasonNoCommonWindow {
+					t.Errorf("item 0 email: %+v", o)
+				}
+			})
+		}
 	}
 }
 

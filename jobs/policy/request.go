@@ -12,6 +12,14 @@ type Phone struct {
 	E164  string   // normalized number, the SMS recipient
 	Valid bool     // a valid, dialable number
 	Zones []string // IANA zones of the number; "Etc/Unknown" is ignored
+
+	// Country is the ISO 3166-1 code of the number's country ("US", "CN",
+	// "PR"); Subdivisions the ISO 3166-2 codes of the state or province a
+	// North American number's area code belongs to ("US-FL"; two or three
+	// for an area code that provinces share). Both are candidate regions
+	// of a valid number; "" and nil when unknown.
+	Country      string
+	Subdivisions []string
 }
 
 // Contact is an existing send of the borrower: its scheduled_for and channel.
@@ -121,7 +129,10 @@ type Outcome struct {
 // of it: copies share its working memory) must not be used by two Decide
 // calls at once. Outcomes are in the order they were decided.
 type Plan struct {
-	Zones    []ZoneUse
+	Zones []ZoneUse
+	// Regions are the candidate regions whose rules applied, all at once
+	// (none: the defaults).
+	Regions  []RegionUse
 	Notes    []string // e.g. "no zone known: used default Asia/Shanghai"
 	Messages []Message
 	Outcomes []Outcome
@@ -133,6 +144,7 @@ type Plan struct {
 // Reset empties the plan, keeping the capacity of its slices.
 func (p *Plan) Reset() {
 	p.Zones = p.Zones[:0]
+	p.Regions = p.Regions[:0]
 	p.Notes = p.Notes[:0]
 	p.Messages = p.Messages[:0]
 	p.Outcomes = p.Outcomes[:0]

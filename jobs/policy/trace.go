@@ -121,28 +121,20 @@ func (t *tracer) writeZonesResolved(rules *ruleSet, ok bool) {
 			clean.Text(b.TimeZone, 64), Skipped, ReasonInvalidTimeZone)
 		return
 	}
-	windows := make([]string, len(rules.windows))
-	for i, w := range rules.windows {
-		windows[i] = w.String()
-	}
+	t.writeRegions(rules)
 	whose := "the default rules"
-	if rules.key != "" {
+	switch {
+	case len(d.plan.Regions) > 1:
+		whose = "the rules of every candidate region"
+	case rules.key != "":
 		whose = "the rules of region " + rules.key
 	}
 	for i, z := range d.plan.Zones {
 		t.tracef("Candidate time zone %s (from %s): allowed %s local time (%s); at the earliest send time it is %s there.",
-			z.Name, sourceText(z, b.Region), strings.Join(windows, " and "), whose, fmtIn(d.notBefore, d.zoneLocs[i]))
+			z.Name, sourceText(z, b.Region), windowsText(rules.windows), whose, fmtIn(d.notBefore, d.zoneLocs[i]))
 	}
-	if len(rules.holidays) > 0 {
-		near := make([]string, 0, len(rules.holidays))
-		for _, h := range rules.holidays {
-			if h.AddDays(366) >= d.businessDate && h <= d.businessDate.AddDays(366) {
-				near = append(near, h.String())
-			}
-		}
-		if len(near) > 0 {
-			t.tracef("Holidays (no contact on these local dates in any candidate zone): %s.", strings.Join(near, ", "))
-		}
+	if near := t.nearHolidays(rules.holidays); len(near) > 0 {
+		t.tracef("Holidays (no contact on these local dates in any candidate zone): %s.", strings.Join(near, ", "))
 	}
 	for _, q := range b.Quiet {
 		bounds := ""
@@ -151,6 +143,73 @@ func (t *tracer) writeZonesResolved(rules *ruleSet, ok bool) {
 		}
 		t.tracef("Borrower quiet window (Reg F comment 6(b)(1)-1): %s %s-%s%s, in every candidate zone.", q.Days.String(), q.From, q.To, bounds)
 	}
+}
+
+// writeRegions says which regions' rules apply, why, what each brings,
+// and what they make together.
+func (t *tracer) writeRegions(rules *ruleSet) {
+	d := t.d
+	if len(d.plan.Regions) == 0 {
+		t.tracef("No region is known for the borrower (no valid region, no valid phone number with a country, no time_zone in a country): the default rules apply.")
+		return
+	}
+	for _, r := range d.plan.Regions {
+		rs := d.p.rules(r.Code)
+		var what string
+		switch {
+		case rs == d.p.defaultRules:
+			what = "no rules are configured for it, so the default rules apply to it: allowed " + windowsText(rs.windows)
+		case rs.key == r.Code:
+			what = "its rules allow " + windowsText(rs.windows)
+		default:
+			what = "the rules of " + rs.key + " apply to it: allowed " + windowsText(rs.windows)
+		}
+		if near := t.nearHolidays(rs.holidays); len(near) > 0 {
+			what += "; holidays " + strings.Join(near, ", ")
+		}
+		t.tracef("Candidate region %s (from %s): %s.", r.Code, regionSourceText(r.Source), what)
+	}
+	if len(d.plan.Regions) > 1 {
+		t.tracef("The rules of every candidate region apply at once, the strictest winning: allowed only when every one allows, that is %s; the holidays of every one.",
+			windowsText(rules.windows))
+	}
+}
+
+// regionSourceText says where a candidate region came from.
+func regionSourceText(source string) string {
+	switch source {
+	case SourceRegion:
+		return "the borrower's region"
+	case SourcePhone:
+		return "the phone number"
+	case SourceTimeZone:
+		return "the country of the borrower's time_zone"
+	}
+	return source
+}
+
+// windowsText lists allowed windows.
+func windowsText(windows []Window) string {
+	if len(windows) == 0 {
+		return "no time at all (the windows share none)"
+	}
+	parts := make([]string, len(windows))
+	for i, w := range windows {
+		parts[i] = w.String()
+	}
+	return strings.Join(parts, " and ")
+}
+
+// nearHolidays lists the holidays within a year of the business date.
+func (t *tracer) nearHolidays(holidays []civil.Date) []string {
+	businessDate := t.d.businessDate
+	var near []string
+	for _, h := range holidays {
+		if h.AddDays(366) >= businessDate && h <= businessDate.AddDays(366) {
+			near = append(near, h.String())
+		}
+	}
+	return near
 }
 
 func dateOrOpen(d civil.Date) string {

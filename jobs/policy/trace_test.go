@@ -74,6 +74,13 @@ func TestTraceGolden(t *testing.T) {
 			b.Quiet = []QuietWindow{{Days: wd(time.Saturday), From: 8 * 3600, To: 12 * 3600, NotBefore: date(2026, 7, 1)}}
 			return &Request{AsOf: utc(2026, 7, 3, 14, 0), Borrower: b, Items: []Item{item(1, date(2026, 7, 1))}}
 		}},
+		{"regions from the phone and the time zone", nil, func() *Request {
+			// Issue 14: no region, a Miami number, Eastern time, 20:30 EDT.
+			b := borrower("America/New_York")
+			b.Phone = Phone{Raw: "3055550100", E164: "+13055550100", Valid: true, Zones: []string{"America/New_York"},
+				Country: "US", Subdivisions: []string{"US-FL"}}
+			return &Request{AsOf: utc(2026, 7, 16, 0, 30), Borrower: b, Items: []Item{item(1, date(2026, 7, 14))}}
+		}},
 		{"minimum send window", func(c *Config) { c.MinSendWindow = 30 * time.Minute }, func() *Request {
 			return &Request{AsOf: utc(2026, 1, 16, 1, 45), Borrower: borrower("America/New_York"), Items: []Item{item(1, date(2026, 1, 13))}}
 		}},

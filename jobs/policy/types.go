@@ -69,11 +69,12 @@ const (
 	ReasonNoPermissibleTimePrefix = "no_permissible_time:" // + ReasonQuietHours, ReasonHoliday or ReasonBorrowerQuietWindow
 )
 
-// Sources of a candidate time zone (ZoneUse.Source).
+// Sources of a candidate time zone (ZoneUse.Source) or region
+// (RegionUse.Source).
 const (
-	SourceTimeZone = "time_zone" // the borrower's time_zone column
-	SourcePhone    = "phone"     // the time zones of the phone number
-	SourceRegion   = "region"    // the zones configured for the borrower's region
+	SourceTimeZone = "time_zone" // the borrower's time_zone column; a region: its country
+	SourcePhone    = "phone"     // the time zones of the phone number; a region: its state or province, and its country
+	SourceRegion   = "region"    // the zones configured for the borrower's region; a region: the borrower's region column
 	SourceDefault  = "default"   // Config.DefaultZone: nothing else was known
 )
 

@@ -12,7 +12,11 @@
 -- in the database) of each parse: the job's role can write the cache, so a
 -- parse whose hash does not match is parsed again, and an e164 changed
 -- behind the job's back is never texted. Entries cached before this have
--- none, and are parsed once more.
+-- none, and are parsed once more. Each parse also keeps the number's
+-- country and, for a North American number, its state or province (ISO
+-- 3166-2, from libphonenumber's geocoding): candidate regions whose rules
+-- apply to a borrower whatever their own region says (or when it says
+-- nothing), found once per number rather than on every run.
 --
 -- The job's role loses what it does not use: it updates only the columns of
 -- its run record that a run changes, and only the columns of the phone
@@ -32,7 +36,9 @@ RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
         || (extract(epoch FROM valid_until) * 1000000)::bigint || ';', 'UTF8')), 'hex')
 $$;
 
-ALTER TABLE reminder_phone_cache ADD COLUMN mac text NOT NULL DEFAULT '';
+ALTER TABLE reminder_phone_cache ADD COLUMN mac text NOT NULL DEFAULT '',
+                                 ADD COLUMN country text NOT NULL DEFAULT '',
+                                 ADD COLUMN subdivisions text[] NOT NULL DEFAULT '{}';
 
 REVOKE UPDATE ON reminder_runs FROM loanremind_job;
 GRANT UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
@@ -42,5 +48,5 @@ GRANT UPDATE (finished_at, status, candidates, messages, queued, deferred, suppr
 REVOKE UPDATE (finished_at, status, candidates, messages, queued, deferred, suppressed, skipped, expired, error,
                audit_rows, audit_head, seal) ON reminder_runs FROM loanremind_job;
 GRANT UPDATE ON reminder_runs TO loanremind_job;
-ALTER TABLE reminder_phone_cache DROP COLUMN mac;
+ALTER TABLE reminder_phone_cache DROP COLUMN mac, DROP COLUMN country, DROP COLUMN subdivisions;
 DROP FUNCTION reminder_message_sha256(text, text, text, text, timestamptz, timestamptz);
