@@ -90,3 +90,22 @@ func IsPermanent(err error) bool {
 	var pe *Error
 	return errors.As(err, &pe) && pe.Permanent
 }
+
+// ReceiptEvent is a provider's word on a message it accepted: delivered or
+// not, as its receipt endpoint (POST /receipts/twilio, /receipts/http)
+// was told, after the signature was checked.
+type ReceiptEvent struct {
+	Provider          string // the configured provider's name
+	SendID            int64  // 0 when the receipt names only the provider's id
+	ProviderMessageID string
+	Delivered         bool // false: undelivered
+	At                time.Time
+	Code              string // the provider's error code, "" when none
+}
+
+// ReceiptSink records receipts: the dispatcher moves the message to
+// delivered or undelivered, idempotently, and appends the event to
+// reminder_deliveries.
+type ReceiptSink interface {
+	Receipt(ctx context.Context, r ReceiptEvent) error
+}
