@@ -140,6 +140,7 @@ type ClaimedSend struct {
 	Subject, Body            string
 	Locale, Stage, Template  string
 	ScheduledFor, ValidUntil time.Time
+	LastError                string // of the previous attempt, or the reason it was cancelled or refused
 }
 
 // ApplyClaims records the verdicts: claimed by session until leaseUntil
@@ -161,7 +162,7 @@ func ApplyClaims(ctx context.Context, tx DBTX, vs []ClaimVerdict, session int64,
 	for rows.Next() {
 		var c ClaimedSend
 		if err := rows.Scan(&c.ID, &c.Attempt, &c.Status, &c.Channel, &c.Recipient, &c.Subject, &c.Body, &c.Locale,
-			&c.Stage, &c.Template, &c.ScheduledFor, &c.ValidUntil); err != nil {
+			&c.Stage, &c.Template, &c.ScheduledFor, &c.ValidUntil, &c.LastError); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		out = append(out, c)

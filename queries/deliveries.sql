@@ -91,7 +91,7 @@ UPDATE reminder_sends s SET
 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (id, status, reason)
 WHERE s.id = u.id
 RETURNING s.id, s.attempts, s.status, s.channel, s.recipient, coalesce(s.subject, ''), s.body, s.locale, s.stage,
-          s.template, s.scheduled_for, s.valid_until;
+          s.template, s.scheduled_for, s.valid_until, coalesce(s.status_reason, '');
 
 -- name: RecordOutcomes
 -- Outcomes of provider calls, each fenced by its claim: it is recorded only
