@@ -321,7 +321,7 @@ func InsertDeliverySession(ctx context.Context, db DBTX, s *DeliverySession) err
 		prevRows = s.PrevSessionRows
 	}
 	_, err := db.ExecContext(ctx, stmt("InsertDeliverySession"), s.StartedAt, s.Host, s.Version, s.Purpose,
-		s.ShardIndex, s.ShardCount, s.PrevSessionID, prevRows, s.PrevSessionHead, s.Head)
+		s.ShardIndex, s.ShardCount, s.PrevSessionID, prevRows, s.PrevSessionHead, s.Head, s.ID)
 	if err != nil {
 		return fmt.Errorf("record delivery session: %w", err)
 	}

@@ -167,9 +167,9 @@ FROM reminder_sends
 WHERE status IN ('pending', 'sending') AND scheduled_for <= $1 AND valid_until > $1;
 
 -- name: InsertDeliverySession
-INSERT INTO reminder_delivery_sessions (started_at, host, version, purpose, shard_index, shard_count,
+INSERT INTO reminder_delivery_sessions (id, started_at, host, version, purpose, shard_index, shard_count,
                                         prev_session_id, prev_session_rows, prev_session_head, head)
-VALUES ($1, $2, $3, $4, $5, $6, nullif($7::bigint, 0), $8, nullif($9, ''), $10);
+VALUES ($11, $1, $2, $3, $4, $5, $6, nullif($7::bigint, 0), $8, nullif($9, ''), $10);
 
 -- name: NextDeliverySessionID
 SELECT nextval('reminder_delivery_sessions_id_seq');
