@@ -430,17 +430,18 @@ func DeliverySessions(ctx context.Context, db DBTX) ([]DeliverySession, error) {
 	return out, rows.Err()
 }
 
-// ReadDeliveryChain calls f with each event of a session, in chain order
-// (the row is reused between calls).
-func ReadDeliveryChain(ctx context.Context, db DBTX, session int64, f func(*DeliveryRow) error) error {
+// ReadDeliveryChains calls f with each event of a session (0: of every
+// session, session by session), in chain order. The row is reused
+// between calls.
+func ReadDeliveryChains(ctx context.Context, db DBTX, session int64, f func(*DeliveryRow) error) error {
 	rows, err := db.QueryContext(ctx, stmt("DeliveryChain"), session)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	r := DeliveryRow{SessionID: session}
+	var r DeliveryRow
 	for rows.Next() {
-		if err := rows.Scan(&r.ID, &r.SendID, &r.At, &r.Event, &r.Reason, &r.Provider, &r.ProviderMessageID,
+		if err := rows.Scan(&r.SessionID, &r.ID, &r.SendID, &r.At, &r.Event, &r.Reason, &r.Provider, &r.ProviderMessageID,
 			&r.Attempt, &r.Details, &r.PrevHash, &r.Hash); err != nil {
 			return err
 		}

@@ -215,10 +215,11 @@ FROM reminder_delivery_sessions
 ORDER BY id;
 
 -- name: DeliveryChain
--- One session's events in chain order, as hashed.
-SELECT id, send_id, at, event, reason, provider, provider_message_id, attempt, details::text, prev_hash, hash
+-- One session's events ($1), or every session's (0), in chain order, as
+-- hashed.
+SELECT session_id, id, send_id, at, event, reason, provider, provider_message_id, attempt, details::text, prev_hash, hash
 FROM reminder_deliveries
-WHERE session_id = $1
+WHERE $1 = 0 OR session_id = $1
 ORDER BY session_id, id;
 
 -- name: OrphanDeliveries

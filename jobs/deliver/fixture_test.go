@@ -109,12 +109,12 @@ func buildOutbox(tb testing.TB, db *sql.DB, first int64, n int, win window) *out
 	zones := string(audit.AppendArray(nil, []*audit.Object{(&audit.Object{}).String("zone", "Asia/Shanghai").String("source", "time_zone")}))
 	at := base.Add(-time.Hour + time.Minute)
 	type msg struct {
-		id, borrower            int64
-		to, body                string
-		sched, until            time.Time
-		amount                  int64
-		details, prev, hash     string
-		auditID                 int64
+		id, borrower        int64
+		to, body            string
+		sched, until        time.Time
+		amount              int64
+		details, prev, hash string
+		auditID             int64
 	}
 	msgs := make([]msg, n)
 	head := header.Hash()
@@ -211,14 +211,14 @@ type gateway struct {
 	secret []byte
 	clock  deliver.Clock
 
-	mu        sync.Mutex
-	calls     map[string]int // idempotency key → calls
-	accepted  map[string]int // idempotency key → calls answered 2xx
-	bodies    map[string][]byte
-	problems  []string
-	answer    func(key string, call int) (int, http.Header) // nil: 200
-	delay     time.Duration
-	total     int
+	mu       sync.Mutex
+	calls    map[string]int // idempotency key → calls
+	accepted map[string]int // idempotency key → calls answered 2xx
+	bodies   map[string][]byte
+	problems []string
+	answer   func(key string, call int) (int, http.Header) // nil: 200
+	delay    time.Duration
+	total    int
 }
 
 func newGateway(t testing.TB, clock deliver.Clock) *gateway {
