@@ -174,6 +174,7 @@ func ApplyClaims(ctx context.Context, tx DBTX, vs []ClaimVerdict, session int64,
 type Outcome struct {
 	ID                int64
 	Attempt           int
+	Session           int64  // the session that claimed it
 	Status            string // sent, pending (to retry), failed, expired
 	Reason            string
 	RetryAt           time.Time // pending: not before
@@ -182,19 +183,19 @@ type Outcome struct {
 	At                time.Time
 }
 
-// RecordOutcomes records outcomes of calls made under session's claims and
+// RecordOutcomes records outcomes of calls, each over its claim, and
 // returns the ids of those recorded: a claim taken over since (its attempt
-// moved on) records nothing.
-func RecordOutcomes(ctx context.Context, tx DBTX, session int64, os []Outcome) ([]int64, error) {
+// or session moved on) records nothing.
+func RecordOutcomes(ctx context.Context, tx DBTX, os []Outcome) ([]int64, error) {
 	n := len(os)
-	ids, attempts := make([]int64, n), make([]int64, n)
+	ids, attempts, sessions := make([]int64, n), make([]int64, n), make([]int64, n)
 	statuses, reasons, retry, pmids, sent, at := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, o := range os {
-		ids[i], attempts[i], statuses[i], reasons[i], pmids[i] = o.ID, int64(o.Attempt), o.Status, o.Reason, o.ProviderMessageID
+		ids[i], attempts[i], sessions[i], statuses[i], reasons[i], pmids[i] = o.ID, int64(o.Attempt), o.Session, o.Status, o.Reason, o.ProviderMessageID
 		retry[i], sent[i], at[i] = timeText(o.RetryAt), timeText(o.SentAt), timeText(o.At)
 	}
 	return selectColumn[int64](ctx, tx, stmt("RecordOutcomes"), pq.Array(ids), pq.Array(attempts), pq.Array(statuses),
-		pq.Array(reasons), pq.Array(retry), pq.Array(pmids), pq.Array(sent), pq.Array(at), session)
+		pq.Array(reasons), pq.Array(retry), pq.Array(pmids), pq.Array(sent), pq.Array(at), pq.Array(sessions))
 }
 
 // timeText is a time as timestamptz reads it, "" for none.

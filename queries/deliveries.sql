@@ -8,7 +8,7 @@
 -- Due messages of one channel ($2), oldest first, that no other dispatcher
 -- holds: pending, inside their window at $1, past any retry time. SKIP
 -- LOCKED lets concurrent dispatchers take disjoint batches. The scan
--- follows reminder_sends_pending_idx.
+-- follows reminder_sends_due_idx.
 SELECT id
 FROM reminder_sends
 WHERE status = 'pending' AND scheduled_for <= $1 AND valid_until > $1 AND (retry_at IS NULL OR retry_at <= $1)
@@ -107,9 +107,9 @@ UPDATE reminder_sends s SET
     sent_at             = coalesce(nullif(u.sent_at, '')::timestamptz, s.sent_at),
     status_reason       = nullif(u.reason, ''),
     status_at           = u.at::timestamptz
-FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-     AS u (id, attempt, status, reason, retry_at, provider_message_id, sent_at, at)
-WHERE s.id = u.id AND s.attempts = u.attempt AND s.claimed_by = $9
+FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+     AS u (id, attempt, status, reason, retry_at, provider_message_id, sent_at, at, session)
+WHERE s.id = u.id AND s.attempts = u.attempt AND s.claimed_by = u.session
   AND s.status IN ('sending', 'unknown', 'delivered', 'undelivered')
 RETURNING s.id;
 

@@ -3,6 +3,7 @@ package deliver
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -33,7 +34,7 @@ const ReasonNotVouched = "not_vouched"
 
 // claimRound claims for every route with room, and returns how many
 // messages it took (claimed, cancelled or refused).
-func (d *Dispatcher) claimRound(ctx context.Context) (int, error) {
+func (d *Dispatcher) claimRound(ctx context.Context, c *claimer) (int, error) {
 	total := 0
 	for _, rt := range d.routes {
 		p := rt.p
@@ -41,8 +42,9 @@ func (d *Dispatcher) claimRound(ctx context.Context) (int, error) {
 		if st == breakerOpen {
 			continue
 		}
-		held := int(p.held.Load())
-		limit := min(p.capacity-held, d.cfg.ClaimBatch)
+		// Reserve the room first: claimers share the provider's.
+		held := p.held.Load()
+		limit := min(p.capacity-int(held), d.cfg.ClaimBatch)
 		if st == breakerHalfOpen {
 			// One trial call: no batch is claimed for a provider that may
 			// still be down.
@@ -51,10 +53,10 @@ func (d *Dispatcher) claimRound(ctx context.Context) (int, error) {
 			// Claim in batches: wait for room for half of one.
 			continue
 		}
-		if limit <= 0 {
+		if limit <= 0 || !p.held.CompareAndSwap(held, held+int64(limit)) {
 			continue
 		}
-		n, err := d.claim(ctx, rt, limit)
+		n, err := d.claim(ctx, c, rt, limit)
 		if err != nil {
 			return total, fmt.Errorf("claim %s messages: %w", rt.channel, err)
 		}
@@ -70,9 +72,17 @@ func (d *Dispatcher) claimRound(ctx context.Context) (int, error) {
 // changed), claims the rest with a lease, and appends all of it to the
 // claims session's chain. Then it queues the claimed ones for the
 // provider.
-func (d *Dispatcher) claim(ctx context.Context, rt *route, limit int) (int, error) {
+func (d *Dispatcher) claim(ctx context.Context, c *claimer, rt *route, limit int) (claimedN int, err error) {
 	now := stamp(d.clock.Now())
+	started := time.Now()
+	steps := stepTimes{last: started}
 	p := rt.p
+	jobs := 0
+	defer func() {
+		// Give back the room reserved for messages not claimed.
+		p.held.Add(int64(jobs - limit))
+		d.metrics.inFlight.WithLabelValues(d.metrics.provider(p.Name())).Set(float64(p.held.Load()))
+	}()
 	tx, err := d.begin(ctx)
 	if err != nil {
 		return 0, err
@@ -94,14 +104,17 @@ func (d *Dispatcher) claim(ctx context.Context, rt *route, limit int) (int, erro
 	if len(ids) == 0 {
 		return 0, nil
 	}
+	steps.mark("lock")
 	refused, err := audit.Vouch(ctx, tx, ids)
 	if err != nil {
 		return 0, err
 	}
+	steps.mark("vouch")
 	facts, err := queries.SendFacts(ctx, tx, ids)
 	if err != nil {
 		return 0, err
 	}
+	steps.mark("facts")
 	verdicts := make([]queries.ClaimVerdict, 0, len(ids))
 	reasons := make(map[int64]string, len(ids))
 	factsOf := make(map[int64][]queries.SendFact, len(ids))
@@ -123,37 +136,40 @@ func (d *Dispatcher) claim(ctx context.Context, rt *route, limit int) (int, erro
 		i = j
 	}
 	leaseUntil := now.Add(d.cfg.Lease)
-	claimed, err := queries.ApplyClaims(ctx, tx, verdicts, d.claims.id, leaseUntil, p.Name(), now)
+	claimed, err := queries.ApplyClaims(ctx, tx, verdicts, c.chain.id, leaseUntil, p.Name(), now)
 	if err != nil {
 		return 0, err
 	}
+	steps.mark("apply")
 	evs := make([]event, 0, len(claimed))
-	jobs := make([]*job, 0, len(claimed))
+	queued := make([]*job, 0, len(claimed))
 	for i := range claimed {
-		c := &claimed[i]
-		e := event{sendID: c.ID, at: now, attempt: c.Attempt, provider: p.Name()}
-		switch c.Status {
+		cs := &claimed[i]
+		e := event{sendID: cs.ID, at: now, attempt: cs.Attempt, provider: p.Name()}
+		switch cs.Status {
 		case StatusSending:
 			e.event = EventClaimed
 			e.details = (&audit.Object{}).String("lease_until", leaseUntil.UTC().Format(time.RFC3339Nano))
-			jobs = append(jobs, d.jobOf(c, factsOf[c.ID], p))
+			queued = append(queued, d.jobOf(cs, factsOf[cs.ID], p, c.chain.id))
 		case StatusRefused:
 			e.event, e.reason, e.provider = EventRefused, ReasonNotVouched, ""
-			e.details = (&audit.Object{}).String("why", clean.Text(refused[c.ID], 300))
+			e.details = (&audit.Object{}).String("why", clean.Text(refused[cs.ID], 300))
 		case StatusCancelled:
 			e.event, e.provider = EventCancelled, ""
-			e.reason = reasons[c.ID]
+			e.reason = reasons[cs.ID]
 		}
 		evs = append(evs, e)
 	}
-	a, err := d.claims.append(ctx, tx, evs)
+	a, err := c.chain.append(ctx, tx, evs)
 	if err != nil {
 		return 0, err
 	}
+	steps.mark("trail")
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit claims: %w", err)
 	}
-	d.claims.commit(a)
+	steps.mark("commit")
+	c.chain.commit(a)
 	for _, e := range evs {
 		switch e.event {
 		case EventRefused:
@@ -164,18 +180,17 @@ func (d *Dispatcher) claim(ctx context.Context, rt *route, limit int) (int, erro
 			d.outcome(p.Name(), rt.channel, OutcomeCancelled)
 		}
 	}
-	p.held.Add(int64(len(jobs)))
-	d.metrics.inFlight.WithLabelValues(d.metrics.provider(p.Name())).Set(float64(p.held.Load()))
-	for _, j := range jobs {
-		p.queue <- j // room was counted before the claim: never blocks
+	jobs = len(queued)
+	for _, j := range queued {
+		p.queue <- j // room was reserved before the claim: never blocks
 	}
-	d.log.WithFields(logrus.Fields{FieldChannel: rt.channel, "claimed": len(jobs), "cancelled_or_refused": len(evs) - len(jobs)}).
-		Debug("claimed")
+	d.log.WithFields(logrus.Fields{FieldChannel: rt.channel, "claimed": len(queued), "cancelled_or_refused": len(evs) - len(queued),
+		"ms": time.Since(started).Milliseconds(), "steps": steps.String()}).Debug("claimed")
 	return len(claimed), nil
 }
 
 // jobOf is a claimed message as its provider gets it.
-func (d *Dispatcher) jobOf(c *queries.ClaimedSend, facts []queries.SendFact, p *provider) *job {
+func (d *Dispatcher) jobOf(c *queries.ClaimedSend, facts []queries.SendFact, p *provider, session int64) *job {
 	m := Message{
 		SendID: c.ID, Channel: c.Channel, To: c.Recipient, Subject: c.Subject, Body: c.Body, Locale: c.Locale,
 		Stage: c.Stage, Template: c.Template, ScheduledFor: c.ScheduledFor, ValidUntil: c.ValidUntil, Attempt: c.Attempt,
@@ -184,5 +199,21 @@ func (d *Dispatcher) jobOf(c *queries.ClaimedSend, facts []queries.SendFact, p *
 	if len(facts) > 0 {
 		m.BusinessDate = civil.Date(facts[0].BusinessDay)
 	}
-	return &job{msg: m, p: p, lastErr: c.LastError}
+	return &job{msg: m, p: p, session: session, lastErr: c.LastError}
 }
+
+// stepTimes measures the steps of a transaction, for debug logs.
+type stepTimes struct {
+	last  time.Time
+	parts []string
+}
+
+func (t *stepTimes) mark(step string) {
+	now := time.Now()
+	if !t.last.IsZero() {
+		t.parts = append(t.parts, fmt.Sprintf("%s=%dms", step, now.Sub(t.last).Milliseconds()))
+	}
+	t.last = now
+}
+
+func (t *stepTimes) String() string { return strings.Join(t.parts, " ") }

@@ -24,6 +24,8 @@ type Config struct {
 	Lease time.Duration
 	// ClaimBatch is how many messages one claiming transaction takes.
 	ClaimBatch int
+	// Claimers is how many claiming transactions may run at once.
+	Claimers int
 	// PollInterval is how often an idle dispatcher looks for due messages.
 	PollInterval time.Duration
 	// RecordBatch and RecordDelay bound a batch of recorded outcomes: at
@@ -64,6 +66,7 @@ type ProviderConfig struct {
 const (
 	DefaultLease           = 2 * time.Minute
 	DefaultClaimBatch      = 500
+	DefaultClaimers        = 2
 	DefaultPollInterval    = time.Second
 	DefaultRecordBatch     = 1000
 	DefaultRecordDelay     = 20 * time.Millisecond
@@ -98,6 +101,9 @@ func (c Config) withDefaults() (Config, error) {
 	set(&c.GracePeriod, DefaultGracePeriod)
 	if c.ClaimBatch <= 0 {
 		c.ClaimBatch = DefaultClaimBatch
+	}
+	if c.Claimers <= 0 {
+		c.Claimers = DefaultClaimers
 	}
 	if c.RecordBatch <= 0 {
 		c.RecordBatch = DefaultRecordBatch

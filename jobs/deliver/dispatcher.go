@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,9 +43,8 @@ type Dispatcher struct {
 	idempotent []string // names of the idempotent providers
 	shard      queries.ShardFilter
 
-	claims   *chain                   // the claims session, owned by the run loop
+	claimers []*claimer               // set when it runs
 	rec      atomic.Pointer[recorder] // set while running
-	wake     chan struct{}
 	draining atomic.Bool
 	fatal    atomic.Pointer[error]
 	running  atomic.Bool
@@ -75,6 +75,7 @@ type provider struct {
 type job struct {
 	msg     Message
 	p       *provider
+	session int64  // the claims session that claimed it: the fence with its attempt
 	lastErr string // the previous attempt's error, if any
 }
 
@@ -92,7 +93,7 @@ func New(db *sql.DB, cfg Config, log *logrus.Entry, clock Clock, metrics *Metric
 	if clock == nil {
 		clock = RealClock{}
 	}
-	d := &Dispatcher{db: db, cfg: cfg, clock: clock, wake: make(chan struct{}, 1), counts: map[string]int64{},
+	d := &Dispatcher{db: db, cfg: cfg, clock: clock, counts: map[string]int64{},
 		shard: queries.ShardFilter{Index: cfg.ShardIndex, Count: cfg.ShardCount}}
 	byName := map[string]*provider{}
 	var names []string
@@ -101,15 +102,16 @@ func New(db *sql.DB, cfg Config, log *logrus.Entry, clock Clock, metrics *Metric
 		if p.maxInFlight == 0 {
 			p.maxInFlight = DefaultMaxInFlight
 		}
-		// Hold what the workers can take in about two claim batches; a
-		// rate limit holds no more than can go out in half a lease, so
-		// that a claim never lapses waiting for its turn.
-		p.capacity = p.maxInFlight + cfg.ClaimBatch
+		// Hold twice what is in flight and two claim batches: the calls
+		// in flight, the batch waiting for them, the outcomes waiting to
+		// be recorded, and room for the next claim. A rate limit holds no
+		// more than can go out in half a lease, so that a claim never
+		// lapses waiting for its turn.
+		p.capacity = 2*p.maxInFlight + 2*cfg.ClaimBatch
 		if pc.Rate > 0 {
 			p.limiter = rate.NewLimiter(rate.Limit(pc.Rate), max(1, int(pc.Rate/10)))
 			p.capacity = max(1, min(p.capacity, int(pc.Rate*cfg.Lease.Seconds()/2)))
 		}
-		p.queue = make(chan *job, p.capacity)
 		byName[p.Name()] = p
 		d.providers = append(d.providers, p)
 		names = append(names, p.Name())
@@ -192,15 +194,22 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 	}
 	defer d.running.Store(false)
 	now := d.clock.Now()
-	var err error
-	if d.claims, err = openChain(ctx, d.db, "claims", &d.cfg, now); err != nil {
-		return err
+	d.claimers = d.claimers[:0]
+	sessions := make([]string, 0, d.cfg.Claimers+1)
+	for i := range d.cfg.Claimers {
+		c, err := openChain(ctx, d.db, "claims", &d.cfg, now)
+		if err != nil {
+			return err
+		}
+		d.claimers = append(d.claimers, &claimer{n: i, chain: c, wake: make(chan struct{}, 1)})
+		sessions = append(sessions, fmt.Sprint(c.id))
 	}
 	outcomes, err := openChain(ctx, d.db, "outcomes", &d.cfg, now)
 	if err != nil {
 		return err
 	}
-	d.log = d.log.WithField(FieldSession, fmt.Sprintf("%d,%d", d.claims.id, outcomes.id))
+	sessions = append(sessions, fmt.Sprint(outcomes.id))
+	d.log = d.log.WithField(FieldSession, strings.Join(sessions, ","))
 	for _, ch := range []string{"sms", "email"} {
 		if _, ok := d.cfg.Routes[ch]; !ok {
 			d.log.WithField(FieldChannel, ch).Warn("no route for this channel: its messages stay pending")
@@ -219,6 +228,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 	go func() { recDone <- rec.run(work) }()
 	var workers sync.WaitGroup
 	for _, p := range d.providers {
+		p.queue = make(chan *job, p.capacity)
 		for range p.maxInFlight {
 			workers.Add(1)
 			go func() {
@@ -230,7 +240,23 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 		}
 	}
 
-	loopErr := d.loop(ctx, once)
+	// The claimers: each claims in transactions of its own, on a chain of
+	// its own, so that one waits for the database while another claims.
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	var loops sync.WaitGroup
+	var done atomic.Bool
+	loopErrs := make([]error, len(d.claimers))
+	for i, c := range d.claimers {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			if loopErrs[i] = d.loop(loopCtx, c, once, &done); loopErrs[i] != nil {
+				stopLoops()
+			}
+		}()
+	}
+	loops.Wait()
+	stopLoops()
 
 	// Stop: nothing more is claimed; what is queued is given back, the
 	// calls in flight finish and their outcomes are recorded.
@@ -244,34 +270,55 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 	end := d.clock.Now()
 	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	for _, c := range []*chain{d.claims, outcomes} {
+	claimEvents := int64(0)
+	for _, c := range append(d.chains(), outcomes) {
 		if err := c.end(endCtx, d.db, end); err != nil && recErr == nil {
 			recErr = fmt.Errorf("end delivery session %d: %w", c.id, err)
 		}
 	}
+	for _, c := range d.claimers {
+		claimEvents += c.chain.rows
+	}
 	if err := d.updateGauges(endCtx); err != nil {
 		d.log.WithError(err).Debug("outbox gauges")
 	}
-	d.log.WithFields(logrus.Fields{"claim_events": d.claims.rows, "outcome_events": outcomes.rows}).Info("stopped delivering")
-	return errors.Join(loopErr, recErr)
+	d.log.WithFields(logrus.Fields{"claim_events": claimEvents, "outcome_events": outcomes.rows}).Info("stopped delivering")
+	return errors.Join(errors.Join(loopErrs...), recErr)
 }
 
-// loop claims while there is room and work, sweeps expired and lapsed
-// messages, and waits for room or for the next due message.
-func (d *Dispatcher) loop(ctx context.Context, once bool) error {
+// claimer is one claiming loop and its chain.
+type claimer struct {
+	n     int // 0 sweeps, keeps the gauges, and ends a one-shot delivery
+	chain *chain
+	wake  chan struct{}
+}
+
+func (d *Dispatcher) chains() []*chain {
+	out := make([]*chain, len(d.claimers))
+	for i, c := range d.claimers {
+		out[i] = c.chain
+	}
+	return out
+}
+
+// loop claims while there is room and work, and waits for room or for
+// the next due message. The first claimer also sweeps expired and lapsed
+// messages, and decides when a one-shot delivery is done (done).
+func (d *Dispatcher) loop(ctx context.Context, c *claimer, once bool, done *atomic.Bool) error {
 	var lastSweep time.Time
 	swept := 0
 	lastGauges := time.Time{}
 	failures := 0
+	first := c.n == 0
 	for {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || done.Load() {
 			return nil
 		}
 		if err := d.fatal.Load(); err != nil {
 			return *err
 		}
 		now := d.clock.Now()
-		if time.Since(lastGauges) >= 15*time.Second {
+		if first && time.Since(lastGauges) >= 15*time.Second {
 			if err := d.updateGauges(ctx); err != nil {
 				d.log.WithError(err).Warn("could not count the due messages")
 			}
@@ -281,14 +328,14 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) error {
 		err := func() error {
 			// Sweep every poll, and at once again while a sweep finds
 			// work.
-			if swept > 0 || lastSweep.IsZero() || now.Sub(lastSweep) >= d.cfg.PollInterval || now.Before(lastSweep) {
-				n, err := d.sweep(ctx)
+			if first && (swept > 0 || lastSweep.IsZero() || now.Sub(lastSweep) >= d.cfg.PollInterval || now.Before(lastSweep)) {
+				n, err := d.sweep(ctx, c)
 				if err != nil {
 					return err
 				}
 				swept, lastSweep = n, now
 			}
-			n, err := d.claimRound(ctx)
+			n, err := d.claimRound(ctx, c)
 			claimed = n
 			return err
 		}()
@@ -319,29 +366,32 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) error {
 		}
 		held := d.held()
 		idle := d.cfg.PollInterval
-		if once && held == 0 {
-			wait, done, err := d.onceRemaining(ctx, now)
+		if once && first && held == 0 {
+			wait, finished, err := d.onceRemaining(ctx, now)
 			if err != nil {
 				return err
 			}
-			if done {
+			if finished {
+				done.Store(true)
+				d.signal()
 				return nil
 			}
 			idle = wait
 		}
-		if held > 0 {
-			// Messages are on their way: wait for room on the wall
-			// clock, which an injected clock must not jump past.
+		if held > 0 || !first {
+			// Messages are on their way, or another claimer keeps the
+			// time: wait for room on the wall clock, which an injected
+			// clock must not jump past.
 			select {
 			case <-ctx.Done():
-			case <-d.wake:
+			case <-c.wake:
 			case <-time.After(d.cfg.PollInterval):
 			}
 			continue
 		}
 		select {
 		case <-ctx.Done():
-		case <-d.wake:
+		case <-c.wake:
 		case <-d.clock.After(idle):
 		}
 	}
@@ -356,11 +406,13 @@ func (d *Dispatcher) held() int64 {
 	return n
 }
 
-// signal wakes the loop: room was made.
+// signal wakes the claimers: room was made.
 func (d *Dispatcher) signal() {
-	select {
-	case d.wake <- struct{}{}:
-	default:
+	for _, c := range d.claimers {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 

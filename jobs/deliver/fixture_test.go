@@ -211,19 +211,22 @@ type gateway struct {
 	secret []byte
 	clock  deliver.Clock
 
-	mu       sync.Mutex
-	calls    map[string]int // idempotency key → calls
-	accepted map[string]int // idempotency key → calls answered 2xx
-	bodies   map[string][]byte
-	problems []string
-	answer   func(key string, call int) (int, http.Header) // nil: 200
-	delay    time.Duration
-	total    int
+	mu        sync.Mutex
+	calls     map[string]int // idempotency key → calls
+	delivered map[string]int // idempotency key → deliveries: a repeat of a key accepted before is not delivered again
+	bodies    map[string][]byte
+	times     map[string][]time.Time // idempotency key → when each call came, on the clock
+	problems  []string
+	answer    func(key string, call int) (int, http.Header) // nil: 200
+	delay     time.Duration
+	hold      chan struct{} // if set, requests wait for it to close (or for the caller to go)
+	arrived   chan string   // if set, told each request's key as it arrives
+	total     int
 }
 
 func newGateway(t testing.TB, clock deliver.Clock) *gateway {
-	g := &gateway{t: t, secret: []byte("gateway-secret"), clock: clock, calls: map[string]int{}, accepted: map[string]int{},
-		bodies: map[string][]byte{}}
+	g := &gateway{t: t, secret: []byte("gateway-secret"), clock: clock, calls: map[string]int{}, delivered: map[string]int{},
+		bodies: map[string][]byte{}, times: map[string][]time.Time{}}
 	g.srv = httptest.NewServer(http.HandlerFunc(g.serve))
 	t.Cleanup(g.srv.Close)
 	return g
@@ -259,13 +262,26 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	g.total++
 	g.calls[key]++
 	call := g.calls[key]
+	if prev, ok := g.bodies[key]; ok && string(prev) != string(body) {
+		g.problems = append(g.problems, key+" sent again with another body")
+	}
 	g.bodies[key] = body
+	g.times[key] = append(g.times[key], now)
 	if problem != "" {
 		g.problems = append(g.problems, problem)
 	}
-	answer := g.answer
-	delay := g.delay
+	answer, delay, hold, arrived := g.answer, g.delay, g.hold, g.arrived
 	g.mu.Unlock()
+	if arrived != nil {
+		arrived <- key
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if delay > 0 {
 		time.Sleep(delay)
 	}
@@ -278,7 +294,9 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if code >= 200 && code < 300 {
 		g.mu.Lock()
-		g.accepted[key]++
+		if g.delivered[key] == 0 {
+			g.delivered[key]++
+		}
 		g.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
@@ -376,6 +394,9 @@ func dispatcher(t testing.TB, db *sql.DB, clock deliver.Clock, tune func(*delive
 		Providers: providers, Routes: map[string]string{"sms": providers[0].Provider.Name()},
 		PollInterval: 50 * time.Millisecond, Host: "test", Version: "test", NormalizePhone: normalizePhone,
 		RetryInitial: time.Second, RetryMax: time.Minute, Lease: time.Minute, GracePeriod: 5 * time.Second,
+		// One claimer: a manual clock jumps when the dispatcher is idle,
+		// and with two one could be idle while the other claims.
+		Claimers: 1,
 	}
 	if tune != nil {
 		tune(&cfg)

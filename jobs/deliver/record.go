@@ -178,13 +178,13 @@ func (r *recorder) flush(ctx context.Context, batch []any) error {
 		var expired []int64
 		for i, o := range outs {
 			m := &o.job.msg
-			qs[i] = queries.Outcome{ID: m.SendID, Attempt: m.Attempt, Status: o.status, Reason: o.reason,
+			qs[i] = queries.Outcome{ID: m.SendID, Attempt: m.Attempt, Session: o.job.session, Status: o.status, Reason: o.reason,
 				RetryAt: stamp(o.retryAt), ProviderMessageID: o.pmID, At: stamp(o.at)}
 			if o.status == StatusSent {
 				qs[i].SentAt = stamp(o.at)
 			}
 		}
-		ids, err := queries.RecordOutcomes(ctx, tx, d.claims.id, qs)
+		ids, err := queries.RecordOutcomes(ctx, tx, qs)
 		if err != nil {
 			return fmt.Errorf("record outcomes: %w", err)
 		}

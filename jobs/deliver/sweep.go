@@ -14,7 +14,7 @@ import (
 // expired and give back their ledger items for one more plan; claims
 // whose lease ran out and that no provider may repeat become unknown.
 // It returns how many it settled.
-func (d *Dispatcher) sweep(ctx context.Context) (int, error) {
+func (d *Dispatcher) sweep(ctx context.Context, c *claimer) (int, error) {
 	now := stamp(d.clock.Now())
 	tx, err := d.begin(ctx)
 	if err != nil {
@@ -69,14 +69,14 @@ func (d *Dispatcher) sweep(ctx context.Context) (int, error) {
 			provider: s.Provider, attempt: s.Attempts,
 			details: (&audit.Object{}).Bool("provider_idempotent", contains(d.idempotent, s.Provider))})
 	}
-	a, err := d.claims.append(ctx, tx, evs)
+	a, err := c.chain.append(ctx, tx, evs)
 	if err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("commit settled messages: %w", err)
 	}
-	d.claims.commit(a)
+	c.chain.commit(a)
 	for _, s := range expired {
 		d.outcome(d.providerOf(s.Provider, s.Channel), s.Channel, OutcomeExpired)
 	}

@@ -42,6 +42,12 @@ ALTER TABLE reminder_sends
     ADD COLUMN sent_at             timestamptz,
     ADD COLUMN status_reason       text,            -- why it is cancelled, failed, refused, expired, unknown; the last error while retrying
     ADD COLUMN status_at           timestamptz;
+-- What a dispatcher claims, oldest first: by scheduled_for and id, so
+-- that a batch is the index's first rows, not a sort of every pending
+-- message due at the same instant (replaces the job's index on
+-- scheduled_for alone).
+DROP INDEX reminder_sends_pending_idx;
+CREATE INDEX reminder_sends_due_idx ON reminder_sends (scheduled_for, id) WHERE status = 'pending';
 -- Claims lapse by lease.
 CREATE INDEX reminder_sends_sending_idx ON reminder_sends (lease_until) WHERE status = 'sending';
 -- Receipts name a message by the provider's id.
@@ -199,6 +205,8 @@ DROP TABLE reminder_deliveries;
 DROP TABLE reminder_delivery_sessions;
 DROP INDEX reminder_sends_provider_message_idx;
 DROP INDEX reminder_sends_sending_idx;
+DROP INDEX reminder_sends_due_idx;
+CREATE INDEX reminder_sends_pending_idx ON reminder_sends (scheduled_for) WHERE status = 'pending';
 ALTER TABLE reminder_sends
     DROP COLUMN status_at, DROP COLUMN status_reason, DROP COLUMN sent_at, DROP COLUMN provider_message_id,
     DROP COLUMN provider, DROP COLUMN retry_at, DROP COLUMN lease_until, DROP COLUMN claimed_by,
