@@ -48,7 +48,7 @@ FOR UPDATE SKIP LOCKED;
 SELECT id, attempts, coalesce(provider, ''), channel
 FROM reminder_sends
 WHERE status = 'sending' AND lease_until <= $1
-  AND NOT (coalesce(provider, '') = ANY($5::text[]) AND valid_until > $1)
+  AND NOT (coalesce(provider, '') = ANY(coalesce($5::text[], '{}')) AND valid_until > $1)
   AND ($4 = 1 OR ('x' || left(md5(borrower_id::text), 7))::bit(28)::int % $4 = $3)
 ORDER BY lease_until, id
 LIMIT $2

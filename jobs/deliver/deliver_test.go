@@ -9,10 +9,6 @@ import (
 	"github.com/loanremind/loanremind/jobs/deliver"
 )
 
-const childEnv = "LOANREMIND_DELIVER_TEST_CHILD"
-
-func childMain() int { return 0 }
-
 // The happy path: every due message reaches the gateway once, signed,
 // inside its window; each is sent, with its provider's id; the trail shows
 // claimed then sent for each; and audit verify passes.

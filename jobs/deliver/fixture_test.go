@@ -272,6 +272,18 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	answer, delay, hold, arrived := g.answer, g.delay, g.hold, g.arrived
 	g.mu.Unlock()
+	code, header := http.StatusOK, http.Header(nil)
+	if answer != nil {
+		code, header = answer(key, call)
+	}
+	if code >= 200 && code < 300 {
+		// Accepted: delivered now, however late the answer.
+		g.mu.Lock()
+		if g.delivered[key] == 0 {
+			g.delivered[key]++
+		}
+		g.mu.Unlock()
+	}
 	if arrived != nil {
 		arrived <- key
 	}
@@ -285,19 +297,10 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if delay > 0 {
 		time.Sleep(delay)
 	}
-	code, header := http.StatusOK, http.Header(nil)
-	if answer != nil {
-		code, header = answer(key, call)
-	}
 	for k, v := range header {
 		w.Header()[k] = v
 	}
 	if code >= 200 && code < 300 {
-		g.mu.Lock()
-		if g.delivered[key] == 0 {
-			g.delivered[key]++
-		}
-		g.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		fmt.Fprintf(w, `{"id": "gw-%s"}`, strings.TrimPrefix(key, "loanremind-"))
