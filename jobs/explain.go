@@ -29,6 +29,9 @@ type Explanation struct {
 	// it re-evaluates recorded, and why it may.
 	Differences []string
 	History     []queries.InstallmentDecision
+	// Deliveries is what became of the messages in History: their
+	// delivery trail, message by message, in order.
+	Deliveries []queries.DeliveryEvent
 }
 
 // ExplainedOutcome is the policy's verdict on one channel.
@@ -58,6 +61,17 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 		return nil, fmt.Errorf("audit history: %w", err)
 	}
 	ex := &Explanation{InstallmentID: installmentID, History: history}
+	var sendIDs []int64
+	for _, h := range history {
+		if h.SendID != 0 && !slices.Contains(sendIDs, h.SendID) {
+			sendIDs = append(sendIDs, h.SendID)
+		}
+	}
+	if len(sendIDs) > 0 {
+		if ex.Deliveries, err = queries.DeliveriesOfSends(ctx, r.DB, sendIDs); err != nil {
+			return nil, fmt.Errorf("delivery trail: %w", err)
+		}
+	}
 	notBefore, sendsBefore := asOf, asOf
 	sendLate := false
 	var recorded []queries.InstallmentDecision // the decisions being re-evaluated

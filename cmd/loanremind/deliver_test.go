@@ -118,6 +118,17 @@ func TestDeliverExpiredThenReplannedOnce(t *testing.T) {
 		JOIN reminder_sends s ON s.id = i.send_id WHERE s.status = 'pending'`); n != 0 {
 		t.Errorf("%d items planned a third time", n)
 	}
+	// explain tells the installment's story: two messages, each expired.
+	r = mustCLI(t, ctx, d.env, "explain", "--installment", fmt.Sprint(inst))
+	if n := strings.Count(r.stdout, "expired "); n != 2 || !strings.Contains(r.stdout, "may be planned once more") ||
+		!strings.Contains(r.stdout, "What became of the messages") {
+		t.Errorf("explain shows %d expiries:\n%s", n, r.stdout)
+	}
+	// audit export says what became of each message.
+	r = mustCLI(t, ctx, d.env, "audit", "export", "--from", "2026-11-01", "--to", "2027-12-31", "--installment", fmt.Sprint(inst), "--format", "csv")
+	if !strings.Contains(r.stdout, "sent_at,provider,provider_message_id,delivery_status") || strings.Count(r.stdout, ",expired") != 2 {
+		t.Errorf("export:\n%s", r.stdout)
+	}
 	d.exec(t, "ANALYZE")
 	r = mustCLI(t, ctx, d.env, "audit", "verify")
 	if !strings.Contains(r.stdout, "audit trail intact") || !strings.Contains(r.stdout, "delivery trail intact") {
