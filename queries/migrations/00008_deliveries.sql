@@ -188,10 +188,11 @@ GRANT INSERT ON reminder_deliveries, reminder_delivery_sessions TO loanremind_se
 GRANT UPDATE (events, head, ended_at) ON reminder_delivery_sessions TO loanremind_sender;
 GRANT USAGE, SELECT ON SEQUENCE reminder_deliveries_id_seq, reminder_delivery_sessions_id_seq TO loanremind_sender;
 GRANT EXECUTE ON FUNCTION reminder_release_expired(bigint[], timestamptz) TO loanremind_sender;
-GRANT SELECT ON reminder_released_items TO loanremind_job;
+-- The job's role reads what audit verify reads.
+GRANT SELECT ON reminder_released_items, reminder_deliveries, reminder_delivery_sessions TO loanremind_job;
 
 -- +goose Down
-REVOKE ALL ON reminder_released_items FROM loanremind_job;
+REVOKE ALL ON reminder_released_items, reminder_deliveries, reminder_delivery_sessions FROM loanremind_job;
 REVOKE ALL ON borrowers, loans, installments, reminder_phone_cache, reminder_runs, reminder_audit,
     reminder_send_items, reminder_released_items, reminder_sends, reminder_deliveries,
     reminder_delivery_sessions FROM loanremind_sender;
