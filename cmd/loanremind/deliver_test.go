@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // deliverConfig writes a configuration whose messages go to a file.
@@ -133,5 +137,65 @@ func TestDeliverExpiredThenReplannedOnce(t *testing.T) {
 	r = mustCLI(t, ctx, d.env, "audit", "verify")
 	if !strings.Contains(r.stdout, "audit trail intact") || !strings.Contains(r.stdout, "delivery trail intact") {
 		t.Errorf("verify: %s", r.stdout)
+	}
+}
+
+// Without --once the dispatcher serves /healthz and /metrics, with every
+// delivery series, until it is stopped; a stop is exit 0.
+func TestDeliverServes(t *testing.T) {
+	t.Parallel()
+	d := newTestDB(t)
+	cfg, _ := deliverConfig(t, "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan result, 1)
+	go func() { done <- cli(t, ctx, d.env, "deliver", "--config", cfg, "--listen", addr) }()
+	var body string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("/healthz never answered 200: %v\n%s", err, tail((<-done).stderr, 2000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body = string(b)
+	for _, want := range []string{
+		`loanremind_deliveries_total{channel="sms",outcome="sent",provider="outbox-file"} 0`,
+		`loanremind_delivery_lag_seconds_count 0`,
+		`loanremind_outbox_due 0`,
+		`loanremind_outbox_oldest_due_seconds 0`,
+		`loanremind_provider_circuit_open{provider="outbox-file"} 0`,
+		`loanremind_delivery_refused_total 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	cancel()
+	if r := <-done; r.code != 0 {
+		t.Errorf("stopped: exit %d\n%s", r.code, tail(r.stderr, 2000))
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_delivery_sessions WHERE ended_at IS NULL`); n != 0 {
+		t.Errorf("%d sessions not ended after the stop", n)
 	}
 }

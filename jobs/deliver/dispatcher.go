@@ -48,6 +48,7 @@ type Dispatcher struct {
 	draining atomic.Bool
 	fatal    atomic.Pointer[error]
 	running  atomic.Bool
+	started  atomic.Bool // its sessions are open: it claims
 	lastErr  atomic.Pointer[string]
 
 	countsMu sync.Mutex
@@ -199,14 +200,14 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 	for i := range d.cfg.Claimers {
 		c, err := openChain(ctx, d.db, "claims", &d.cfg, now)
 		if err != nil {
-			return err
+			return stoppedOr(ctx, err)
 		}
 		d.claimers = append(d.claimers, &claimer{n: i, chain: c, wake: make(chan struct{}, 1)})
 		sessions = append(sessions, fmt.Sprint(c.id))
 	}
 	outcomes, err := openChain(ctx, d.db, "outcomes", &d.cfg, now)
 	if err != nil {
-		return err
+		return stoppedOr(ctx, err)
 	}
 	sessions = append(sessions, fmt.Sprint(outcomes.id))
 	d.log = d.log.WithField(FieldSession, strings.Join(sessions, ","))
@@ -216,6 +217,8 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 		}
 	}
 	d.log.Info("delivering")
+	d.started.Store(true)
+	defer d.started.Store(false)
 	// Calls in flight and their records outlive a stop request by the
 	// grace period.
 	work, cancelWork := detached(ctx, d.cfg.GracePeriod)
@@ -284,6 +287,15 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 	}
 	d.log.WithFields(logrus.Fields{"claim_events": claimEvents, "outcome_events": outcomes.rows}).Info("stopped delivering")
 	return errors.Join(errors.Join(loopErrs...), recErr)
+}
+
+// stoppedOr is nil when ctx was stopped (a stop request while starting),
+// else err.
+func stoppedOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // claimer is one claiming loop and its chain.

@@ -20,6 +20,10 @@ func (d *Dispatcher) Handler(mount func(mux *http.ServeMux)) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		body := map[string]any{"status": "ok", "held": d.held()}
 		code := http.StatusOK
+		if !d.started.Load() {
+			body["status"] = "starting"
+			code = http.StatusServiceUnavailable
+		}
 		if e := d.lastErr.Load(); e != nil {
 			body["status"], body["error"] = "failing", "the database does not answer (see the logs)"
 			code = http.StatusServiceUnavailable
