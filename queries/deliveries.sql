@@ -247,17 +247,23 @@ LIMIT $2;
 -- name: UnvouchedReleases
 -- Released ledger items that the trail and the audit do not vouch for:
 -- their message did not expire, the trail shows no expiry of it, or no
--- audit row of its run queued the item for it.
+-- audit row of its run queued the item for it. An item whose message is
+-- gone counts only while the audit still names the message: `audit prune`
+-- removes a run's messages and audit rows, and leaves the trail.
 SELECT r.send_id, coalesce(s.run_id, 0), r.installment_id, r.stage, r.channel
 FROM reminder_released_items r
 LEFT JOIN reminder_sends s ON s.id = r.send_id
 WHERE ($1::bigint[] IS NULL OR s.run_id = ANY($1::bigint[]))
-  AND (s.status IS DISTINCT FROM 'expired'
-    OR NOT EXISTS (SELECT 1 FROM reminder_deliveries d WHERE d.send_id = r.send_id AND d.event = 'expired')
-    OR NOT EXISTS (
-      SELECT 1 FROM reminder_audit a
-      WHERE a.run_id = s.run_id AND a.installment_id = r.installment_id AND a.send_id = r.send_id
-        AND a.loan_id = r.loan_id AND a.stage = r.stage AND a.channel = r.channel
-        AND a.decision IN ('queued', 'deferred')))
+  AND CASE WHEN s.id IS NULL THEN
+        EXISTS (SELECT 1 FROM reminder_audit a WHERE a.installment_id = r.installment_id AND a.send_id = r.send_id)
+      ELSE
+        s.status <> 'expired'
+        OR NOT EXISTS (SELECT 1 FROM reminder_deliveries d WHERE d.send_id = r.send_id AND d.event = 'expired')
+        OR NOT EXISTS (
+          SELECT 1 FROM reminder_audit a
+          WHERE a.run_id = s.run_id AND a.installment_id = r.installment_id AND a.send_id = r.send_id
+            AND a.loan_id = r.loan_id AND a.stage = r.stage AND a.channel = r.channel
+            AND a.decision IN ('queued', 'deferred'))
+      END
 ORDER BY r.send_id, r.installment_id
 LIMIT $2;
