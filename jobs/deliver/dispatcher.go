@@ -464,7 +464,7 @@ func (d *Dispatcher) updateGauges(ctx context.Context) error {
 	return nil
 }
 
-// setTimeouts applies the lock and statement timeouts to a transaction.
+// begin starts a transaction with the lock and statement timeouts.
 func (d *Dispatcher) begin(ctx context.Context) (*sql.Tx, error) {
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
