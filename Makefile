@@ -30,13 +30,16 @@ fmt:
 demo: build pg-binaries
 	./$(BIN) demo $(DEMO_FLAGS)
 
-# The performance benchmark: seeds 1,000,000 borrowers (and 250,000 for the
+# The performance benchmarks: seeds 1,000,000 borrowers (and 250,000 for the
 # memory-scaling check), runs the job and audit verify on what it wrote, times
-# a server-side reference and prints the figures; then the compliance
-# console's page timings on a 1,000,000-borrower database and its run. Takes
-# several minutes.
+# a server-side reference and prints the figures; then delivers 100,000
+# messages through the http provider to a local gateway answering in 50 ms
+# (`deliver --once`) and prints the rate and the sender's peak RSS; then the
+# compliance console's page timings on a 1,000,000-borrower database and its
+# run. Takes several minutes.
 bench: build pg-binaries
 	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs -run '^$$' -bench '^BenchmarkFullRun$$' -benchtime 1x -timeout 3h -v
+	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs/deliver -run '^$$' -bench '^BenchmarkDeliver$$' -benchtime 1x -timeout 1h -v
 	LOANREMIND_BIN=$(abspath $(BIN)) $(GO) test ./jobs/console -run '^$$' -bench '^BenchmarkConsolePages$$' -benchtime 1x -timeout 1h -v
 
 # The PostgreSQL server binaries (initdb, pg_ctl) the tests and the demo need

@@ -65,11 +65,12 @@ type Config struct {
 	Signature map[string]string `yaml:"signature" json:"signature"`
 	Channels  Channels          `yaml:"channels" json:"channels"`
 
-	Audit   Audit   `yaml:"audit" json:"audit"`
-	Serve   Serve   `yaml:"serve" json:"serve"`
-	Console Console `yaml:"console" json:"console"`
-	Metrics Metrics `yaml:"metrics" json:"metrics"`
-	Log     Log     `yaml:"log" json:"log"`
+	Audit    Audit    `yaml:"audit" json:"audit"`
+	Delivery Delivery `yaml:"delivery" json:"delivery"`
+	Serve    Serve    `yaml:"serve" json:"serve"`
+	Console  Console  `yaml:"console" json:"console"`
+	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
+	Log      Log      `yaml:"log" json:"log"`
 }
 
 // Stage is one reminder stage: a window of days relative to the due date.

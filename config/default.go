@@ -63,11 +63,12 @@ func Default() *Config {
 				},
 			},
 		},
-		Audit:   Audit{Retention: 3 * 365 * day},
-		Serve:   Serve{Listen: ":9090", GracePeriod: Duration(30 * time.Second)},
-		Console: defaultConsole(),
-		Metrics: Metrics{},
-		Log:     Log{Format: "auto", Level: "info"},
+		Audit:    Audit{Retention: 3 * 365 * day},
+		Delivery: defaultDelivery(),
+		Serve:    Serve{Listen: ":9090", GracePeriod: Duration(30 * time.Second)},
+		Console:  defaultConsole(),
+		Metrics:  Metrics{},
+		Log:      Log{Format: "auto", Level: "info"},
 	}
 }
 

@@ -30,6 +30,9 @@ type Explanation struct {
 	// it re-evaluates recorded, and why it may.
 	Differences []string
 	History     []queries.InstallmentDecision
+	// Deliveries is what became of the messages in History: their
+	// delivery trail, message by message, in order.
+	Deliveries []queries.DeliveryEvent
 }
 
 // ExplainedOutcome is the policy's verdict on one channel.
@@ -61,6 +64,9 @@ func (r *Runner) Explain(ctx context.Context, installmentID int64, asOf time.Tim
 	}
 	eval := r.evaluation(history, asOf)
 	ex := &Explanation{InstallmentID: installmentID, History: history, Basis: eval.basis, AsOf: eval.asOf}
+	if ex.Deliveries, err = deliveriesOf(ctx, r.DB, history); err != nil {
+		return nil, err
+	}
 	businessDate := civil.DateIn(eval.asOf, r.Config.Policy.BusinessZone)
 	pol, err := r.policyFor(ctx, businessDate)
 	if err != nil {
@@ -337,4 +343,22 @@ func phoneVerdict(p policy.Phone) string {
 		verdict += ", state or province " + strings.Join(p.Subdivisions, ", ")
 	}
 	return verdict
+}
+
+// deliveriesOf reads the delivery trail of the messages in history.
+func deliveriesOf(ctx context.Context, db queries.DBTX, history []queries.InstallmentDecision) ([]queries.DeliveryEvent, error) {
+	var sendIDs []int64
+	for _, h := range history {
+		if h.SendID != 0 && !slices.Contains(sendIDs, h.SendID) {
+			sendIDs = append(sendIDs, h.SendID)
+		}
+	}
+	if len(sendIDs) == 0 {
+		return nil, nil
+	}
+	events, err := queries.DeliveriesOfSends(ctx, db, sendIDs)
+	if err != nil {
+		return nil, fmt.Errorf("delivery trail: %w", err)
+	}
+	return events, nil
 }

@@ -275,6 +275,10 @@ type ExportRow struct {
 	ScheduledFor, ValidUntil            sql.NullTime
 	SendID                              int64
 	PolicySHA256, Recipient, AccountRef string
+	// What became of the message: when it was sent, through which
+	// provider and under which id there, and its status now.
+	SentAt                                      sql.NullTime
+	Provider, ProviderMessageID, DeliveryStatus string
 }
 
 // ExportAudit streams the matching decisions in chain order.
@@ -287,7 +291,7 @@ func ExportAudit(ctx context.Context, db DBTX, f ExportFilter) (*sql.Rows, error
 func ScanExportRow(rows *sql.Rows, r *ExportRow) error {
 	return rows.Scan(&r.ID, &r.RunID, &r.Mode, &r.Actor, &r.At, &r.BorrowerID, &r.LoanID, &r.InstallmentID, &r.Stage,
 		&r.Channel, &r.Decision, &r.Reason, &r.TimeZones, &r.ScheduledFor, &r.ValidUntil, &r.SendID,
-		&r.PolicySHA256, &r.Recipient, &r.AccountRef)
+		&r.PolicySHA256, &r.Recipient, &r.AccountRef, &r.SentAt, &r.Provider, &r.ProviderMessageID, &r.DeliveryStatus)
 }
 
 // PrunedRun is a run to prune.

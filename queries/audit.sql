@@ -70,12 +70,15 @@ SELECT pg_advisory_xact_lock(1280462675, 1000);
 -- One row per decision in a window of decision times, filtered (by $8: the
 -- keyed hashes of a contact address, among others), in chain order, with
 -- the run's actor, the address actually used (from the send) or the
--- borrower's, and the loan's account reference.
+-- borrower's, the loan's account reference, and what became of the
+-- message (when it was sent, through which provider, its id there, its
+-- delivery status).
 SELECT a.id, a.run_id, r.mode, r.actor, a.at, a.borrower_id, a.loan_id, a.installment_id, a.stage, a.channel,
        a.decision, a.reason, a.time_zones::text, a.scheduled_for, a.valid_until, coalesce(a.send_id, 0),
        a.policy_sha256,
        coalesce(s.recipient, CASE a.channel WHEN 'sms' THEN b.phone ELSE b.email END, '') AS recipient,
-       coalesce(l.account_ref, '') AS account_ref
+       coalesce(l.account_ref, '') AS account_ref,
+       s.sent_at, coalesce(s.provider, ''), coalesce(s.provider_message_id, ''), coalesce(s.status, '')
 FROM reminder_audit a
 JOIN reminder_runs r ON r.id = a.run_id
 LEFT JOIN reminder_sends s ON s.id = a.send_id
@@ -157,7 +160,7 @@ ORDER BY a.id;
 SELECT channel, scheduled_for, created_at
 FROM reminder_sends
 WHERE borrower_id = $1 AND scheduled_for > $2 AND created_at < $3
-  AND status IN ('pending', 'sending', 'sent', 'delivered')
+  AND status IN ('pending', 'sending', 'sent', 'delivered', 'undelivered', 'unknown')
 ORDER BY scheduled_for;
 
 -- name: SampleSends

@@ -66,6 +66,8 @@ var designColumns = map[string][]string{
 	"reminder_audit": {"id", "run_id", "at", "borrower_id", "loan_id", "installment_id", "stage", "channel",
 		"decision", "reason", "send_id", "time_zones", "policy_sha256", "details", "prev_hash", "hash"},
 	"borrower_quiet_windows": {"borrower_id"},
+	"reminder_deliveries": {"id", "send_id", "at", "event", "reason", "provider", "provider_message_id", "attempt",
+		"details", "prev_hash", "hash"},
 }
 
 func TestMigrateCreatesDesignSchemaAndIsIdempotent(t *testing.T) {

@@ -100,6 +100,14 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := demoSamples(ctx, w, db.DB, res.RunID); err != nil {
 		return err
 	}
+	// Delivery: through the file provider.
+	dir, err := demoDir(e)
+	if err != nil {
+		return err
+	}
+	if err := demoDeliver(ctx, w, s, db.DB, dir); err != nil {
+		return err
+	}
 	again, err := runner.Run(ctx, jobs.Request{Mode: jobs.ModeManual, AsOf: now, Actor: "demo", Reason: "loanremind demo: re-run"})
 	if err != nil {
 		return err

@@ -3,7 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
+
+	"github.com/loanremind/loanremind/jobs/deliver"
+	"github.com/loanremind/loanremind/queries"
 )
 
 func runExplain(ctx context.Context, e *env, args []string) error {
@@ -87,7 +92,26 @@ func runExplain(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(w, "; zones %s; regions %s\n", h.TimeZones, h.Regions)
 	}
+	printDeliveries(w, ex.Deliveries)
 	return nil
+}
+
+// printDeliveries says what became of each message: its delivery trail.
+func printDeliveries(w io.Writer, events []queries.DeliveryEvent) {
+	if len(events) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nWhat became of the messages (the delivery trail):")
+	for i := 0; i < len(events); {
+		j := i
+		parts := []string{}
+		for j < len(events) && events[j].SendID == events[i].SendID {
+			parts = append(parts, deliver.Describe(&events[j]))
+			j++
+		}
+		fmt.Fprintf(w, "  - message %d: %s\n", events[i].SendID, strings.Join(parts, "; "))
+		i = j
+	}
 }
 
 func orDash(s string) string {

@@ -20,7 +20,7 @@ import (
 func ExportColumns() []string {
 	return []string{"audit_id", "run_id", "mode", "actor", "at", "borrower_id", "loan_id", "installment_id",
 		"stage", "channel", "decision", "reason", "time_zones", "scheduled_for", "valid_until", "message_id",
-		"recipient", "account_ref", "policy_sha256"}
+		"recipient", "account_ref", "policy_sha256", "sent_at", "provider", "provider_message_id", "delivery_status"}
 }
 
 // Export streams the matching decisions to w as CSV (with a header) or as
@@ -67,6 +67,7 @@ func Export(ctx context.Context, db queries.DBTX, f queries.ExportFilter, format
 			record[8], record[9], record[10], record[11] = r.Stage, r.Channel, r.Decision, csvText(r.Reason)
 			record[12], record[13], record[14] = r.TimeZones, nullStamp(r.ScheduledFor), nullStamp(r.ValidUntil)
 			record[15], record[16], record[17], record[18] = optID(r.SendID), csvText(recipient), csvText(account), r.PolicySHA256
+			record[19], record[20], record[21], record[22] = nullStamp(r.SentAt), csvText(r.Provider), csvText(r.ProviderMessageID), r.DeliveryStatus
 			if err := cw.Write(record); err != nil {
 				return n, err
 			}
@@ -77,6 +78,8 @@ func Export(ctx context.Context, db queries.DBTX, f queries.ExportFilter, format
 				Decision: r.Decision, Reason: r.Reason, TimeZones: json.RawMessage(r.TimeZones),
 				ScheduledFor: nullStamp(r.ScheduledFor), ValidUntil: nullStamp(r.ValidUntil), MessageID: r.SendID,
 				Recipient: recipient, AccountRef: account, PolicySHA256: r.PolicySHA256,
+				SentAt: nullStamp(r.SentAt), Provider: r.Provider, ProviderMessageID: r.ProviderMessageID,
+				DeliveryStatus: r.DeliveryStatus,
 			})
 			if err != nil {
 				return n, err
@@ -136,6 +139,11 @@ type exportJSON struct {
 	Recipient     string          `json:"recipient"`
 	AccountRef    string          `json:"account_ref"`
 	PolicySHA256  string          `json:"policy_sha256"`
+	// What became of the message (empty without one, or before it left).
+	SentAt            string `json:"sent_at,omitempty"`
+	Provider          string `json:"provider,omitempty"`
+	ProviderMessageID string `json:"provider_message_id,omitempty"`
+	DeliveryStatus    string `json:"delivery_status,omitempty"`
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

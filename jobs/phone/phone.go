@@ -134,3 +134,14 @@ func ContactHashes(h *pii.Hasher, address, region string) []string {
 	}
 	return hashes
 }
+
+// Normalize returns a borrower's number as the job writes it into a
+// message (E.164, parsed for the borrower's region or defaultRegion), or ""
+// when it does not parse: the sender compares it with a message's
+// recipient.
+func Normalize(raw, borrowerRegion, defaultRegion string) string {
+	if p := Parse(raw, Region(borrowerRegion, defaultRegion)); p.Valid {
+		return p.E164
+	}
+	return ""
+}

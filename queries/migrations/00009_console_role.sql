@@ -31,16 +31,9 @@ GRANT SELECT ON reminder_runs, reminder_sends, reminder_send_items, reminder_dec
 GRANT INSERT ON reminder_audit_events TO loanremind_console;
 GRANT USAGE ON SEQUENCE reminder_audit_events_id_seq TO loanremind_console;
 
--- The sender's delivery log, when its migration ran first.
--- +goose StatementBegin
-DO $$
-BEGIN
-    IF to_regclass('reminder_deliveries') IS NOT NULL THEN
-        EXECUTE 'GRANT SELECT ON reminder_deliveries TO loanremind_console';
-    END IF;
-END
-$$;
--- +goose StatementEnd
+-- The sender's delivery trail (migration 00008), which pages and audit
+-- verify read.
+GRANT SELECT ON reminder_deliveries, reminder_delivery_sessions, reminder_released_items TO loanremind_console;
 
 CREATE INDEX reminder_audit_breakdown_idx ON reminder_audit (run_id, stage, channel, decision, reason);
 CREATE INDEX reminder_audit_contact_idx ON reminder_audit USING hash ((details->>'contact_hmac'));
@@ -51,15 +44,7 @@ CREATE INDEX reminder_audit_events_borrower_idx ON reminder_audit_events ((detai
 DROP INDEX reminder_audit_events_borrower_idx;
 DROP INDEX reminder_audit_contact_idx;
 DROP INDEX reminder_audit_breakdown_idx;
--- +goose StatementBegin
-DO $$
-BEGIN
-    IF to_regclass('reminder_deliveries') IS NOT NULL THEN
-        EXECUTE 'REVOKE ALL ON reminder_deliveries FROM loanremind_console';
-    END IF;
-END
-$$;
--- +goose StatementEnd
+REVOKE ALL ON reminder_deliveries, reminder_delivery_sessions, reminder_released_items FROM loanremind_console;
 REVOKE ALL ON SEQUENCE reminder_audit_events_id_seq FROM loanremind_console;
 REVOKE ALL ON borrowers, loans, installments, borrower_quiet_windows, holidays, reminder_runs, reminder_sends,
     reminder_send_items, reminder_decisions, reminder_audit, reminder_audit_events, reminder_phone_cache
