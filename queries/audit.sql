@@ -156,7 +156,7 @@ ORDER BY a.id;
 SELECT channel, scheduled_for, created_at
 FROM reminder_sends
 WHERE borrower_id = $1 AND scheduled_for > $2 AND created_at < $3
-  AND status IN ('pending', 'sending', 'sent', 'delivered')
+  AND status IN ('pending', 'sending', 'sent', 'delivered', 'undelivered', 'unknown')
 ORDER BY scheduled_for;
 
 -- name: SampleSends

@@ -59,12 +59,14 @@ ORDER BY b.id, c.loan_id, c.seq, c.id;
 
 -- name: ExistingSends
 -- The borrowers' sends that frequency caps count: those that may still be
--- delivered or were, scheduled after $2.
+-- delivered or were, scheduled after $2. A message reached the carrier
+-- when it is undelivered, and may have when it is unknown; a cancelled,
+-- refused, failed or expired one never left.
 SELECT id, borrower_id, channel, scheduled_for
 FROM reminder_sends
 WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2
-  AND status IN ('pending', 'sending', 'sent', 'delivered');
+  AND status IN ('pending', 'sending', 'sent', 'delivered', 'undelivered', 'unknown');
 
 -- name: OtherSends
 -- The same set, without this run's own ($3), as a count and a sum of ids:
@@ -75,7 +77,7 @@ SELECT count(*), coalesce(sum(id), 0)::bigint
 FROM reminder_sends
 WHERE borrower_id = ANY($1::bigint[])
   AND scheduled_for > $2
-  AND status IN ('pending', 'sending', 'sent', 'delivered')
+  AND status IN ('pending', 'sending', 'sent', 'delivered', 'undelivered', 'unknown')
   AND run_id <> $3;
 
 -- name: QuietWindows
