@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/loanremind/loanremind/config"
@@ -56,20 +57,25 @@ var wantWorkloads = []struct {
 	{"migrate-job.yaml", "Job", "migrate"},
 	{"backfill-indexed-job.yaml", "Job", "backfill"},
 	{"serve-deployment.yaml", "Deployment", "serve"},
+	{"deliver-deployment.yaml", "Deployment", "deliver"},
 }
 
 // commands are the loanremind commands a workload may run.
-var commands = []string{"migrate", "run", "backfill", "serve"}
+var commands = []string{"migrate", "run", "backfill", "serve", "deliver"}
 
 // readsConfig reports whether a command loads loanremind.yaml and writes
 // audit rows (migrate does neither).
 func readsConfig(command string) bool { return command != "migrate" }
 
 // wantDatabaseKey is the Secret key of each command's DATABASE_URL: migrate
-// needs the schema owner, everything else the role granted loanremind_job.
+// needs the schema owner, deliver the role granted loanremind_sender,
+// everything else the role granted loanremind_job.
 func wantDatabaseKey(command string) string {
-	if command == "migrate" {
+	switch command {
+	case "migrate":
 		return "migrate-database-url"
+	case "deliver":
+		return "deliver-database-url"
 	}
 	return "database-url"
 }
@@ -252,6 +258,8 @@ func metaOf(obj any) meta {
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *appsv1.Deployment:
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
+	case *policyv1.PodDisruptionBudget:
+		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *batchv1.Job:
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *batchv1.CronJob:
@@ -405,8 +413,9 @@ func TestPodTemplates(t *testing.T) {
 					return fmt.Errorf("env %s is set twice", e.Name)
 				}
 				seen[e.Name] = true
-				if !isKnownEnv(e.Name) {
-					return fmt.Errorf("env %s is not a variable loanremind reads (a typo?); known: %q and %q", e.Name, knownEnv, config.EnvVars())
+				if !isKnownEnv(e.Name) && !slices.Contains(cfg.Delivery.EnvVars(), e.Name) {
+					return fmt.Errorf("env %s is not a variable loanremind reads (a typo?); known: %q, %q and the delivery providers' %q",
+						e.Name, knownEnv, config.EnvVars(), cfg.Delivery.EnvVars())
 				}
 				if e.Name == "JOB_COMPLETION_INDEX" {
 					return errors.New("env JOB_COMPLETION_INDEX must not be set: an Indexed Job sets it per pod")
@@ -819,7 +828,7 @@ func TestSecretExample(t *testing.T) {
 	if len(s.Data) > 0 {
 		t.Errorf("%s: use stringData with placeholders, not data", secretExample)
 	}
-	want := []string{"audit-hmac-key", "database-url", "migrate-database-url"}
+	want := []string{"audit-hmac-key", "database-url", "deliver-database-url", "gateway-secret", "migrate-database-url", "smtp-password"}
 	if got := sortedKeys(s.StringData); !slices.Equal(got, want) {
 		t.Errorf("%s: keys %q, want %q", secretExample, got, want)
 	}
