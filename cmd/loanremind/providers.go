@@ -133,8 +133,12 @@ func newSMTP(p config.DeliveryProvider, getenv func(string) string) (deliver.Pro
 // for every twilio provider with a status_callback, the gateway's for
 // every http provider, each checked with that provider's credentials.
 // It returns nil when no provider sends receipts.
-func newReceiptsHandler(d config.Delivery, sink deliver.ReceiptSink, reg prometheus.Registerer, log *logrus.Entry, getenv func(string) string) (http.Handler, error) {
-	var o receipts.Options
+//
+// onReject, if not nil, is told of each refused receipt (the endpoint, and
+// receipts.RejectBadSignature or RejectMalformed).
+func newReceiptsHandler(d config.Delivery, sink deliver.ReceiptSink, reg prometheus.Registerer, log *logrus.Entry,
+	onReject func(endpoint, reason string), getenv func(string) string) (http.Handler, error) {
+	o := receipts.Options{OnReject: onReject}
 	for _, p := range d.Providers {
 		switch {
 		case p.Type == "twilio" && p.Twilio != nil && p.Twilio.StatusCallback != "":

@@ -114,7 +114,7 @@ func (s *discardSink) Receipt(_ context.Context, ev deliver.ReceiptEvent) error 
 func TestNewReceiptsHandler(t *testing.T) {
 	cfg := loadProviders(t)
 	env := map[string]string{"TWILIO_TOKEN": "f0e1d2c3b4a5968778695a4b3c2d1e0f"}
-	h, err := newReceiptsHandler(cfg.Delivery, &discardSink{}, prometheus.NewRegistry(), logrus.NewEntry(logrus.New()), func(k string) string { return env[k] })
+	h, err := newReceiptsHandler(cfg.Delivery, &discardSink{}, prometheus.NewRegistry(), logrus.NewEntry(logrus.New()), nil, func(k string) string { return env[k] })
 	if err != nil || h == nil {
 		t.Fatalf("handler %v, %v", h, err)
 	}
@@ -124,10 +124,10 @@ func TestNewReceiptsHandler(t *testing.T) {
 		t.Errorf("an unsigned callback: %d, want 403", w.Code)
 	}
 	none := config.Delivery{Providers: cfg.Delivery.Providers[1:]}
-	if h, err := newReceiptsHandler(none, &discardSink{}, nil, nil, os.Getenv); h != nil || err != nil {
+	if h, err := newReceiptsHandler(none, &discardSink{}, nil, nil, nil, os.Getenv); h != nil || err != nil {
 		t.Errorf("without a provider that sends receipts: %v, %v; want nil, nil", h, err)
 	}
-	if _, err := newReceiptsHandler(cfg.Delivery, &discardSink{}, nil, nil, func(string) string { return "" }); err == nil {
+	if _, err := newReceiptsHandler(cfg.Delivery, &discardSink{}, nil, nil, nil, func(string) string { return "" }); err == nil {
 		t.Error("a twilio provider without its auth token was accepted")
 	}
 }

@@ -36,6 +36,12 @@ const (
 	HTTPPath   = "/receipts/http"
 )
 
+// Reasons given to Options.OnReject.
+const (
+	RejectBadSignature = "bad_signature" // no signature, a wrong one, or a stale timestamp
+	RejectMalformed    = "malformed"     // not a receipt, too large, not a POST
+)
+
 // Headers of the generic gateway's signature (DESIGN.md, "Delivery").
 const (
 	TimestampHeader       = "X-Loanremind-Timestamp"
@@ -69,8 +75,12 @@ type Options struct {
 	MaxSkew time.Duration
 	// Registerer registers loanremind_receipts_rejected_total; nil: none.
 	Registerer prometheus.Registerer
-	Log        *logrus.Entry // nil: discard
-	Now        func() time.Time
+	// OnReject, if set, is told of each refusal too: the endpoint (twilio
+	// or http) and RejectBadSignature or RejectMalformed (the dispatcher's
+	// loanremind_receipts_total{result}).
+	OnReject func(endpoint, reason string)
+	Log      *logrus.Entry // nil: discard
+	Now      func() time.Time
 }
 
 // Handler serves the receipt endpoints.
@@ -149,6 +159,13 @@ func (h *Handler) Rejected() *prometheus.CounterVec { return h.rejected }
 // the body.
 func (h *Handler) reject(w http.ResponseWriter, endpoint string, status int, reason string) {
 	h.rejected.WithLabelValues(endpoint).Inc()
+	if h.o.OnReject != nil {
+		kind := RejectMalformed
+		if status == http.StatusForbidden {
+			kind = RejectBadSignature
+		}
+		h.o.OnReject(endpoint, kind)
+	}
 	h.o.Log.WithFields(logrus.Fields{"endpoint": endpoint, "status": status}).Warn("receipt refused: " + reason)
 	http.Error(w, http.StatusText(status), status)
 }

@@ -369,7 +369,10 @@ func TestGatewayRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sink := newSink()
-			h, _ := newHandler(t, sink, nil)
+			var told []string
+			h, _ := newHandler(t, sink, func(o *Options) {
+				o.OnReject = func(endpoint, reason string) { told = append(told, endpoint+" "+reason) }
+			})
 			if w := tc.post(h); w.Code != tc.status {
 				t.Fatalf("status %d, want %d", w.Code, tc.status)
 			}
@@ -378,6 +381,13 @@ func TestGatewayRejects(t *testing.T) {
 			}
 			if got := counterValue(t, h.Rejected().WithLabelValues("http")); got != 1 {
 				t.Errorf("loanremind_receipts_rejected_total{provider=http} = %v, want 1", got)
+			}
+			want := "http " + RejectMalformed
+			if tc.status == http.StatusForbidden {
+				want = "http " + RejectBadSignature
+			}
+			if !slices.Equal(told, []string{want}) {
+				t.Errorf("OnReject told %q, want %q", told, want)
 			}
 		})
 	}
