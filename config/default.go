@@ -60,10 +60,11 @@ func Default() *Config {
 				},
 			},
 		},
-		Audit:   Audit{Retention: 3 * 365 * day},
-		Serve:   Serve{Listen: ":9090", GracePeriod: Duration(30 * time.Second)},
-		Metrics: Metrics{},
-		Log:     Log{Format: "auto", Level: "info"},
+		Audit:    Audit{Retention: 3 * 365 * day},
+		Delivery: defaultDelivery(),
+		Serve:    Serve{Listen: ":9090", GracePeriod: Duration(30 * time.Second)},
+		Metrics:  Metrics{},
+		Log:      Log{Format: "auto", Level: "info"},
 	}
 }
 

@@ -63,6 +63,7 @@ func (c *Config) Validate() error {
 		v.addf("serve.listen: %q is not host:port (e.g. :9090)", c.Serve.Listen)
 	}
 	v.positive("serve.grace_period", c.Serve.GracePeriod)
+	c.validateDelivery(v)
 	v.problems = append(v.problems, c.ProviderProblems()...)
 	if p := c.Metrics.Pushgateway; p != "" {
 		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -140,6 +140,7 @@ type ClaimedSend struct {
 	Subject, Body            string
 	Locale, Stage, Template  string
 	ScheduledFor, ValidUntil time.Time
+	LastError                string // of the previous attempt, or the reason it was cancelled or refused
 }
 
 // ApplyClaims records the verdicts: claimed by session until leaseUntil
@@ -161,7 +162,7 @@ func ApplyClaims(ctx context.Context, tx DBTX, vs []ClaimVerdict, session int64,
 	for rows.Next() {
 		var c ClaimedSend
 		if err := rows.Scan(&c.ID, &c.Attempt, &c.Status, &c.Channel, &c.Recipient, &c.Subject, &c.Body, &c.Locale,
-			&c.Stage, &c.Template, &c.ScheduledFor, &c.ValidUntil); err != nil {
+			&c.Stage, &c.Template, &c.ScheduledFor, &c.ValidUntil, &c.LastError); err != nil {
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		out = append(out, c)
@@ -320,7 +321,7 @@ func InsertDeliverySession(ctx context.Context, db DBTX, s *DeliverySession) err
 		prevRows = s.PrevSessionRows
 	}
 	_, err := db.ExecContext(ctx, stmt("InsertDeliverySession"), s.StartedAt, s.Host, s.Version, s.Purpose,
-		s.ShardIndex, s.ShardCount, s.PrevSessionID, prevRows, s.PrevSessionHead, s.Head)
+		s.ShardIndex, s.ShardCount, s.PrevSessionID, prevRows, s.PrevSessionHead, s.Head, s.ID)
 	if err != nil {
 		return fmt.Errorf("record delivery session: %w", err)
 	}
@@ -429,17 +430,18 @@ func DeliverySessions(ctx context.Context, db DBTX) ([]DeliverySession, error) {
 	return out, rows.Err()
 }
 
-// ReadDeliveryChain calls f with each event of a session, in chain order
-// (the row is reused between calls).
-func ReadDeliveryChain(ctx context.Context, db DBTX, session int64, f func(*DeliveryRow) error) error {
+// ReadDeliveryChains calls f with each event of a session (0: of every
+// session, session by session), in chain order. The row is reused
+// between calls.
+func ReadDeliveryChains(ctx context.Context, db DBTX, session int64, f func(*DeliveryRow) error) error {
 	rows, err := db.QueryContext(ctx, stmt("DeliveryChain"), session)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	r := DeliveryRow{SessionID: session}
+	var r DeliveryRow
 	for rows.Next() {
-		if err := rows.Scan(&r.ID, &r.SendID, &r.At, &r.Event, &r.Reason, &r.Provider, &r.ProviderMessageID,
+		if err := rows.Scan(&r.SessionID, &r.ID, &r.SendID, &r.At, &r.Event, &r.Reason, &r.Provider, &r.ProviderMessageID,
 			&r.Attempt, &r.Details, &r.PrevHash, &r.Hash); err != nil {
 			return err
 		}

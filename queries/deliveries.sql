@@ -91,7 +91,7 @@ UPDATE reminder_sends s SET
 FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u (id, status, reason)
 WHERE s.id = u.id
 RETURNING s.id, s.attempts, s.status, s.channel, s.recipient, coalesce(s.subject, ''), s.body, s.locale, s.stage,
-          s.template, s.scheduled_for, s.valid_until;
+          s.template, s.scheduled_for, s.valid_until, coalesce(s.status_reason, '');
 
 -- name: RecordOutcomes
 -- Outcomes of provider calls, each fenced by its claim: it is recorded only
@@ -167,9 +167,9 @@ FROM reminder_sends
 WHERE status IN ('pending', 'sending') AND scheduled_for <= $1 AND valid_until > $1;
 
 -- name: InsertDeliverySession
-INSERT INTO reminder_delivery_sessions (started_at, host, version, purpose, shard_index, shard_count,
+INSERT INTO reminder_delivery_sessions (id, started_at, host, version, purpose, shard_index, shard_count,
                                         prev_session_id, prev_session_rows, prev_session_head, head)
-VALUES ($1, $2, $3, $4, $5, $6, nullif($7::bigint, 0), $8, nullif($9, ''), $10);
+VALUES ($11, $1, $2, $3, $4, $5, $6, nullif($7::bigint, 0), $8, nullif($9, ''), $10);
 
 -- name: NextDeliverySessionID
 SELECT nextval('reminder_delivery_sessions_id_seq');
@@ -215,10 +215,11 @@ FROM reminder_delivery_sessions
 ORDER BY id;
 
 -- name: DeliveryChain
--- One session's events in chain order, as hashed.
-SELECT id, send_id, at, event, reason, provider, provider_message_id, attempt, details::text, prev_hash, hash
+-- One session's events ($1), or every session's (0), in chain order, as
+-- hashed.
+SELECT session_id, id, send_id, at, event, reason, provider, provider_message_id, attempt, details::text, prev_hash, hash
 FROM reminder_deliveries
-WHERE session_id = $1
+WHERE $1 = 0 OR session_id = $1
 ORDER BY session_id, id;
 
 -- name: OrphanDeliveries

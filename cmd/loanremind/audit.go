@@ -118,6 +118,9 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	if rep.OK() {
 		fmt.Fprintf(e.stdout, "audit trail intact: %d runs, %d audit rows, %d events verified in %s (%.0f rows/s)\n",
 			rep.Runs, rep.Rows, rep.Events, elapsed.Round(time.Millisecond), rate)
+		if rep.DeliverySessions > 0 {
+			fmt.Fprintf(e.stdout, "delivery trail intact: %d sessions, %d delivery events\n", rep.DeliverySessions, rep.Deliveries)
+		}
 		if rep.Anchors+rep.EventAnchors > 0 {
 			fmt.Fprintf(e.stdout, "anchored: %d run(s) and %d event(s) still there with the hashes kept outside the database\n", rep.Anchors, rep.EventAnchors)
 		}

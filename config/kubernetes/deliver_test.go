@@ -73,12 +73,12 @@ func TestDeliverDeployment(t *testing.T) {
 		}()},
 		{"port of /metrics and the receipts", check(port != nil && port.ContainerPort == 9090, "want a container port named http, 9090")},
 		{"listens on that port", func() error {
-			listen := literalEnv(c)("LOANREMIND_LISTEN")
+			listen := flags["listen"]
 			if listen == "" {
-				listen = cfg.Serve.Listen
+				listen = cfg.Delivery.Listen
 			}
 			if _, p, err := net.SplitHostPort(listen); err != nil || port == nil || p != strconv.Itoa(int(port.ContainerPort)) {
-				return fmt.Errorf("the sender listens on %q (LOANREMIND_LISTEN or serve.listen), not on the http port", listen)
+				return fmt.Errorf("the sender listens on %q (--listen, or delivery.listen), not on the http port", listen)
 			}
 			return nil
 		}()},

@@ -72,7 +72,11 @@ type Report struct {
 	Events       int64
 	Anchors      int64 // run anchors checked
 	EventAnchors int64 // event anchors checked
-	Problems     []Problem
+	// DeliverySessions and Deliveries count the delivery trail's chains
+	// and events walked.
+	DeliverySessions int64
+	Deliveries       int64
+	Problems         []Problem
 }
 
 // OK reports whether the trail verified clean.
@@ -200,6 +204,9 @@ feed:
 		}
 	}
 	if err := checkOutbox(ctx, db, runIDs, rep); err != nil {
+		return nil, err
+	}
+	if err := verifyDeliveries(ctx, db, runIDs, everything, rep); err != nil {
 		return nil, err
 	}
 	if everything {
