@@ -11,8 +11,6 @@ package receipts
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -28,6 +26,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/jobs/deliver"
+	"github.com/loanremind/loanremind/jobs/deliver/httpgw"
 )
 
 // The paths served.
@@ -257,7 +256,8 @@ type gatewayReceipt struct {
 
 // gateway serves the generic gateway's receipts: JSON signed with
 // X-Loanremind-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." +
-// body)>, the timestamp within MaxSkew of now.
+// body)>, the http provider's own scheme, the timestamp within MaxSkew of
+// now.
 func (h *Handler) gateway(w http.ResponseWriter, r *http.Request) {
 	const endpoint = "http"
 	body, ok := h.body(w, r, endpoint)
@@ -313,34 +313,20 @@ func (h *Handler) gateway(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// signedBy returns the gateway whose secret signed timestamp and body, or
-// nil. The header may carry several signatures ("v1=…,v1=…"), as during a
-// change of secret.
+// signedBy returns the gateway whose secret signed timestamp and body as
+// the http provider signs its requests (httpgw.Sign), or nil. The header
+// may carry several signatures ("v1=…,v1=…"), as during a change of secret.
 func (h *Handler) signedBy(timestamp string, body []byte, header string) *Gateway {
 	for part := range strings.SplitSeq(header, ",") {
-		sig, ok := strings.CutPrefix(strings.TrimSpace(part), "v1=")
-		if !ok {
-			continue
-		}
-		got, err := hex.DecodeString(sig)
-		if err != nil {
+		sig := strings.TrimSpace(part)
+		if !strings.HasPrefix(sig, "v1=") {
 			continue
 		}
 		for i, g := range h.o.Gateways {
-			if hmac.Equal(got, Sign([]byte(g.Secret), timestamp, body)) {
+			if hmac.Equal([]byte(httpgw.Sign([]byte(g.Secret), timestamp, body)), []byte(sig)) {
 				return &h.o.Gateways[i]
 			}
 		}
 	}
 	return nil
-}
-
-// Sign is the generic gateway's signature: HMAC-SHA256(secret, timestamp
-// + "." + body). The header carries "v1=" and its hex.
-func Sign(secret []byte, timestamp string, body []byte) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(timestamp))
-	mac.Write([]byte("."))
-	mac.Write(body)
-	return mac.Sum(nil)
 }

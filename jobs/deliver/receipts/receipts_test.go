@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loanremind/loanremind/jobs/deliver"
+	"github.com/loanremind/loanremind/jobs/deliver/httpgw"
 )
 
 const (
@@ -263,7 +263,7 @@ func postGateway(h http.Handler, body string, ts time.Time, sigs ...string) *htt
 	}
 	var header []string
 	for _, s := range sigs {
-		header = append(header, "v1="+hex.EncodeToString(Sign([]byte(s), stamp, []byte(body))))
+		header = append(header, httpgw.Sign([]byte(s), stamp, []byte(body)))
 	}
 	req.Header.Set(SignatureHeader, strings.Join(header, ","))
 	w := httptest.NewRecorder()
@@ -346,7 +346,7 @@ func TestGatewayRejects(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, HTTPPath, strings.NewReader(strings.Replace(good, "delivered", "undelivered", 1)))
 			stamp := strconv.FormatInt(now.Unix(), 10)
 			req.Header.Set(TimestampHeader, stamp)
-			req.Header.Set(SignatureHeader, "v1="+hex.EncodeToString(Sign([]byte(secret), stamp, []byte(good))))
+			req.Header.Set(SignatureHeader, httpgw.Sign([]byte(secret), stamp, []byte(good)))
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			return w
@@ -415,7 +415,7 @@ func TestMounting(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodPost, srv.URL+HTTPPath, strings.NewReader(body))
 	stamp := strconv.FormatInt(now.Unix(), 10)
 	req.Header.Set(TimestampHeader, stamp)
-	req.Header.Set(SignatureHeader, "v1="+hex.EncodeToString(Sign([]byte(secret), stamp, []byte(body))))
+	req.Header.Set(SignatureHeader, httpgw.Sign([]byte(secret), stamp, []byte(body)))
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
