@@ -111,9 +111,11 @@ func New(o Options) (*Provider, error) {
 	prof.HttpProfile.Scheme = strings.ToUpper(u.Scheme)
 	prof.HttpProfile.Endpoint = u.Host + strings.TrimSuffix(u.Path, "/")
 	prof.HttpProfile.ReqTimeout = max(1, int((o.Timeout+time.Second-1)/time.Second))
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64 // calls in flight reuse their connections
 	p := &Provider{
 		o:         o,
-		client:    tc.NewCommonClient(tc.NewCredential(o.SecretID, o.SecretKey), o.Region, prof),
+		client:    tc.NewCommonClient(tc.NewCredential(o.SecretID, o.SecretKey), o.Region, prof).WithHttpTransport(transport),
 		templates: map[templateKey]Template{},
 	}
 	for _, t := range o.Templates {
