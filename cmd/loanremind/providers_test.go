@@ -131,3 +131,24 @@ func TestNewReceiptsHandler(t *testing.T) {
 		t.Error("a twilio provider without its auth token was accepted")
 	}
 }
+
+// An SMS route to tencentcloud without a TemplateId for a stage and locale
+// the job sends SMS in is a configuration error: exit 2 before anything
+// starts, naming what is missing.
+func TestTencentCloudMissingTemplateExits2(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	yaml := providersYAML[:strings.Index(providersYAML, "    - name: mail")] + "  routes: {sms: cn-sms}\n"
+	yaml = strings.Replace(yaml, "SECRET_FILE", "/run/secrets/tc", 1)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := cli(t, context.Background(), map[string]string{}, "config", "--config", path)
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{`no template_id for stage "overdue_7d" in locale "zh-CN"`, `stage "upcoming_3d" in locale "en-US"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr does not name %s:\n%s", want, r.stderr)
+		}
+	}
+}
