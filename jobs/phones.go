@@ -80,3 +80,13 @@ func policyPhone(raw string, valid bool, e164, zones string) policy.Phone {
 	}
 	return ph
 }
+
+// NormalizePhone returns a borrower's number as the job writes it into a
+// message (E.164 for the borrower's region, or defaultRegion), or "" when
+// it does not parse: the sender compares it with a message's recipient.
+func NormalizePhone(raw, region, defaultRegion string) string {
+	if p := parsePhone(raw, phoneRegion(region, defaultRegion)); p.Valid {
+		return p.E164
+	}
+	return ""
+}

@@ -241,6 +241,7 @@ type ReceiptTarget struct {
 	Status                      string
 	Attempts                    int
 	Provider, ProviderMessageID string
+	Channel                     string
 }
 
 // LockReceiptTarget finds and locks the message a receipt names, by our id
@@ -248,7 +249,7 @@ type ReceiptTarget struct {
 func LockReceiptTarget(ctx context.Context, tx DBTX, sendID int64, providerMessageID, provider string) (ReceiptTarget, error) {
 	var t ReceiptTarget
 	err := tx.QueryRowContext(ctx, stmt("LockReceiptTarget"), sendID, providerMessageID, provider).
-		Scan(&t.ID, &t.Status, &t.Attempts, &t.Provider, &t.ProviderMessageID)
+		Scan(&t.ID, &t.Status, &t.Attempts, &t.Provider, &t.ProviderMessageID, &t.Channel)
 	return t, err
 }
 

@@ -133,7 +133,7 @@ FROM reminder_release_expired($1::bigint[], $2::timestamptz);
 -- name: LockReceiptTarget
 -- The message a receipt names: by our id ($1), or by the provider's id
 -- ($2) of that provider ($3).
-SELECT id, status, attempts, coalesce(provider, ''), coalesce(provider_message_id, '')
+SELECT id, status, attempts, coalesce(provider, ''), coalesce(provider_message_id, ''), channel
 FROM reminder_sends
 WHERE ($1 <> 0 AND id = $1)
    OR ($1 = 0 AND $2 <> '' AND provider_message_id = $2 AND provider = $3)

@@ -6,21 +6,136 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/loanremind/loanremind/config"
 	"github.com/loanremind/loanremind/jobs/deliver"
+	"github.com/loanremind/loanremind/jobs/deliver/filebox"
+	"github.com/loanremind/loanremind/jobs/deliver/httpgw"
 	"github.com/loanremind/loanremind/jobs/deliver/receipts"
 	"github.com/loanremind/loanremind/jobs/deliver/smtp"
 	"github.com/loanremind/loanremind/jobs/deliver/tencentcloud"
 	"github.com/loanremind/loanremind/jobs/deliver/twilio"
 )
 
-// newProvider builds the configured provider, its credentials read from
-// the environment or files (getenv is the process's environment). An error
-// is a configuration error: deliver exits 2.
+// builtProviders are the configured providers, ready to send, and what
+// closes them.
+type builtProviders struct {
+	list    []deliver.ProviderConfig
+	byName  map[string]deliver.Provider
+	closers []func() error
+}
+
+func (b *builtProviders) close() {
+	for _, c := range b.closers {
+		c()
+	}
+}
+
+// buildProviders makes every configured provider, with its secret from
+// the environment or a file. Anything missing is a configuration error
+// (exit 2), found before the database is touched.
+func buildProviders(cfg *config.Config, getenv func(string) string) (*builtProviders, error) {
+	b := &builtProviders{byName: map[string]deliver.Provider{}}
+	var problems []string
+	for i, pc := range cfg.Delivery.Providers {
+		field := fmt.Sprintf("delivery.providers[%d] (%s)", i, pc.Name)
+		p, closer, err := buildProvider(field, pc, getenv)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if closer != nil {
+			b.closers = append(b.closers, closer)
+		}
+		b.list = append(b.list, deliver.ProviderConfig{Provider: p, Rate: pc.Rate, MaxInFlight: pc.MaxInFlight})
+		b.byName[pc.Name] = p
+	}
+	if len(problems) > 0 {
+		b.close()
+		return nil, &config.Error{Problems: problems}
+	}
+	return b, nil
+}
+
+// buildProvider makes one provider by its type.
+func buildProvider(field string, pc config.DeliveryProvider, getenv func(string) string) (deliver.Provider, func() error, error) {
+	switch pc.Type {
+	case "http":
+		secret, err := providerSecret(field, pc, getenv)
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := httpgw.New(httpgw.Options{Name: pc.Name, URL: pc.URL, Secret: secret, Timeout: pc.Timeout.Std(),
+			MaxInFlight: pc.MaxInFlight})
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", field, err)
+		}
+		return p, nil, nil
+	case "file":
+		p, err := filebox.New(pc.Name, pc.Path, time.Now)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s.path: %v", field, err)
+		}
+		return p, p.Close, nil
+	}
+	p, err := newProvider(pc, getenv)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %v", field, err)
+	}
+	return p, nil, nil
+}
+
+// providerSecret reads a provider's secret: from the environment variable
+// secret_env names, or the file secret_file names. Its value is never
+// printed.
+func providerSecret(field string, pc config.DeliveryProvider, getenv func(string) string) ([]byte, error) {
+	switch {
+	case pc.SecretEnv != "":
+		v := strings.TrimSpace(getenv(pc.SecretEnv))
+		if v == "" {
+			return nil, fmt.Errorf("%s.secret_env: the environment variable %s is not set", field, pc.SecretEnv)
+		}
+		return []byte(v), nil
+	case pc.SecretFile != "":
+		b, err := os.ReadFile(pc.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.secret_file: %v", field, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return nil, fmt.Errorf("%s.secret_file: %s is empty", field, pc.SecretFile)
+		}
+		return []byte(v), nil
+	}
+	return nil, fmt.Errorf("%s: no secret_env or secret_file", field)
+}
+
+// receiptRoutes mounts the providers' receipt endpoints on the
+// dispatcher's mux: POST /receipts/twilio for the twilio providers with a
+// status_callback, POST /receipts/http for the http providers; each calls
+// sink after checking the request's signature, and counts what it refuses
+// in loanremind_receipts_rejected_total and the dispatcher's
+// loanremind_receipts_total.
+func receiptRoutes(cfg *config.Config, providers *builtProviders, sink deliver.ReceiptSink, metrics *deliver.Metrics,
+	getenv func(string) string) (func(*http.ServeMux), error) {
+	h, err := newReceiptsHandler(cfg.Delivery, sink, metrics.Registry, nil, metrics.Receipt, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return func(mux *http.ServeMux) {
+		if h != nil {
+			mux.Handle("/receipts/", h)
+		}
+	}, nil
+}
+
+// newProvider builds a twilio, tencentcloud or smtp provider, its
+// credentials read from the environment or files (getenv is the process's
+// environment). An error is a configuration error: deliver exits 2.
 func newProvider(p config.DeliveryProvider, getenv func(string) string) (deliver.Provider, error) {
 	switch p.Type {
 	case "twilio":

@@ -40,6 +40,7 @@ func commands() []command {
 		{"run", "one reminder run: the CronJob entry point", runRun},
 		{"backfill", "one run per business day over a date range", runBackfill},
 		{"serve", "run on the config's cron schedule, with /metrics and /healthz", runServe},
+		{"deliver", "send the outbox through the configured providers (--once: what is due now)", runDeliver},
 		{"audit", "audit export | verify | prune: for compliance staff", runAudit},
 		{"explain", "why an installment was or was not reminded, in plain words", runExplain},
 		{"templates", "templates preview: render every message template for review", runTemplates},

@@ -157,11 +157,11 @@ func (d *Dispatcher) claim(ctx context.Context, rt *route, limit int) (int, erro
 	for _, e := range evs {
 		switch e.event {
 		case EventRefused:
-			d.metrics.outcome(p.Name(), rt.channel, OutcomeRefused)
+			d.outcome(p.Name(), rt.channel, OutcomeRefused)
 			d.log.WithFields(logrus.Fields{"send_id": e.sendID, FieldChannel: rt.channel}).
 				Error("refused a message the audit does not vouch for: it was written or changed behind the job's back")
 		case EventCancelled:
-			d.metrics.outcome(p.Name(), rt.channel, OutcomeCancelled)
+			d.outcome(p.Name(), rt.channel, OutcomeCancelled)
 		}
 	}
 	p.held.Add(int64(len(jobs)))

@@ -75,6 +75,13 @@ const (
 	DefaultMaxInFlight     = 16
 )
 
+// CheckConfig reports what is wrong with a configuration, without
+// building anything: a command calls it before it opens the database.
+func CheckConfig(c Config) error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults fills the zero values and checks what is left.
 func (c Config) withDefaults() (Config, error) {
 	set := func(d *time.Duration, v time.Duration) {

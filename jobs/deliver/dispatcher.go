@@ -49,6 +49,9 @@ type Dispatcher struct {
 	fatal    atomic.Pointer[error]
 	running  atomic.Bool
 	lastErr  atomic.Pointer[string]
+
+	countsMu sync.Mutex
+	counts   map[string]int64 // outcomes of this process, by outcome
 }
 
 // route is a channel and its provider.
@@ -89,7 +92,7 @@ func New(db *sql.DB, cfg Config, log *logrus.Entry, clock Clock, metrics *Metric
 	if clock == nil {
 		clock = RealClock{}
 	}
-	d := &Dispatcher{db: db, cfg: cfg, clock: clock, wake: make(chan struct{}, 1),
+	d := &Dispatcher{db: db, cfg: cfg, clock: clock, wake: make(chan struct{}, 1), counts: map[string]int64{},
 		shard: queries.ShardFilter{Index: cfg.ShardIndex, Count: cfg.ShardCount}}
 	byName := map[string]*provider{}
 	var names []string
@@ -138,6 +141,26 @@ func New(db *sql.DB, cfg Config, log *logrus.Entry, clock Clock, metrics *Metric
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Totals counts what this dispatcher did, by outcome (sent, retry,
+// failed, expired, cancelled, refused, unknown, delivered, undelivered).
+func (d *Dispatcher) Totals() map[string]int64 {
+	d.countsMu.Lock()
+	defer d.countsMu.Unlock()
+	out := make(map[string]int64, len(d.counts))
+	for k, v := range d.counts {
+		out[k] = v
+	}
+	return out
+}
+
+// outcome counts an outcome in the metrics and the totals.
+func (d *Dispatcher) outcome(provider, channel, outcome string) {
+	d.metrics.outcome(provider, channel, outcome)
+	d.countsMu.Lock()
+	d.counts[outcome]++
+	d.countsMu.Unlock()
+}
 
 // Metrics returns the dispatcher's metrics.
 func (d *Dispatcher) Metrics() *Metrics { return d.metrics }
@@ -237,6 +260,7 @@ func (d *Dispatcher) run(ctx context.Context, once bool) error {
 // messages, and waits for room or for the next due message.
 func (d *Dispatcher) loop(ctx context.Context, once bool) error {
 	var lastSweep time.Time
+	swept := 0
 	lastGauges := time.Time{}
 	failures := 0
 	for {
@@ -255,11 +279,14 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) error {
 		}
 		var claimed int
 		err := func() error {
-			if lastSweep.IsZero() || now.Sub(lastSweep) >= d.cfg.PollInterval || now.Before(lastSweep) {
-				if _, err := d.sweep(ctx); err != nil {
+			// Sweep every poll, and at once again while a sweep finds
+			// work.
+			if swept > 0 || lastSweep.IsZero() || now.Sub(lastSweep) >= d.cfg.PollInterval || now.Before(lastSweep) {
+				n, err := d.sweep(ctx)
+				if err != nil {
 					return err
 				}
-				lastSweep = now
+				swept, lastSweep = n, now
 			}
 			n, err := d.claimRound(ctx)
 			claimed = n
@@ -287,7 +314,7 @@ func (d *Dispatcher) loop(ctx context.Context, once bool) error {
 			failures = 0
 			d.lastErr.Store(nil)
 		}
-		if claimed > 0 {
+		if claimed > 0 || swept > 0 {
 			continue
 		}
 		held := d.held()

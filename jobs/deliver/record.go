@@ -224,12 +224,13 @@ func (r *recorder) flush(ctx context.Context, batch []any) error {
 	}
 	receiptResults := make([]string, len(receipts))
 	receiptErrs := make([]error, len(receipts))
+	receiptChannels := make([]string, len(receipts))
 	for i, rq := range receipts {
-		e, result, err := r.receipt(ctx, tx, rq.ev, now)
+		e, channel, result, err := r.receipt(ctx, tx, rq.ev, now)
 		if err != nil {
 			return err
 		}
-		receiptResults[i] = result
+		receiptResults[i], receiptChannels[i] = result, channel
 		if result == ReceiptNoSuchSend {
 			receiptErrs[i] = ErrNoSuchMessage
 		}
@@ -255,15 +256,22 @@ func (r *recorder) flush(ctx context.Context, batch []any) error {
 			d.metrics.fenced.Inc()
 			d.log.WithField("send_id", m.SendID).Warn("an outcome came after another dispatcher took the message over: not recorded")
 		case o.status == StatusSent:
-			d.metrics.outcome(name, m.Channel, OutcomeSent)
+			d.outcome(name, m.Channel, OutcomeSent)
 			d.metrics.sentLag(o.at.Sub(m.ScheduledFor))
 		default:
-			d.metrics.outcome(name, m.Channel, o.event)
+			d.outcome(name, m.Channel, o.event)
 		}
 		r.release(o)
 	}
 	for i, rq := range receipts {
 		d.metrics.Receipt(rq.ev.Provider, receiptResults[i])
+		if receiptResults[i] == ReceiptRecorded {
+			o := OutcomeUndelivered
+			if rq.ev.Delivered {
+				o = OutcomeDelivered
+			}
+			d.outcome(rq.ev.Provider, receiptChannels[i], o)
+		}
 		rq.done <- receiptErrs[i]
 	}
 	return nil
@@ -272,19 +280,19 @@ func (r *recorder) flush(ctx context.Context, batch []any) error {
 // receipt records one receipt in tx: the message it names moves to
 // delivered or undelivered, once. It returns the event to append (nil
 // when there is nothing new) and the receipt's result.
-func (r *recorder) receipt(ctx context.Context, tx *sql.Tx, ev ReceiptEvent, now time.Time) (*event, string, error) {
+func (r *recorder) receipt(ctx context.Context, tx *sql.Tx, ev ReceiptEvent, now time.Time) (*event, string, string, error) {
 	t, err := queries.LockReceiptTarget(ctx, tx, ev.SendID, ev.ProviderMessageID, ev.Provider)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, ReceiptNoSuchSend, nil
+		return nil, "", ReceiptNoSuchSend, nil
 	case err != nil:
-		return nil, "", fmt.Errorf("find the message of a receipt: %w", err)
+		return nil, "", "", fmt.Errorf("find the message of a receipt: %w", err)
 	case t.Provider != ev.Provider:
 		// Another provider's message: a gateway reports only on what it
 		// was given.
-		return nil, ReceiptNoSuchSend, nil
+		return nil, "", ReceiptNoSuchSend, nil
 	case ev.ProviderMessageID != "" && t.ProviderMessageID != "" && t.ProviderMessageID != ev.ProviderMessageID:
-		return nil, ReceiptNoSuchSend, nil
+		return nil, "", ReceiptNoSuchSend, nil
 	}
 	status, name := StatusUndelivered, EventUndelivered
 	if ev.Delivered {
@@ -293,10 +301,10 @@ func (r *recorder) receipt(ctx context.Context, tx *sql.Tx, ev ReceiptEvent, now
 	code := clean.Text(ev.Code, 40)
 	moved, err := queries.SetReceipt(ctx, tx, t.ID, status, code, now, clean.Text(ev.ProviderMessageID, 200))
 	if err != nil {
-		return nil, "", fmt.Errorf("record a receipt: %w", err)
+		return nil, "", "", fmt.Errorf("record a receipt: %w", err)
 	}
 	if !moved {
-		return nil, ReceiptDuplicate, nil
+		return nil, t.Channel, ReceiptDuplicate, nil
 	}
 	details := &audit.Object{}
 	if !ev.At.IsZero() {
@@ -307,7 +315,7 @@ func (r *recorder) receipt(ctx context.Context, tx *sql.Tx, ev ReceiptEvent, now
 		pmID = t.ProviderMessageID
 	}
 	return &event{sendID: t.ID, at: now, event: name, reason: code, provider: t.Provider, pmID: clean.Text(pmID, 200),
-		attempt: t.Attempts, details: details}, ReceiptRecorded, nil
+		attempt: t.Attempts, details: details}, t.Channel, ReceiptRecorded, nil
 }
 
 // Receipt records a provider's receipt (the receipt endpoints call it,

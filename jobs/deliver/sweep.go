@@ -78,10 +78,10 @@ func (d *Dispatcher) sweep(ctx context.Context) (int, error) {
 	}
 	d.claims.commit(a)
 	for _, s := range expired {
-		d.metrics.outcome(d.providerOf(s.Provider, s.Channel), s.Channel, OutcomeExpired)
+		d.outcome(d.providerOf(s.Provider, s.Channel), s.Channel, OutcomeExpired)
 	}
 	for _, s := range unknown {
-		d.metrics.outcome(s.Provider, s.Channel, OutcomeUnknown)
+		d.outcome(s.Provider, s.Channel, OutcomeUnknown)
 	}
 	if len(unknown) > 0 {
 		d.log.WithField("messages", len(unknown)).Warn("claims lapsed while their provider may have sent them: marked unknown, never resent automatically")
