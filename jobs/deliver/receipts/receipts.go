@@ -189,10 +189,18 @@ func (h *Handler) body(w http.ResponseWriter, r *http.Request, endpoint string) 
 	return b, true
 }
 
-// record hands a checked receipt to the sink. An error there is the
-// dispatcher's (the database): 503, so that the provider retries.
+// record hands a checked receipt to the sink. A receipt of no message of
+// that provider (deliver.ErrNoSuchMessage) gets 404: a retry cannot help.
+// Any other error is the dispatcher's (the database): 503, so that the
+// provider retries.
 func (h *Handler) record(w http.ResponseWriter, r *http.Request, ev deliver.ReceiptEvent) {
-	if err := h.sink.Receipt(r.Context(), ev); err != nil {
+	err := h.sink.Receipt(r.Context(), ev)
+	if errors.Is(err, deliver.ErrNoSuchMessage) {
+		h.o.Log.WithField("provider", ev.Provider).Warn("receipt of no message of this provider")
+		http.Error(w, "no such message", http.StatusNotFound)
+		return
+	}
+	if err != nil {
 		h.o.Log.WithError(err).WithField("provider", ev.Provider).Error("receipt could not be recorded")
 		http.Error(w, "receipt not recorded", http.StatusServiceUnavailable)
 		return

@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -318,6 +319,14 @@ func TestGatewayReceipts(t *testing.T) {
 		}
 		if len(sink.outcome) != 1 || len(sink.calls) != 3 || sink.calls[0] != sink.calls[2] {
 			t.Errorf("calls %+v, outcomes %+v", sink.calls, sink.outcome)
+		}
+	})
+	t.Run("no such message", func(t *testing.T) {
+		sink := newSink()
+		sink.err = fmt.Errorf("record: %w", deliver.ErrNoSuchMessage)
+		h, _ := newHandler(t, sink, nil)
+		if w := postGateway(h, gatewayReceiptJSON("gw-887", 48, "delivered", at, ""), now); w.Code != http.StatusNotFound {
+			t.Fatalf("status %d, want 404: a retry cannot help", w.Code)
 		}
 	})
 	t.Run("the database is down", func(t *testing.T) {
