@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,6 +80,13 @@ func TestDeliverDeployment(t *testing.T) {
 			}
 			if _, p, err := net.SplitHostPort(listen); err != nil || port == nil || p != strconv.Itoa(int(port.ContainerPort)) {
 				return fmt.Errorf("the sender listens on %q (--listen, or delivery.listen), not on the http port", listen)
+			}
+			return nil
+		}()},
+		{"termination grace covers delivery.grace_period", func() error {
+			g := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+			if g == nil || time.Duration(*g)*time.Second <= cfg.Delivery.GracePeriod.Std() {
+				return fmt.Errorf("terminationGracePeriodSeconds must be longer than delivery.grace_period (%s): calls in flight get that long to finish and be recorded", cfg.Delivery.GracePeriod)
 			}
 			return nil
 		}()},
