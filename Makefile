@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # reproducible paths, time zone data embedded.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -tags timetzdata -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: all build test vet fmt demo bench pg-binaries chromium clean
+.PHONY: all build test vet fmt demo bench pg-binaries chromium promtool clean
 
 all: build
 
@@ -17,8 +17,9 @@ build:
 # go vet, then every test against real PostgreSQL: DATABASE servers come from
 # LOANREMIND_TEST_DATABASE_URL, a local server that answers, or a throwaway
 # cluster the tests start themselves (see queries/pgtest). The console's
-# end-to-end test drives a headless Chromium: without one it fails.
-test: pg-binaries chromium
+# end-to-end test drives a headless Chromium: without one it fails. The alert
+# rules are checked and unit-tested with promtool (config/prometheus).
+test: pg-binaries chromium promtool
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
@@ -74,6 +75,23 @@ chromium:
 	else \
 		echo "Chromium is missing: the console's end-to-end test needs it." >&2; \
 		echo "Install it ('apt-get install chromium' on Debian/Ubuntu) or set LOANREMIND_CHROMIUM to a Chrome or Chromium binary." >&2; \
+		exit 1; \
+	fi
+
+# promtool checks and unit-tests the alert rules (config/prometheus): it
+# comes with Debian's prometheus package.
+promtool:
+	@if command -v promtool >/dev/null 2>&1; then \
+		exit 0; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "Installing promtool (Debian's prometheus package) with apt-get..."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+		echo "Installing promtool (Debian's prometheus package) with sudo apt-get..."; \
+		sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	else \
+		echo "promtool is missing: install Prometheus (Debian/Ubuntu 'apt-get install prometheus'," >&2; \
+		echo "macOS 'brew install prometheus') to check config/prometheus/alerts.yaml." >&2; \
 		exit 1; \
 	fi
 

@@ -71,6 +71,7 @@ func (c *Config) Validate() error {
 	v.positive("serve.grace_period", c.Serve.GracePeriod)
 	c.validateConsole(v)
 	c.validateDelivery(v)
+	v.problems = append(v.problems, c.ProviderProblems()...)
 	if p := c.Metrics.Pushgateway; p != "" {
 		if u, err := url.Parse(p); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.addf("metrics.pushgateway: %q is not an http(s) URL", p)

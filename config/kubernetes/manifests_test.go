@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/loanremind/loanremind/config"
@@ -58,10 +59,11 @@ var wantWorkloads = []struct {
 	{"backfill-indexed-job.yaml", "Job", "backfill"},
 	{"serve-deployment.yaml", "Deployment", "serve"},
 	{"console-deployment.yaml", "Deployment", "console"},
+	{"deliver-deployment.yaml", "Deployment", "deliver"},
 }
 
 // commands are the loanremind commands a workload may run.
-var commands = []string{"migrate", "run", "backfill", "serve", "console"}
+var commands = []string{"migrate", "run", "backfill", "serve", "console", "deliver"}
 
 // readsConfig reports whether a command loads loanremind.yaml and writes
 // audit rows (migrate does neither).
@@ -69,6 +71,7 @@ func readsConfig(command string) bool { return command != "migrate" }
 
 // wantDatabaseKey is the Secret key of each command's DATABASE_URL: migrate
 // needs the schema owner, the console the role granted loanremind_console,
+// deliver the role granted loanremind_sender,
 // everything else the role granted loanremind_job.
 func wantDatabaseKey(command string) string {
 	switch command {
@@ -76,6 +79,8 @@ func wantDatabaseKey(command string) string {
 		return "migrate-database-url"
 	case "console":
 		return "console-database-url"
+	case "deliver":
+		return "deliver-database-url"
 	}
 	return "database-url"
 }
@@ -259,6 +264,8 @@ func metaOf(obj any) meta {
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *appsv1.Deployment:
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
+	case *policyv1.PodDisruptionBudget:
+		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *batchv1.Job:
 		m = meta{o.Name, o.GenerateName, o.Namespace, o.Labels}
 	case *batchv1.CronJob:
@@ -412,8 +419,9 @@ func TestPodTemplates(t *testing.T) {
 					return fmt.Errorf("env %s is set twice", e.Name)
 				}
 				seen[e.Name] = true
-				if !isKnownEnv(e.Name) {
-					return fmt.Errorf("env %s is not a variable loanremind reads (a typo?); known: %q and %q", e.Name, knownEnv, config.EnvVars())
+				if !isKnownEnv(e.Name) && !slices.Contains(cfg.Delivery.EnvVars(), e.Name) {
+					return fmt.Errorf("env %s is not a variable loanremind reads (a typo?); known: %q, %q and the delivery providers' %q",
+						e.Name, knownEnv, config.EnvVars(), cfg.Delivery.EnvVars())
 				}
 				if e.Name == "JOB_COMPLETION_INDEX" {
 					return errors.New("env JOB_COMPLETION_INDEX must not be set: an Indexed Job sets it per pod")
@@ -910,7 +918,8 @@ func TestSecretExample(t *testing.T) {
 	if len(s.Data) > 0 {
 		t.Errorf("%s: use stringData with placeholders, not data", secretExample)
 	}
-	want := []string{"audit-hmac-key", "console-database-url", "console-oidc-client-secret", "database-url", "migrate-database-url"}
+	want := []string{"audit-hmac-key", "console-database-url", "console-oidc-client-secret", "database-url",
+		"deliver-database-url", "gateway-secret", "migrate-database-url", "smtp-password"}
 	if got := sortedKeys(s.StringData); !slices.Equal(got, want) {
 		t.Errorf("%s: keys %q, want %q", secretExample, got, want)
 	}

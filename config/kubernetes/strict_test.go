@@ -17,6 +17,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -26,14 +27,15 @@ var kinds = map[string]struct {
 	apiVersion string
 	newObject  func() any
 }{
-	"Namespace":     {"v1", func() any { return new(corev1.Namespace) }},
-	"ConfigMap":     {"v1", func() any { return new(corev1.ConfigMap) }},
-	"Secret":        {"v1", func() any { return new(corev1.Secret) }},
-	"Service":       {"v1", func() any { return new(corev1.Service) }},
-	"Deployment":    {"apps/v1", func() any { return new(appsv1.Deployment) }},
-	"Job":           {"batch/v1", func() any { return new(batchv1.Job) }},
-	"CronJob":       {"batch/v1", func() any { return new(batchv1.CronJob) }},
-	"Kustomization": {"kustomize.config.k8s.io/v1beta1", func() any { return new(kustomization) }},
+	"Namespace":           {"v1", func() any { return new(corev1.Namespace) }},
+	"ConfigMap":           {"v1", func() any { return new(corev1.ConfigMap) }},
+	"Secret":              {"v1", func() any { return new(corev1.Secret) }},
+	"Service":             {"v1", func() any { return new(corev1.Service) }},
+	"Deployment":          {"apps/v1", func() any { return new(appsv1.Deployment) }},
+	"PodDisruptionBudget": {"policy/v1", func() any { return new(policyv1.PodDisruptionBudget) }},
+	"Job":                 {"batch/v1", func() any { return new(batchv1.Job) }},
+	"CronJob":             {"batch/v1", func() any { return new(batchv1.CronJob) }},
+	"Kustomization":       {"kustomize.config.k8s.io/v1beta1", func() any { return new(kustomization) }},
 }
 
 // kustomization is the part of kustomize's Kustomization these manifests
