@@ -89,8 +89,10 @@ func TestKilledDispatcher(t *testing.T) {
 			box := buildOutbox(t, db, 1, 60, dueNow)
 			start := base.Add(time.Minute)
 			gw := newGateway(t, newOffsetClock(start.Add(time.Second)))
+			gw.mu.Lock() // the server goroutine reads them (the child's calls give the race detector no edge)
 			gw.hold = make(chan struct{})
 			gw.arrived = make(chan string, 100)
+			gw.mu.Unlock()
 			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), childEnv+"=1", "CHILD_DATABASE_URL="+url, "CHILD_GATEWAY_URL="+gw.srv.URL,
 				"CHILD_SECRET="+string(gw.secret), "CHILD_PROVIDER="+name, "CHILD_NOW="+start.Format(time.RFC3339Nano))

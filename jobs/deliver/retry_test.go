@@ -91,7 +91,9 @@ func TestGatewayAnswers(t *testing.T) {
 			box := buildOutbox(t, db, 1, 1, win)
 			clock := newManualClock(base.Add(time.Minute))
 			gw := newGateway(t, clock)
+			gw.mu.Lock()
 			gw.answer = tc.answer
+			gw.mu.Unlock()
 			d := dispatcher(t, db, clock, func(c *deliver.Config) {
 				c.RetryInitial, c.RetryMax = 10*time.Second, 5*time.Minute
 			}, deliver.ProviderConfig{Provider: gw.provider(t, "gateway")})
@@ -130,7 +132,9 @@ func TestExpiryReleasesTheLedgerOnce(t *testing.T) {
 	box := buildOutbox(t, db, 1, 2, func(int) (time.Time, time.Time) { return base, base.Add(10 * time.Minute) })
 	clock := newManualClock(base.Add(time.Minute))
 	gw := newGateway(t, clock)
+	gw.mu.Lock()
 	gw.answer = func(string, int) (int, http.Header) { return http.StatusBadGateway, nil }
+	gw.mu.Unlock()
 	d := dispatcher(t, db, clock, nil, deliver.ProviderConfig{Provider: gw.provider(t, "gateway")})
 	if err := d.RunOnce(ctx); err != nil {
 		t.Fatal(err)
@@ -165,7 +169,9 @@ func TestCircuitBreaker(t *testing.T) {
 	buildOutbox(t, db, 1, 40, func(int) (time.Time, time.Time) { return base, base.Add(30 * time.Minute) })
 	clock := newManualClock(base.Add(time.Minute))
 	gw := newGateway(t, clock)
+	gw.mu.Lock()
 	gw.answer = func(string, int) (int, http.Header) { return http.StatusServiceUnavailable, nil }
+	gw.mu.Unlock()
 	d := dispatcher(t, db, clock, func(c *deliver.Config) {
 		c.BreakerFailures, c.BreakerCooldown = 3, 10*time.Minute
 	}, deliver.ProviderConfig{Provider: gw.provider(t, "gateway"), MaxInFlight: 2})

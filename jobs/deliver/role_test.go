@@ -65,12 +65,14 @@ func TestSenderRole(t *testing.T) {
 	defer sender.Close()
 	clock := newOffsetClock(base.Add(time.Minute))
 	gw := newGateway(t, clock)
+	gw.mu.Lock()
 	gw.answer = func(k string, call int) (int, http.Header) {
 		if k == key(box.ids[3]) && call == 1 {
 			return http.StatusServiceUnavailable, nil
 		}
 		return http.StatusOK, nil
 	}
+	gw.mu.Unlock()
 	d := dispatcher(t, sender, clock, func(c *deliver.Config) { c.RetryInitial = 200 * time.Millisecond },
 		deliver.ProviderConfig{Provider: gw.provider(t, "gateway")})
 	done := make(chan error, 1)

@@ -155,8 +155,10 @@ func TestSendsOnlyInsideTheWindow(t *testing.T) {
 	// gateway: the second is never called.
 	mustExec(t, db, `UPDATE reminder_sends SET status = 'pending', status_reason = NULL WHERE id = ANY($1)`, box.ids[30:32])
 	clock.Set(base.Add(59 * time.Minute))
+	gw.mu.Lock()
 	gw.hold = make(chan struct{})
 	gw.arrived = make(chan string, 4)
+	gw.mu.Unlock()
 	done := make(chan error, 1)
 	go func() { done <- d.RunOnce(ctx) }()
 	<-gw.arrived
