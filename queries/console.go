@@ -49,6 +49,22 @@ func ConsolePendingOutbox(ctx context.Context, db DBTX, now time.Time) (due, lat
 	return due, later, err
 }
 
+// OutboxNow is the outbox as it stands, from its partial indexes.
+type OutboxNow struct {
+	PendingDue, PendingLater int64
+	OldestDue                sql.NullTime // when the oldest pending message due by now was due
+	Sending                  int64
+	Refused, Unknown         int64 // need a person, however old
+}
+
+// ConsoleOutboxNow reads the outbox as it stands at now.
+func ConsoleOutboxNow(ctx context.Context, db DBTX, now time.Time) (OutboxNow, error) {
+	var o OutboxNow
+	err := db.QueryRowContext(ctx, stmt("ConsoleOutboxNow"), now).Scan(&o.PendingDue, &o.PendingLater, &o.OldestDue,
+		&o.Sending, &o.Refused, &o.Unknown)
+	return o, err
+}
+
 // StatusCount is a number of messages in one status.
 type StatusCount struct {
 	Status string
@@ -264,6 +280,12 @@ func ConsoleBorrowerMessages(ctx context.Context, db DBTX, borrowerID int64, lim
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// ConsoleBorrowerDeliveries returns the delivery trail of a borrower's
+// messages, newest first.
+func ConsoleBorrowerDeliveries(ctx context.Context, db DBTX, borrowerID int64, limit int) ([]DeliveryEvent, error) {
+	return scanDeliveryEvents(db.QueryContext(ctx, stmt("ConsoleBorrowerDeliveries"), borrowerID, limit))
 }
 
 // EventRow is an administrative event.
