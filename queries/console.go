@@ -42,13 +42,6 @@ func ConsoleDailyCounts(ctx context.Context, db DBTX, from, to string) ([]DailyC
 	return out, rows.Err()
 }
 
-// ConsolePendingOutbox counts the pending messages due by now and those
-// scheduled later.
-func ConsolePendingOutbox(ctx context.Context, db DBTX, now time.Time) (due, later int64, err error) {
-	err = db.QueryRowContext(ctx, stmt("ConsolePendingOutbox"), now).Scan(&due, &later)
-	return due, later, err
-}
-
 // OutboxNow is the outbox as it stands, from its partial indexes.
 type OutboxNow struct {
 	PendingDue, PendingLater int64

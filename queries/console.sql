@@ -41,13 +41,6 @@ WHERE business_date >= $1::date AND business_date <= $2::date
 GROUP BY business_date
 ORDER BY business_date;
 
--- name: ConsolePendingOutbox
--- Messages waiting for the sender: an index-only scan of the partial index
--- the sender polls (reminder_sends_pending_idx).
-SELECT count(*) FILTER (WHERE scheduled_for <= $1), count(*) FILTER (WHERE scheduled_for > $1)
-FROM reminder_sends
-WHERE status = 'pending';
-
 -- name: ConsoleOutboxNow
 -- The outbox as it stands at $1, from partial indexes only: the pending
 -- messages due by now and scheduled later, and when the oldest due one

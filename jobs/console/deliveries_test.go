@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/loanremind/loanremind/jobs/audit"
+	"github.com/loanremind/loanremind/jobs/console"
 	"github.com/loanremind/loanremind/jobs/deliver"
 	"github.com/loanremind/loanremind/jobs/deliver/filebox"
 	"github.com/loanremind/loanremind/jobs/phone"
@@ -425,5 +426,129 @@ func TestBorrowerTimelineShowsDeliveries(t *testing.T) {
 	}
 	if got := strings.Join(order, " "); got != "delivered sent claimed message" {
 		t.Errorf("the message's entries, newest first: %q, want delivered sent claimed message", got)
+	}
+}
+
+// The overview shows the outbox and its delivery state: every status of
+// the recent runs' messages, the pending messages and the oldest due one,
+// and the refused and unknown ones, highlighted.
+func TestOverviewShowsDeliveryState(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 120)
+	at := deliverAt()
+	server := func(now time.Time) http.Handler {
+		cfg := f.consoleConfig(console.AuthProxy)
+		cfg.Now = func() time.Time { return now }
+		s, err := console.New(context.Background(), cfg, f.console.DB, quietLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Handler()
+	}
+	text := func(body, id string) string {
+		t.Helper()
+		m := regexp.MustCompile(`<dd id="` + id + `"[^>]*>([^<]*)</dd>`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("no %s on the overview", id)
+		}
+		return m[1]
+	}
+	// Before the sender: everything pending, nothing to highlight.
+	body := viewer.do(server(at), "GET", "/", nil).Body.String()
+	if strings.Contains(body, "alert") || text(body, "refused") != "0" || text(body, "unknown") != "0" {
+		t.Error("refused or unknown messages before any delivery")
+	}
+	var total int
+	if err := f.owner.QueryRow(`SELECT count(*) FROM reminder_sends`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(body, fmt.Sprintf(`<tr id="status-pending"><td><span class="status m-pending">pending</span></td><td class="num">%d</td>`, total)) {
+		t.Errorf("the overview does not count the %d pending messages", total)
+	}
+
+	// A message changed behind the job's back is refused; a claim that
+	// lapsed while a provider without idempotency had it is unknown.
+	var tampered int64
+	if err := f.owner.QueryRow(`UPDATE reminder_sends SET body = body || ' ' WHERE id = (SELECT min(id) FROM reminder_sends
+		WHERE status = 'pending' AND scheduled_for <= $1) RETURNING id`, at).Scan(&tampered); err != nil {
+		t.Fatal(err)
+	}
+	totals := f.deliver(t, at, fileProvider(t, at))
+	if totals[deliver.OutcomeRefused] != 1 {
+		t.Fatalf("the sender did %v, want one refused", totals)
+	}
+	var lapsed int64
+	if err := f.owner.QueryRow(`SELECT max(id) FROM reminder_sends WHERE status = 'pending'`).Scan(&lapsed); err != nil || lapsed == 0 {
+		t.Fatalf("no deferred message: %v", err)
+	}
+	f.appendTrail(t, at.Add(time.Minute),
+		trailEvent{send: lapsed, event: "claimed", provider: "file", attempt: 1},
+		trailEvent{send: lapsed, event: "unknown", status: "unknown", reason: "claim_lapsed", provider: "file", attempt: 1,
+			details: (&audit.Object{}).Bool("provider_idempotent", false)})
+
+	now := at.Add(2 * time.Minute)
+	body = viewer.do(server(now), "GET", "/", nil).Body.String()
+	counts := map[string]int64{}
+	rows, err := f.owner.Query(`SELECT status, count(*) FROM reminder_sends GROUP BY status`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		var n int64
+		if err := rows.Scan(&s, &n); err != nil {
+			t.Fatal(err)
+		}
+		counts[s] = n
+	}
+	rows.Close()
+	if counts["sent"] == 0 || counts["refused"] != 1 || counts["unknown"] != 1 {
+		t.Fatalf("statuses %v", counts)
+	}
+	for _, st := range []string{"pending", "sending", "sent", "delivered", "undelivered", "failed", "expired", "cancelled", "refused", "unknown"} {
+		class := ""
+		if st == "refused" || st == "unknown" {
+			class = ` class="attention alert"`
+		}
+		want := fmt.Sprintf(`<tr id="status-%s"%s><td><span class="status m-%s">%s</span></td><td class="num">%d</td></tr>`, st, class, st, st, counts[st])
+		if !strings.Contains(body, want) {
+			t.Errorf("the overview lacks %s", want)
+		}
+	}
+	for id, want := range map[string]string{"refused": "1", "unknown": "1", "sending": "0"} {
+		if got := text(body, id); got != want {
+			t.Errorf("%s: %q, want %s", id, got, want)
+		}
+	}
+	if due, later := text(body, "pending-due"), text(body, "pending-later"); due+"+"+later != fmt.Sprintf("0+%d", counts["pending"]) {
+		t.Errorf("pending: %s due and %s later, want 0 and %d: the sender took every due one", due, later, counts["pending"])
+	}
+	if !strings.Contains(body, `<dd id="refused" class="attention alert">`) || !strings.Contains(body, `<dd id="unknown" class="attention alert">`) {
+		t.Error("refused and unknown are not highlighted")
+	}
+
+	// Later, the deferred messages are due: the oldest one's age.
+	var oldest time.Time
+	var due int64
+	if err := f.owner.QueryRow(`SELECT min(scheduled_for) FROM reminder_sends WHERE status = 'pending'`).Scan(&oldest); err != nil {
+		t.Fatal(err)
+	}
+	later := oldest.Add(3 * time.Hour)
+	if err := f.owner.QueryRow(`SELECT count(*) FROM reminder_sends WHERE status = 'pending' AND scheduled_for <= $1`, later).Scan(&due); err != nil {
+		t.Fatal(err)
+	}
+	body = viewer.do(server(later), "GET", "/", nil).Body.String()
+	if got := text(body, "pending-due"); got != fmt.Sprint(due) {
+		t.Errorf("pending, due now: %s, want %d", got, due)
+	}
+	if got, want := text(body, "oldest-due"), "due 3 h ago ("+oldest.In(f.zone).Format("2006-01-02 15:04:05 MST")+")"; got != want {
+		t.Errorf("oldest due: %q, want %q", got, want)
+	}
+	if body := viewer.do(server(at), "GET", "/", nil).Body.String(); text(body, "oldest-due") != "—" {
+		t.Errorf("oldest due before any is due: %q", text(body, "oldest-due"))
+	}
+	// Two days on, no run wrote a message since the day before.
+	if body := viewer.do(server(at.Add(48*time.Hour)), "GET", "/", nil).Body.String(); !strings.Contains(body, `id="no-recent-messages"`) || strings.Contains(body, `id="by-status"`) {
+		t.Error("the overview counts the messages of no recent run")
 	}
 }

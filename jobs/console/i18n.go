@@ -138,9 +138,15 @@ var zhCN = map[string]string{
 	"message":     "消息",
 
 	// Overview.
-	"Outbox":                   "发件箱",
-	"Pending, due now":         "待发送（已到时间）",
-	"Pending, scheduled later": "待发送（稍后）",
+	"Outbox and delivery":          "发件箱与投递",
+	"Pending, due now":             "待发送（已到时间）",
+	"Pending, scheduled later":     "待发送（稍后）",
+	"Oldest due pending message":   "最早到期的待发送消息",
+	"due %s":                       "%s到期",
+	"Being sent now":               "正在发送",
+	"Refused, in the whole outbox": "已拒发（整个发件箱）",
+	"Unknown, in the whole outbox": "状态未知（整个发件箱）",
+	"Refused: the audit chain does not vouch for the message as it stands, so it was not sent. Unknown: the sender stopped while a provider without idempotency may have sent it; it is never sent again by itself. Both need a person.": "已拒发：审计链无法为消息的当前内容作证，因此未发送。状态未知：发送程序停止时，不具备幂等性的服务商可能已发出该消息；系统不会自动重发。两者都需要人工处理。",
 	"Messages of the runs since %s, by status":          "%s 以来各运行产生的消息（按状态）",
 	"No message in that time.":                          "该时段没有消息。",
 	"Decisions and messages per business day, %s to %s": "每个业务日的决定与消息（%s 至 %s）",
