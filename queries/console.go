@@ -42,11 +42,20 @@ func ConsoleDailyCounts(ctx context.Context, db DBTX, from, to string) ([]DailyC
 	return out, rows.Err()
 }
 
-// ConsolePendingOutbox counts the pending messages due by now and those
-// scheduled later.
-func ConsolePendingOutbox(ctx context.Context, db DBTX, now time.Time) (due, later int64, err error) {
-	err = db.QueryRowContext(ctx, stmt("ConsolePendingOutbox"), now).Scan(&due, &later)
-	return due, later, err
+// OutboxNow is the outbox as it stands, from its partial indexes.
+type OutboxNow struct {
+	PendingDue, PendingLater int64
+	OldestDue                sql.NullTime // when the oldest pending message due by now was due
+	Sending                  int64
+	Refused, Unknown         int64 // need a person, however old
+}
+
+// ConsoleOutboxNow reads the outbox as it stands at now.
+func ConsoleOutboxNow(ctx context.Context, db DBTX, now time.Time) (OutboxNow, error) {
+	var o OutboxNow
+	err := db.QueryRowContext(ctx, stmt("ConsoleOutboxNow"), now).Scan(&o.PendingDue, &o.PendingLater, &o.OldestDue,
+		&o.Sending, &o.Refused, &o.Unknown)
+	return o, err
 }
 
 // StatusCount is a number of messages in one status.
@@ -264,6 +273,12 @@ func ConsoleBorrowerMessages(ctx context.Context, db DBTX, borrowerID int64, lim
 		out = append(out, m)
 	}
 	return out, rows.Err()
+}
+
+// ConsoleBorrowerDeliveries returns the delivery trail of a borrower's
+// messages, newest first.
+func ConsoleBorrowerDeliveries(ctx context.Context, db DBTX, borrowerID int64, limit int) ([]DeliveryEvent, error) {
+	return scanDeliveryEvents(db.QueryContext(ctx, stmt("ConsoleBorrowerDeliveries"), borrowerID, limit))
 }
 
 // EventRow is an administrative event.

@@ -41,12 +41,21 @@ WHERE business_date >= $1::date AND business_date <= $2::date
 GROUP BY business_date
 ORDER BY business_date;
 
--- name: ConsolePendingOutbox
--- Messages waiting for the sender: an index-only scan of the partial index
--- the sender polls (reminder_sends_pending_idx).
-SELECT count(*) FILTER (WHERE scheduled_for <= $1), count(*) FILTER (WHERE scheduled_for > $1)
-FROM reminder_sends
-WHERE status = 'pending';
+-- name: ConsoleOutboxNow
+-- The outbox as it stands at $1, from partial indexes only: the pending
+-- messages due by now and scheduled later, and when the oldest due one
+-- was due, in one pass over reminder_sends_due_idx; the claims in flight
+-- (reminder_sends_sending_idx); the refused and unknown messages, which
+-- need a person (reminder_sends_attention_idx).
+SELECT p.due, p.later, p.oldest_due,
+       (SELECT count(*) FROM reminder_sends WHERE status = 'sending'),
+       (SELECT count(*) FROM reminder_sends WHERE status = 'refused'),
+       (SELECT count(*) FROM reminder_sends WHERE status = 'unknown')
+FROM (SELECT count(*) FILTER (WHERE scheduled_for <= $1) AS due,
+             count(*) FILTER (WHERE scheduled_for > $1) AS later,
+             min(scheduled_for) FILTER (WHERE scheduled_for <= $1) AS oldest_due
+      FROM reminder_sends
+      WHERE status = 'pending') p;
 
 -- name: ConsoleOutboxByStatus
 -- The state of the messages of the runs since $1 (the BRIN index on
@@ -124,6 +133,17 @@ SELECT id, run_id, channel, recipient, locale, template, stage, segments, coales
 FROM reminder_sends
 WHERE borrower_id = $1
 ORDER BY id DESC
+LIMIT $2;
+
+-- name: ConsoleBorrowerDeliveries
+-- The delivery trail of a borrower's messages, newest first: the
+-- borrower's messages (reminder_sends_borrower_scheduled_idx), then each
+-- one's events (reminder_deliveries_send_idx).
+SELECT d.send_id, d.at, d.event, d.reason, d.provider, d.provider_message_id, d.attempt, d.details::text
+FROM reminder_sends s
+JOIN reminder_deliveries d ON d.send_id = s.id
+WHERE s.borrower_id = $1
+ORDER BY d.at DESC, d.session_id DESC, d.id DESC
 LIMIT $2;
 
 -- name: ConsoleBorrowerEvents

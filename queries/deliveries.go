@@ -385,7 +385,8 @@ func EndDeliverySession(ctx context.Context, db DBTX, session int64, at time.Tim
 	return err
 }
 
-// DeliveryEvent is one event of a message's trail, for explain.
+// DeliveryEvent is one event of a message's trail, for explain and the
+// console.
 type DeliveryEvent struct {
 	SendID                      int64
 	At                          time.Time
@@ -397,7 +398,10 @@ type DeliveryEvent struct {
 
 // DeliveriesOfSends returns the trail of the messages, in order.
 func DeliveriesOfSends(ctx context.Context, db DBTX, ids []int64) ([]DeliveryEvent, error) {
-	rows, err := db.QueryContext(ctx, stmt("DeliveriesOfSends"), pq.Array(ids))
+	return scanDeliveryEvents(db.QueryContext(ctx, stmt("DeliveriesOfSends"), pq.Array(ids)))
+}
+
+func scanDeliveryEvents(rows *sql.Rows, err error) ([]DeliveryEvent, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -75,13 +75,14 @@ type loanView struct {
 }
 
 // timelineEntry is one thing that happened about a borrower: a decision, a
-// message, or an administrative event (a reveal, an export). Deliveries
-// join as a fourth kind once the sender's reminder_deliveries exists.
+// message, an event of a message's delivery trail, or an administrative
+// event (a reveal, an export).
 type timelineEntry struct {
 	At       time.Time
-	Kind     string // "decision", "message", "event"
+	Kind     string // "decision", "message", "delivery", "event"
 	Decision *queries.AuditDecision
 	Message  *messageRow
+	Delivery *deliveryView
 	Event    *eventView
 }
 
@@ -152,14 +153,19 @@ func (s *Server) loadBorrower(ctx context.Context, id int64) (*borrowerData, err
 	return d, nil
 }
 
-// timeline merges a borrower's decisions, messages and events, newest
-// first. Each source reads through its own index.
+// timeline merges a borrower's decisions, messages, delivery events and
+// administrative events, newest first. Each source reads through its own
+// index.
 func (s *Server) timeline(ctx context.Context, b *queries.Borrower) ([]timelineEntry, error) {
 	decisions, err := queries.ConsoleBorrowerDecisions(ctx, s.db, b.ID, timelineLimit)
 	if err != nil {
 		return nil, err
 	}
 	messages, err := queries.ConsoleBorrowerMessages(ctx, s.db, b.ID, timelineLimit)
+	if err != nil {
+		return nil, err
+	}
+	deliveries, err := queries.ConsoleBorrowerDeliveries(ctx, s.db, b.ID, timelineLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -182,6 +188,10 @@ func (s *Server) timeline(ctx context.Context, b *queries.Borrower) ([]timelineE
 		mr := s.messageRow(m, zones[m.ID], b.TimeZone)
 		out = append(out, timelineEntry{At: m.CreatedAt, Kind: "message", Message: mr})
 	}
+	for _, e := range deliveries {
+		dv := newDeliveryView(e, messageZones(zones[e.SendID], b.TimeZone))
+		out = append(out, timelineEntry{At: e.At, Kind: "delivery", Delivery: dv})
+	}
 	for _, e := range events {
 		out = append(out, timelineEntry{At: e.At, Kind: "event", Event: newEventView(e)})
 	}
@@ -195,14 +205,7 @@ func (s *Server) timeline(ctx context.Context, b *queries.Borrower) ([]timelineE
 func (s *Server) messageRow(m queries.Message, zones []zoneUse, borrowerZone string) *messageRow {
 	mr := &messageRow{Message: m, To: clean.Text(pii.MaskContact(m.Channel, m.Recipient), 120)}
 	mr.Recipient, mr.Body, mr.Subject = "", "", ""
-	if len(zones) == 0 && borrowerZone != "" {
-		zones = []zoneUse{{Zone: borrowerZone, Source: "time_zone"}}
-	}
-	for _, z := range zones {
-		if _, err := time.LoadLocation(z.Zone); err == nil {
-			mr.Local = append(mr.Local, zoneTime{Zone: z.Zone, Source: z.Source, Time: m.ScheduledFor})
-		}
-	}
+	mr.Local = localTimes(m.ScheduledFor, messageZones(zones, borrowerZone))
 	return mr
 }
 
@@ -242,31 +245,8 @@ type eventField struct{ Key, Value string }
 
 // newEventView lists an event's details as keys and values, cleaned.
 func newEventView(e queries.EventRow) *eventView {
-	v := &eventView{EventRow: e}
+	v := &eventView{EventRow: e, Fields: detailFields(e.Details, true, nil)}
 	v.Actor = clean.Text(e.Actor, 200)
-	var m map[string]any
-	if json.Unmarshal([]byte(e.Details), &m) == nil {
-		keys := make([]string, 0, len(m))
-		for k := range m {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			val := m[k]
-			if n, ok := val.(float64); ok && n == 0 {
-				continue // an unset filter
-			}
-			if s, ok := val.(string); ok && s == "" {
-				continue
-			}
-			text, _ := json.Marshal(val)
-			str := string(text)
-			if s, ok := val.(string); ok {
-				str = s
-			}
-			v.Fields = append(v.Fields, eventField{Key: clean.Text(k, 60), Value: clean.Text(str, 300)})
-		}
-	}
 	return v
 }
 

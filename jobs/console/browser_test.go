@@ -115,14 +115,18 @@ func (b *browserConsole) do(t *testing.T, what string, steps ...chromedp.Action[
 }
 
 // End to end, in a real headless Chromium, signed in through a real OIDC
-// provider: an investigator searches a borrower by phone number, opens the
-// timeline, then an installment's explanation; reveals the borrower's
+// provider, after the sender delivered the run's due messages through the
+// file provider: an investigator searches a borrower by phone number, opens
+// the timeline (with the text's delivery), then an installment's
+// explanation; reveals the borrower's
 // contact data for a reason and finds the event on the events page; and
 // downloads an export whose rows are audit export's for the same filter.
 func TestEndToEndInChromium(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 200)
-	borrower, phone, _, _ := f.borrowerWithPhone(t)
+	at := deliverAt()
+	f.deliver(t, at, fileProvider(t, at))
+	borrower, phone, message := f.sentBorrowerWithPhone(t)
 	b := newBrowserConsole(t, f)
 	b.idp.QueueUser(&mockoidc.MockUser{
 		Subject: "ivan-1", Email: "ivan.investigator@lender.example", EmailVerified: true,
@@ -161,6 +165,9 @@ func TestEndToEndInChromium(t *testing.T) {
 	timeline := b.text(t, "#timeline")
 	if !strings.Contains(timeline, "Decision") || !strings.Contains(timeline, "Message") {
 		t.Errorf("the timeline lacks decisions or messages:\n%s", timeline)
+	}
+	if sent := fmt.Sprintf("sent via file (file-%d), message %d", message, message); !strings.Contains(timeline, sent) {
+		t.Errorf("the timeline lacks the delivery %q:\n%s", sent, timeline)
 	}
 	if shown := b.text(t, "#phone"); strings.Contains(shown, digits(phone)) || !strings.Contains(shown, "****") {
 		t.Errorf("the phone number is shown %q before any reveal", shown)

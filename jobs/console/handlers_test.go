@@ -21,6 +21,7 @@ import (
 
 	"github.com/loanremind/loanremind/jobs/audit"
 	"github.com/loanremind/loanremind/jobs/console"
+	"github.com/loanremind/loanremind/jobs/deliver"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -248,11 +249,18 @@ func TestProxyHeadersFromUntrustedAddressIgnored(t *testing.T) {
 
 // No page a viewer sees carries a seeded borrower's full phone number,
 // email or account reference: not the borrower, installment and message
-// pages of every borrower the run decided about, not the contact search's
-// results, not the masked export.
+// pages of every borrower the run decided about, with their delivery
+// trails (a provider that quotes the recipient in its refusals included),
+// not the overview, not the contact search's results, not the masked
+// export.
 func TestViewerSeesNoPersonalData(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, 150)
+	at := deliverAt()
+	p := &refusingFile{Provider: fileProvider(t, at), fail: func(m *deliver.Message) bool { return m.SendID%3 == 0 }}
+	if totals := f.deliver(t, at, p); totals[deliver.OutcomeSent] == 0 || totals[deliver.OutcomeFailed] == 0 {
+		t.Fatalf("the sender did %v: want some sent and some refused by the provider", totals)
+	}
 	h := f.proxyServer(t)
 	secrets := seededSecrets(t, f)
 	check := func(what, body string) {
@@ -285,12 +293,23 @@ func TestViewerSeesNoPersonalData(t *testing.T) {
 	}
 	pages = append(pages, "/", "/runs", fmt.Sprintf("/runs/%d", f.runID), "/events", "/search", "/export",
 		fmt.Sprintf("/export?from=2026-11-01&to=2026-12-31&format=csv"), fmt.Sprintf("/export?from=2026-11-01&to=2026-12-31&format=json"))
+	trails := map[string]int{}
 	for _, p := range pages {
 		w := viewer.do(h, "GET", p, nil)
 		if w.Code != http.StatusOK {
 			t.Errorf("%s: %d", p, w.Code)
 		}
 		check(p, w.Body.String())
+		for _, kind := range []string{`class="delivery e-sent"`, `class="delivery e-failed"`, `class="t-delivery"`} {
+			trails[kind] += strings.Count(w.Body.String(), kind)
+		}
+	}
+	// The checks saw the delivery trails: on the message pages and in the
+	// timelines.
+	for kind, n := range trails {
+		if n == 0 {
+			t.Errorf("no page shows %s", kind)
+		}
 	}
 	// A contact search shows its matches masked.
 	_, phone, _, _ := f.borrowerWithPhone(t)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,10 +165,14 @@ func TestEveryTextIsTranslated(t *testing.T) {
 	// Values shown through T: decisions, statuses, modes, roles, lanes,
 	// kinds, zone sources and events.
 	for _, v := range []string{"queued", "deferred", "suppressed", "skipped", "expired", "pending", "sending", "sent",
-		"delivered", "undelivered", "failed", "cancelled", "refused", "unknown", "running", "succeeded", "scheduled",
+		"delivered", "undelivered", "failed", "cancelled", "refused", "unknown", "claimed", "retry", "running", "succeeded", "scheduled",
 		"manual", "backfill", "viewer", "investigator", "none", "borrower", "loan", "installment", "message", "run",
 		"time_zone", "phone", "region", "default", "reveal", "unmasked_export", "unmasked export", "prune", "Unauthorized",
 		"Forbidden", "Not Found", "Bad Request", "Too Many Requests", "Internal Server Error"} {
+		texts[v] = true
+	}
+	// Every status of a message and event of the delivery trail.
+	for _, v := range append(slices.Clone(messageStatuses), deliveryEvents...) {
 		texts[v] = true
 	}
 	if len(texts) < 150 {

@@ -17,7 +17,9 @@ type messageData struct {
 	Body      string // only when revealed
 	Items     []queries.MessageItem
 	Decisions []queries.AuditDecision
-	Reveal    *revealNote
+	// Deliveries is the message's delivery trail, oldest first.
+	Deliveries []*deliveryView
+	Reveal     *revealNote
 }
 
 func (s *Server) messagePage(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -64,8 +66,16 @@ func (s *Server) loadMessage(ctx context.Context, id int64) (*messageData, *quer
 	d.Message = *s.messageRow(*m, zones, borrowerZone)
 	d.Message.Locale, d.Message.Template = clean.Text(m.Locale, 20), clean.Text(m.Template, 200)
 	d.To = d.Message.To
-	// The sender's delivery attempts and outcomes (reminder_deliveries)
-	// join this page once that table exists: d.Deliveries, read by send id.
+	// The sender's attempts and outcomes (reminder_deliveries), with their
+	// times in the zones the message was planned in.
+	trail, err := queries.DeliveriesOfSends(ctx, s.db, []int64{id})
+	if err != nil {
+		return nil, nil, err
+	}
+	msgZones := zonesOf(d.Message.Local)
+	for _, e := range trail {
+		d.Deliveries = append(d.Deliveries, newDeliveryView(e, msgZones))
+	}
 	return d, m, nil
 }
 

@@ -12,15 +12,39 @@ import (
 const chartDays = 30
 
 type overviewData struct {
-	Now          time.Time
-	Lanes        []runRow
-	PendingDue   int64
-	PendingLater int64
-	StatusSince  time.Time
-	ByStatus     []queries.StatusCount
-	Chart        *dailyChart
-	Days         []queries.DailyCounts // the chart's figures, newest first, as a table
-	From, To     string
+	Now         time.Time
+	Lanes       []runRow
+	Outbox      queries.OutboxNow // the whole outbox as it stands
+	StatusSince time.Time
+	ByStatus    []statusCount // every status, for the messages of the runs since StatusSince
+	Chart       *dailyChart
+	Days        []queries.DailyCounts // the chart's figures, newest first, as a table
+	From, To    string
+}
+
+// statusCount is a number of messages in one status; Attention marks the
+// statuses that need a person.
+type statusCount struct {
+	Status    string
+	Count     int64
+	Attention bool
+}
+
+// byStatus lists every status, in the order of a message's life, with its
+// count (0 when absent); nothing when there is no message at all.
+func byStatus(counts []queries.StatusCount) []statusCount {
+	if len(counts) == 0 {
+		return nil
+	}
+	n := map[string]int64{}
+	for _, c := range counts {
+		n[c.Status] += c.Count
+	}
+	out := make([]statusCount, 0, len(messageStatuses))
+	for _, st := range messageStatuses {
+		out = append(out, statusCount{Status: st, Count: n[st], Attention: needsAttention(st)})
+	}
+	return out
 }
 
 // runRow is a run as the lists show it.
@@ -53,9 +77,9 @@ func (r runRow) Anchor() string {
 	return itoa(r.ID) + ":" + r.AuditHead
 }
 
-// overview: the last run of every lane and shard, the outbox, and the
-// decisions and messages of the last 30 business days, from the run records
-// and indexes.
+// overview: the last run of every lane and shard, the outbox and its
+// delivery state, and the decisions and messages of the last 30 business
+// days, from the run records and indexes.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) error {
 	ctx := r.Context()
 	now := s.cfg.Now()
@@ -67,23 +91,25 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, rq *request) e
 	for _, run := range runs {
 		d.Lanes = append(d.Lanes, newRunRow(run))
 	}
-	if d.PendingDue, d.PendingLater, err = queries.ConsolePendingOutbox(ctx, s.db, now); err != nil {
+	if d.Outbox, err = queries.ConsoleOutboxNow(ctx, s.db, now); err != nil {
 		return err
 	}
 	d.StatusSince = now.Add(-24 * time.Hour)
-	if d.ByStatus, err = queries.ConsoleOutboxByStatus(ctx, s.db, d.StatusSince); err != nil {
+	counts, err := queries.ConsoleOutboxByStatus(ctx, s.db, d.StatusSince)
+	if err != nil {
 		return err
 	}
+	d.ByStatus = byStatus(counts)
 	today := civil.DateIn(now, s.cfg.BusinessZone)
 	first := today.AddDays(-(chartDays - 1))
 	d.From, d.To = first.String(), today.String()
-	counts, err := queries.ConsoleDailyCounts(ctx, s.db, d.From, d.To)
+	daily, err := queries.ConsoleDailyCounts(ctx, s.db, d.From, d.To)
 	if err != nil {
 		return err
 	}
 	days := make([]queries.DailyCounts, 0, chartDays)
 	byDay := map[string]queries.DailyCounts{}
-	for _, c := range counts {
+	for _, c := range daily {
 		byDay[c.Day] = c
 	}
 	for day := first; day <= today; day = day.AddDays(1) {
