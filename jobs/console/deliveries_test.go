@@ -427,6 +427,19 @@ func TestBorrowerTimelineShowsDeliveries(t *testing.T) {
 	if got := strings.Join(order, " "); got != "delivered sent claimed message" {
 		t.Errorf("the message's entries, newest first: %q, want delivered sent claimed message", got)
 	}
+
+	// Each of the message's installments says what became of it.
+	var installment int64
+	if err := f.owner.QueryRow(`SELECT installment_id FROM reminder_send_items WHERE send_id = $1 LIMIT 1`, message).Scan(&installment); err != nil {
+		t.Fatal(err)
+	}
+	w = viewer.do(h, "GET", fmt.Sprintf("/installments/%d", installment), nil)
+	trail := regexp.MustCompile(`(?s)<table id="installment-trail">.*?</table>`).FindString(w.Body.String())
+	for _, want := range []string{link, ">sent<", ">delivered<", fmt.Sprintf("file-%d", message)} {
+		if !strings.Contains(trail, want) {
+			t.Errorf("the installment page's trail lacks %q:\n%s", want, trail)
+		}
+	}
 }
 
 // The overview shows the outbox and its delivery state: every status of

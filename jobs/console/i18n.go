@@ -240,6 +240,8 @@ var zhCN = map[string]string{
 	"Installments it covers":                                    "包含的分期",
 	"Amount (minor units)":                                      "金额（最小货币单位）",
 	"The decisions that queued it":                              "将其排队的决定",
+	"What became of its messages":                               "其消息的去向",
+	"No message of it has been taken up by the sender.":         "其消息尚未被发送程序处理。",
 	"Delivery trail":                                            "投递记录",
 	"Every attempt and outcome the sender recorded, oldest first, chained like the audit. The trail holds no phone number, address or text.": "发送程序记录的每次尝试和结果，最早的在前，与审计一样以哈希链相连。投递记录中不含手机号、地址或正文。",
 	"Provider":                            "服务商",
