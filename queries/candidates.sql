@@ -14,7 +14,7 @@
 -- message expired unsent) and is neither in the ledger again nor finally
 -- decided, even though another of its channels is (an sms skipped, its
 -- email fallback released); decided lists those other channels
--- ("email", "sms" or "email,sms"), which the run leaves alone. It is ''
+-- ("sms", "email", or both, comma-separated), which the run leaves alone. It is ''
 -- for every other row: those come from the first part, as they always did,
 -- and the second reads only the released items.
 SELECT b.id,
@@ -65,32 +65,31 @@ FROM (
      OFFSET 0)
     UNION ALL
     -- Given back, not planned again, with another channel decided (with
-    -- none, the first part has it).
-    SELECT st.stage, i.id, i.seq, i.due_date, i.amount_due_minor, i.amount_paid_minor,
-           l.id AS loan_id, l.borrower_id, l.account_ref, l.currency, l.status, r.decided
+    -- none, the first part has it): read from the released items alone,
+    -- each key's channels looked up in the ledger and the decisions by its
+    -- installment and stage.
+    SELECT DISTINCT ON (ri.id, ri.stage)
+           ri.stage, ri.id, ri.seq, ri.due_date, ri.amount_due_minor, ri.amount_paid_minor,
+           l.id AS loan_id, l.borrower_id, l.account_ref, l.currency, l.status, k.decided
     FROM (
-        SELECT g.installment_id, g.stage,
-               (SELECT string_agg(k.channel, ',' ORDER BY k.channel)
-                FROM (SELECT s.channel FROM reminder_send_items s WHERE s.installment_id = g.installment_id AND s.stage = g.stage
-                      UNION
-                      SELECT d.channel FROM reminder_decisions d WHERE d.installment_id = g.installment_id AND d.stage = g.stage) AS k
-               ) AS decided
-        FROM (
-            SELECT DISTINCT ri.installment_id, ri.stage
-            FROM reminder_released_items ri
-            WHERE ri.stage = ANY($2::text[])
-              AND NOT EXISTS (SELECT 1 FROM reminder_send_items s
-                              WHERE s.installment_id = ri.installment_id AND s.stage = ri.stage AND s.channel = ri.channel)
-              AND NOT EXISTS (SELECT 1 FROM reminder_decisions d
-                              WHERE d.installment_id = ri.installment_id AND d.stage = ri.stage AND d.channel = ri.channel)
-        ) AS g
-    ) AS r
-    JOIN unnest($1::date[], $2::text[]) AS st (due_date, stage) ON st.stage = r.stage
-    JOIN installments i ON i.id = r.installment_id AND i.due_date = st.due_date
-    JOIN loans l ON l.id = i.loan_id
-    WHERE r.decided IS NOT NULL
-      AND (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
-      AND ($4 = 1 OR ('x' || left(md5(l.borrower_id::text), 7))::bit(28)::int % $4 = $3)
+        SELECT r.stage, r.channel, i.id, i.seq, i.due_date, i.amount_due_minor, i.amount_paid_minor, i.loan_id
+        FROM reminder_released_items r
+        JOIN installments i ON i.id = r.installment_id
+        WHERE r.stage = ANY($2::text[])
+          AND (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
+        OFFSET 0
+    ) AS ri
+    JOIN unnest($1::date[], $2::text[]) AS st (due_date, stage) ON st.due_date = ri.due_date AND st.stage = ri.stage
+    JOIN loans l ON l.id = ri.loan_id
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.channel, ',') AS decided
+        FROM (SELECT s.channel FROM reminder_send_items s WHERE s.installment_id = ri.id AND s.stage = ri.stage
+              UNION ALL
+              SELECT d.channel FROM reminder_decisions d WHERE d.installment_id = ri.id AND d.stage = ri.stage) AS x
+    ) AS k
+    WHERE ($4 = 1 OR ('x' || left(md5(l.borrower_id::text), 7))::bit(28)::int % $4 = $3)
+      AND k.decided IS NOT NULL
+      AND NOT ri.channel = ANY(string_to_array(k.decided, ','))
 ) AS c
 JOIN borrowers b ON b.id = c.borrower_id
 -- The cached parse counts only if it is of the number and region as they
