@@ -224,7 +224,7 @@ func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	for _, in := range b.borrowers {
 		n := 0
 		for i, it := range in.items {
-			if set, ok := taken[queries.ClaimedKey{InstallmentID: it.InstallmentID, Stage: in.stages[i]}]; ok && set&^it.Decided != 0 {
+			if claimedKey(taken, queries.ClaimedKey{InstallmentID: it.InstallmentID, Stage: in.stages[i]}, it.Decided) {
 				continue
 			}
 			in.items[n], in.refs[n], in.stages[n] = it, in.refs[i], in.stages[i]
@@ -240,6 +240,13 @@ func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
 	return p.load(ctx, b)
+}
+
+// claimedKey reports whether a channel of key other than those decided (the
+// channels the item was selected with as decided) is taken.
+func claimedKey(taken map[queries.ClaimedKey]policy.ChannelSet, key queries.ClaimedKey, decided policy.ChannelSet) bool {
+	set, ok := taken[key]
+	return ok && set&^decided != 0
 }
 
 // installmentIDs lists the batch's installments.
