@@ -64,13 +64,28 @@ func validUTF8(texts ...string) bool {
 	return true
 }
 
-// itemOf maps a candidate row's installment.
+// itemOf maps a candidate row's installment, with the channels of its
+// stage already decided when it is selected again for a channel given back.
 func itemOf(c *queries.Candidate) policy.Item {
-	return policy.Item{
+	it := policy.Item{
 		InstallmentID: c.InstallmentID, LoanID: c.LoanID, Seq: c.Seq, DueDate: civil.Date(c.DueDay),
 		AmountDueMinor: c.AmountDueMinor, AmountPaidMinor: c.AmountPaidMinor, Currency: c.Currency,
 		LoanStatus: c.LoanStatus,
 	}
+	if c.Decided != "" {
+		it.Decided = decidedChannels(c.Decided)
+	}
+	return it
+}
+
+// decidedChannels maps a candidate's decided column: channels,
+// comma-separated.
+func decidedChannels(list string) policy.ChannelSet {
+	var set policy.ChannelSet
+	for ch := range strings.SplitSeq(list, ",") {
+		set.Add(policy.Channel(ch))
+	}
+	return set
 }
 
 // parsePhones parses the numbers of the borrowers that the cache did not

@@ -10,6 +10,7 @@ import (
 	"github.com/loanremind/loanremind/jobs/civil"
 	"github.com/loanremind/loanremind/jobs/clean"
 	"github.com/loanremind/loanremind/jobs/policy"
+	"github.com/loanremind/loanremind/queries"
 )
 
 // The hand-written details text is exactly what the general jsonb writer
@@ -83,5 +84,30 @@ func TestAppendISO(t *testing.T) {
 		if got := string(d.AppendISO(nil)); got != d.String() {
 			t.Fatalf("AppendISO(%s) = %s", d, got)
 		}
+	}
+}
+
+// A rebuild drops an item whose key another run decided meanwhile; an
+// item selected again for a channel given back is dropped only when a
+// channel other than those already decided at its selection is taken.
+func TestClaimedKeepsChannelsDecidedBefore(t *testing.T) {
+	var sms, both policy.ChannelSet
+	sms.Add(policy.SMS)
+	both.Add(policy.SMS)
+	both.Add(policy.Email)
+	key := queries.ClaimedKey{InstallmentID: 1, Stage: "overdue_7d"}
+	taken := map[queries.ClaimedKey]policy.ChannelSet{key: sms}
+	if !claimedKey(taken, key, 0) {
+		t.Error("a key decided meanwhile is not claimed")
+	}
+	if claimedKey(taken, key, sms) {
+		t.Error("a key whose sms was decided before the selection is claimed")
+	}
+	if claimedKey(taken, queries.ClaimedKey{InstallmentID: 2, Stage: "overdue_7d"}, 0) {
+		t.Error("an untouched key is claimed")
+	}
+	taken[key] = both
+	if !claimedKey(taken, key, sms) {
+		t.Error("a released email planned meanwhile by another run is not claimed")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
+	"github.com/loanremind/loanremind/jobs/policy"
 	"github.com/loanremind/loanremind/queries"
 )
 
@@ -207,9 +208,14 @@ func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	taken := make(map[queries.ClaimedKey]bool, len(claimed))
+	// The channels decided of each key; an item selected again for a
+	// channel given back is taken only when a channel other than those it
+	// was selected with (its Decided) is.
+	taken := make(map[queries.ClaimedKey]policy.ChannelSet, len(claimed))
 	for _, k := range claimed {
-		taken[k] = true
+		set := taken[k.ClaimedKey]
+		set.Add(policy.Channel(k.Channel))
+		taken[k.ClaimedKey] = set
 	}
 	kept := b.borrowers[:0]
 	ids := b.ids[:0]
@@ -218,7 +224,7 @@ func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	for _, in := range b.borrowers {
 		n := 0
 		for i, it := range in.items {
-			if taken[queries.ClaimedKey{InstallmentID: it.InstallmentID, Stage: in.stages[i]}] {
+			if claimedKey(taken, queries.ClaimedKey{InstallmentID: it.InstallmentID, Stage: in.stages[i]}, it.Decided) {
 				continue
 			}
 			in.items[n], in.refs[n], in.stages[n] = it, in.refs[i], in.stages[i]
@@ -234,6 +240,13 @@ func (p *pipeline) rebuild(ctx context.Context, b *batch) error {
 	}
 	b.borrowers, b.ids, b.stripes = kept, ids, stripes
 	return p.load(ctx, b)
+}
+
+// claimedKey reports whether a channel of key other than those decided (the
+// channels the item was selected with as decided) is taken.
+func claimedKey(taken map[queries.ClaimedKey]policy.ChannelSet, key queries.ClaimedKey, decided policy.ChannelSet) bool {
+	set, ok := taken[key]
+	return ok && set&^decided != 0
 }
 
 // installmentIDs lists the batch's installments.

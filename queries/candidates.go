@@ -40,6 +40,10 @@ type Candidate struct {
 	PhoneCountry      string
 	PhoneSubdivisions string // comma-separated
 	PhoneMAC          string // the keyed hash the job gave the cached parse
+	// Decided lists (comma-separated) the channels of the stage already
+	// decided for good, for an installment selected again because another
+	// channel was given back (released); "" for every other row.
+	Decided string
 }
 
 // CandidateParams select a run's candidates.
@@ -85,7 +89,8 @@ func (r *CandidateRows) Next(c *Candidate) bool {
 	err := r.rows.Scan(&c.BorrowerID, &c.FullName, &c.Phone, &c.Email, &c.Locale, &c.TimeZone, &c.Region,
 		&c.SMSOptOut, &c.EmailOptOut, &c.DoNotContact, &c.LoanID, &c.AccountRef, &c.Currency, &c.LoanStatus,
 		&c.InstallmentID, &c.Seq, &c.DueDay, &c.AmountDueMinor, &c.AmountPaidMinor, &c.Stage,
-		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones, &c.PhoneCountry, &c.PhoneSubdivisions, &c.PhoneMAC)
+		&c.PhoneCached, &c.PhoneCacheRow, &c.PhoneValid, &c.PhoneE164, &c.PhoneZones, &c.PhoneCountry, &c.PhoneSubdivisions, &c.PhoneMAC,
+		&c.Decided)
 	if err != nil {
 		// The stream ends here, and the run must not take that for the
 		// end of the candidates.
@@ -246,18 +251,25 @@ type ClaimedKey struct {
 	Stage         string
 }
 
+// ClaimedChannel is a key already decided: an installment, stage and
+// channel.
+type ClaimedChannel struct {
+	ClaimedKey
+	Channel string
+}
+
 // ClaimedKeys returns which of the installments already have a send item or
-// a final decision, with the stage.
-func ClaimedKeys(ctx context.Context, db DBTX, installments []int64) ([]ClaimedKey, error) {
+// a final decision, with the stage and channel.
+func ClaimedKeys(ctx context.Context, db DBTX, installments []int64) ([]ClaimedChannel, error) {
 	rows, err := db.QueryContext(ctx, stmt("ClaimedKeys"), pq.Array(installments))
 	if err != nil {
 		return nil, fmt.Errorf("claimed keys: %w", err)
 	}
 	defer rows.Close()
-	var out []ClaimedKey
+	var out []ClaimedChannel
 	for rows.Next() {
-		var k ClaimedKey
-		if err := rows.Scan(&k.InstallmentID, &k.Stage); err != nil {
+		var k ClaimedChannel
+		if err := rows.Scan(&k.InstallmentID, &k.Stage, &k.Channel); err != nil {
 			return nil, fmt.Errorf("claimed keys: %w", err)
 		}
 		out = append(out, k)

@@ -8,6 +8,15 @@
 -- id). $5: the phone region of borrowers without a region. The amount
 -- predicate is the one of installments_open_due_date_idx; rows with negative
 -- amounts come through so that the job can report them.
+--
+-- The ledger's one exception: an installment comes through again for a
+-- stage when a channel of it was given back (reminder_released_items: its
+-- message expired unsent) and is neither in the ledger again nor finally
+-- decided, even though another of its channels is (an sms skipped, its
+-- email fallback released); decided lists those other channels
+-- ("sms", "email", or both, comma-separated), which the run leaves alone. It is ''
+-- for every other row: those come from the first part, as they always did,
+-- and the second reads only the released items.
 SELECT b.id,
        coalesce(b.full_name, '') AS full_name,
        coalesce(b.phone, '') AS phone,
@@ -37,22 +46,50 @@ SELECT b.id,
        coalesce(array_to_string(pc.time_zones, ','), '') AS phone_zones,
        coalesce(pc.country, '') AS phone_country,
        coalesce(array_to_string(pc.subdivisions, ','), '') AS phone_subdivisions,
-       coalesce(pc.mac, '') AS phone_mac
+       coalesce(pc.mac, '') AS phone_mac,
+       c.decided
 FROM (
     -- The open installments in a stage, with their loans, in this shard.
     -- OFFSET 0 keeps the planner from starting at the borrowers instead: a
     -- shard filter it cannot estimate makes that look cheap, and it would
     -- read every borrower's loans.
-    SELECT st.stage, i.id, i.seq, i.due_date, i.amount_due_minor, i.amount_paid_minor,
-           l.id AS loan_id, l.borrower_id, l.account_ref, l.currency, l.status
-    FROM unnest($1::date[], $2::text[]) AS st (due_date, stage)
-    JOIN installments i ON i.due_date = st.due_date
-    JOIN loans l ON l.id = i.loan_id
-    WHERE (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
-      AND ($4 = 1 OR ('x' || left(md5(l.borrower_id::text), 7))::bit(28)::int % $4 = $3)
-      AND NOT EXISTS (SELECT 1 FROM reminder_send_items s WHERE s.installment_id = i.id AND s.stage = st.stage)
-      AND NOT EXISTS (SELECT 1 FROM reminder_decisions d WHERE d.installment_id = i.id AND d.stage = st.stage)
-    OFFSET 0
+    (SELECT st.stage, i.id, i.seq, i.due_date, i.amount_due_minor, i.amount_paid_minor,
+            l.id AS loan_id, l.borrower_id, l.account_ref, l.currency, l.status, '' AS decided
+     FROM unnest($1::date[], $2::text[]) AS st (due_date, stage)
+     JOIN installments i ON i.due_date = st.due_date
+     JOIN loans l ON l.id = i.loan_id
+     WHERE (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
+       AND ($4 = 1 OR ('x' || left(md5(l.borrower_id::text), 7))::bit(28)::int % $4 = $3)
+       AND NOT EXISTS (SELECT 1 FROM reminder_send_items s WHERE s.installment_id = i.id AND s.stage = st.stage)
+       AND NOT EXISTS (SELECT 1 FROM reminder_decisions d WHERE d.installment_id = i.id AND d.stage = st.stage)
+     OFFSET 0)
+    UNION ALL
+    -- Given back, not planned again, with another channel decided (with
+    -- none, the first part has it): read from the released items alone,
+    -- each key's channels looked up in the ledger and the decisions by its
+    -- installment and stage.
+    SELECT DISTINCT ON (ri.id, ri.stage)
+           ri.stage, ri.id, ri.seq, ri.due_date, ri.amount_due_minor, ri.amount_paid_minor,
+           l.id AS loan_id, l.borrower_id, l.account_ref, l.currency, l.status, k.decided
+    FROM (
+        SELECT r.stage, r.channel, i.id, i.seq, i.due_date, i.amount_due_minor, i.amount_paid_minor, i.loan_id
+        FROM reminder_released_items r
+        JOIN installments i ON i.id = r.installment_id
+        WHERE r.stage = ANY($2::text[])
+          AND (i.amount_paid_minor < i.amount_due_minor OR i.amount_due_minor < 0 OR i.amount_paid_minor < 0)
+        OFFSET 0
+    ) AS ri
+    JOIN unnest($1::date[], $2::text[]) AS st (due_date, stage) ON st.due_date = ri.due_date AND st.stage = ri.stage
+    JOIN loans l ON l.id = ri.loan_id
+    CROSS JOIN LATERAL (
+        SELECT string_agg(x.channel, ',') AS decided
+        FROM (SELECT s.channel FROM reminder_send_items s WHERE s.installment_id = ri.id AND s.stage = ri.stage
+              UNION ALL
+              SELECT d.channel FROM reminder_decisions d WHERE d.installment_id = ri.id AND d.stage = ri.stage) AS x
+    ) AS k
+    WHERE ($4 = 1 OR ('x' || left(md5(l.borrower_id::text), 7))::bit(28)::int % $4 = $3)
+      AND k.decided IS NOT NULL
+      AND NOT ri.channel = ANY(string_to_array(k.decided, ','))
 ) AS c
 JOIN borrowers b ON b.id = c.borrower_id
 -- The cached parse counts only if it is of the number and region as they
@@ -126,12 +163,13 @@ WHERE s.installment_id = ANY($1::bigint[])
   AND (d.run_id = $2 OR s.send_id = ANY($3::bigint[]));
 
 -- name: ClaimedKeys
--- Which of these installments already have a decision for their stage:
--- written by a concurrent run after this run's selection.
-SELECT installment_id, stage
+-- Which of these installments already have a decision for their stage, on
+-- which channel: written by a concurrent run after this run's selection,
+-- or, for a channel given back, before it (the candidate's decided).
+SELECT installment_id, stage, channel
 FROM reminder_send_items
 WHERE installment_id = ANY($1::bigint[])
 UNION
-SELECT installment_id, stage
+SELECT installment_id, stage, channel
 FROM reminder_decisions
 WHERE installment_id = ANY($1::bigint[]);

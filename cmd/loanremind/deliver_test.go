@@ -199,3 +199,100 @@ func TestDeliverServes(t *testing.T) {
 		t.Errorf("%d sessions not ended after the stop", n)
 	}
 }
+
+// The exception to "once" for a fallback: a borrower's sms is finally
+// decided (an invalid phone, an sms opt-out), its email fallback queued;
+// the email expires unsent and is given back; the next run plans the email
+// again, once, and leaves the sms alone: no new decision, no second audit
+// row, no sms message with the item. The run after plans nothing more.
+func TestDeliverExpiredFallbackReplannedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	d := newTestDB(t)
+	d.exec(t, `INSERT INTO borrowers (id, full_name, phone, email, locale, time_zone, region, sms_opt_out) VALUES
+		(1, 'Invalid phone', '12345', 'one@example.com', 'en-US', 'Asia/Shanghai', 'CN-31', false),
+		(2, 'Opted out of sms', '+8613812345602', 'two@example.com', 'en-US', 'Asia/Shanghai', 'CN-31', true),
+		(3, 'Sms', '+8613812345603', 'three@example.com', 'en-US', 'Asia/Shanghai', 'CN-31', false)`)
+	d.exec(t, `INSERT INTO loans (id, borrower_id, account_ref, currency, status) VALUES
+		(1, 1, 'LN-1111', 'CNY', 'active'), (2, 2, 'LN-2222', 'CNY', 'active'), (3, 3, 'LN-3333', 'CNY', 'active')`)
+	d.exec(t, `INSERT INTO installments (id, loan_id, seq, due_date, amount_due_minor, amount_paid_minor) VALUES
+		(1, 1, 1, '2026-11-21', 10000, 0), (2, 2, 1, '2026-11-21', 20000, 0), (3, 3, 1, '2026-11-21', 30000, 0)`)
+	cfg, _ := deliverConfig(t, "")
+	mustCLI(t, ctx, d.env, "run", "--as-of", testAsOf)
+	decisions := func(inst int64) string {
+		var got string
+		d.scanRow(t, `SELECT coalesce(string_agg(channel || ' ' || decision || ' ' || reason, ', ' ORDER BY channel), '')
+			FROM reminder_decisions WHERE installment_id = $1`, []any{inst}, &got)
+		return got
+	}
+	audit := func(inst int64) string {
+		var got string
+		d.scanRow(t, `SELECT coalesce(string_agg(channel || ' ' || decision, ', ' ORDER BY id), '')
+			FROM reminder_audit WHERE installment_id = $1`, []any{inst}, &got)
+		return got
+	}
+	wantDecided := map[int64]string{1: "sms skipped invalid_phone", 2: "sms suppressed opted_out", 3: ""}
+	for inst, want := range wantDecided {
+		if got := decisions(inst); got != want {
+			t.Fatalf("installment %d: decisions %q, want %q", inst, got, want)
+		}
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_send_items WHERE installment_id IN (1, 2) AND channel = 'email'`); n != 2 {
+		t.Fatalf("%d email items for installments 1 and 2, want 2", n)
+	}
+	firstAudit := map[int64]string{1: audit(1), 2: audit(2)}
+
+	// The sender, days after the windows, expires every message and gives
+	// the items back.
+	mustCLI(t, ctx, d.env, "deliver", "--once", "--config", cfg)
+	if n := d.count(t, `SELECT count(*) FROM reminder_released_items`); n != 3 {
+		t.Fatalf("%d items released, want 3", n)
+	}
+
+	mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-28T11:30:00+08:00")
+	for inst, want := range wantDecided {
+		if got := decisions(inst); got != want {
+			t.Errorf("installment %d after the re-plan: decisions %q, want still %q", inst, got, want)
+		}
+	}
+	for inst := int64(1); inst <= 3; inst++ {
+		if n := d.count(t, `SELECT count(DISTINCT send_id) FROM reminder_audit WHERE installment_id = $1 AND decision IN ('queued', 'deferred')`, inst); n != 2 {
+			t.Errorf("installment %d: the audit shows %d messages, want both (audit: %s)", inst, n, audit(inst))
+		}
+		if n := d.count(t, `SELECT count(*) FROM reminder_send_items i JOIN reminder_released_items r USING (installment_id, stage, channel)
+			WHERE i.installment_id = $1`, inst); n != 1 {
+			t.Errorf("installment %d: %d items planned again, want 1", inst, n)
+		}
+	}
+	for inst := int64(1); inst <= 2; inst++ {
+		if n := d.count(t, `SELECT count(*) FROM reminder_audit WHERE installment_id = $1 AND channel = 'sms'`, inst); n != 1 {
+			t.Errorf("installment %d: %d sms audit rows, want the first alone (audit: %s)", inst, n, audit(inst))
+		}
+		if got, want := audit(inst), firstAudit[inst]+", email "; !strings.HasPrefix(got, want) {
+			t.Errorf("installment %d: audit %q, want %q and the email again", inst, got, firstAudit[inst])
+		}
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_sends WHERE borrower_id IN (1, 2) AND channel = 'sms'`); n != 0 {
+		t.Errorf("%d sms messages for borrowers 1 and 2", n)
+	}
+
+	// The second messages expire too: nothing is given back, and the run
+	// after plans nothing.
+	mustCLI(t, ctx, d.env, "deliver", "--once", "--config", cfg)
+	if n := d.count(t, `SELECT count(*) FROM reminder_released_items`); n != 3 {
+		t.Errorf("%d items released after the second expiry, want still 3", n)
+	}
+	rows := d.count(t, `SELECT count(*) FROM reminder_audit`)
+	sends := d.count(t, `SELECT count(*) FROM reminder_sends`)
+	mustCLI(t, ctx, d.env, "run", "--as-of", "2026-11-28T13:00:00+08:00")
+	if n := d.count(t, `SELECT count(*) FROM reminder_audit`); n != rows {
+		t.Errorf("the third run wrote %d audit rows, want none", n-rows)
+	}
+	if n := d.count(t, `SELECT count(*) FROM reminder_sends`); n != sends {
+		t.Errorf("the third run wrote %d messages, want none", n-sends)
+	}
+	r := mustCLI(t, ctx, d.env, "audit", "verify")
+	if !strings.Contains(r.stdout, "audit trail intact") || !strings.Contains(r.stdout, "delivery trail intact") {
+		t.Errorf("verify: %s", r.stdout)
+	}
+}

@@ -193,16 +193,32 @@ func (d *decider) skipLiveItems(reason string) {
 	}
 }
 
-// decideStageChannels gives item i one outcome per channel of its stage.
+// decideStageChannels gives item i one outcome per channel of its stage;
+// an item with channels already decided (Item.Decided), one per other
+// channel of the stage, its fallback included: the channels given back.
 func (d *decider) decideStageChannels(i int, dec Decision, reason string) {
 	st := &d.items[i]
-	for _, ch := range d.p.stages[st.stage].Channels {
-		d.outcome(i, st.stage, ch, dec, reason)
+	stage := &d.p.stages[st.stage]
+	decided := d.req.Items[i].Decided
+	if decided == 0 {
+		for _, ch := range stage.Channels {
+			d.outcome(i, st.stage, ch, dec, reason)
+		}
+		return
+	}
+	for _, ch := range stage.Channels {
+		if !decided.Has(ch) {
+			d.outcome(i, st.stage, ch, dec, reason)
+		}
+	}
+	if stage.Fallback != "" && !decided.Has(stage.Fallback) {
+		d.outcome(i, st.stage, stage.Fallback, dec, reason)
 	}
 }
 
 // pickChannels tries every live item on its stage's channels, and on the
-// stage's fallback when none of them is usable.
+// stage's fallback when none of them is usable. A channel an earlier run
+// decided for the item (Item.Decided) is not tried, and is not usable.
 func (d *decider) pickChannels() {
 	for i := range d.items {
 		st := &d.items[i]
@@ -210,11 +226,15 @@ func (d *decider) pickChannels() {
 			continue
 		}
 		stage := &d.p.stages[st.stage]
+		decided := d.req.Items[i].Decided
 		usable := false
 		for _, ch := range stage.Channels {
+			if decided.Has(ch) {
+				continue // decided by an earlier run: not usable, not decided again
+			}
 			usable = d.attempt(i, ch) || usable
 		}
-		if !usable && stage.Fallback != "" {
+		if !usable && stage.Fallback != "" && !decided.Has(stage.Fallback) {
 			d.trace.fallbackTried(i, stage.Fallback)
 			d.attempt(i, stage.Fallback)
 		}

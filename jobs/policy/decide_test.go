@@ -109,6 +109,34 @@ func TestDecideReasons(t *testing.T) {
 			{0, SMS, Queued, "", true}, {0, Email, Suppressed, "opted_out", false}, {1, SMS, Queued, "", true}}},
 		{"no_stage", func(_ *Borrower, it []Item) { it[1].DueDate = date(2026, 3, 1) }, []want{
 			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, "", Skipped, "no_stage", false}}},
+		// An item whose sms an earlier run decided, back for its email
+		// fallback (released): the sms gets no outcome, nor a place in the
+		// sms message, and the fallback is used as before.
+		{"sms decided earlier: the released email fallback alone", func(b *Borrower, it []Item) {
+			b.Phone = Phone{Raw: "12345"}
+			it[1].Decided.Add(SMS)
+		}, []want{
+			{0, SMS, Skipped, "invalid_phone", false}, {0, Email, Queued, "", true}, {1, Email, Queued, "", true}}},
+		{"sms decided earlier, the phone valid now: still the email fallback alone", func(_ *Borrower, it []Item) { it[1].Decided.Add(SMS) }, []want{
+			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, Email, Queued, "", true}}},
+		{"sms decided earlier, an item rule fails now: the email decided alone", func(_ *Borrower, it []Item) {
+			it[1].Decided.Add(SMS)
+			it[1].LoanStatus = "disputed"
+		}, []want{
+			{0, SMS, Queued, "", true}, {0, Email, Queued, "", true}, {1, Email, Suppressed, "loan_status:disputed", false}}},
+		{"sms decided earlier, email opted out now: the email decided alone", func(b *Borrower, it []Item) {
+			b.EmailOptOut = true
+			it[1].Decided.Add(SMS)
+		}, []want{
+			{0, SMS, Queued, "", true}, {0, Email, Suppressed, "opted_out", false}, {1, Email, Suppressed, "opted_out", false}}},
+		{"sms decided earlier, bad time zone: the email decided alone", func(b *Borrower, it []Item) {
+			b.TimeZone = "Mars/Base"
+			it[1].Decided.Add(SMS)
+			it[0].Decided.Add(Email)
+		}, []want{
+			{0, SMS, Skipped, "invalid_time_zone", false}, {1, Email, Skipped, "invalid_time_zone", false}}},
+		{"email of a two-channel stage decided earlier: the sms alone", func(_ *Borrower, it []Item) { it[0].Decided.Add(Email) }, []want{
+			{0, SMS, Queued, "", true}, {1, SMS, Queued, "", true}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

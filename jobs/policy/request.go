@@ -57,6 +57,14 @@ type Item struct {
 
 	Currency   string // ISO 4217
 	LoanStatus string
+
+	// Decided are the channels of the item's stage that an earlier run
+	// decided for good (a ledger item or a final decision): the item is a
+	// candidate again because a message on another of its channels expired
+	// unsent and gave its item back. Decide gives these channels no
+	// outcome and puts the item in no message on them; for the fallback
+	// rule they count as not usable. Empty for every other item.
+	Decided ChannelSet
 }
 
 // Options change how Decide treats a request.

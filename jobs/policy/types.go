@@ -22,6 +22,15 @@ func chanBit(c Channel) uint8 {
 	return 0
 }
 
+// ChannelSet is a set of known channels.
+type ChannelSet uint8
+
+// Add adds a known channel to the set (an unknown one is ignored).
+func (s *ChannelSet) Add(c Channel) { *s |= ChannelSet(chanBit(c)) }
+
+// Has reports whether the set holds c.
+func (s ChannelSet) Has(c Channel) bool { return s&ChannelSet(chanBit(c)) != 0 }
+
 // allChannels is the mask with every known channel.
 const allChannels uint8 = 3
 
