@@ -26,20 +26,9 @@ type DailyCounts struct {
 // ConsoleDailyCounts sums the run records per business day in [from, to]
 // (YYYY-MM-DD).
 func ConsoleDailyCounts(ctx context.Context, db DBTX, from, to string) ([]DailyCounts, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleDailyCounts"), from, to)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DailyCounts
-	for rows.Next() {
-		var d DailyCounts
-		if err := rows.Scan(&d.Day, &d.Queued, &d.Deferred, &d.Suppressed, &d.Skipped, &d.Expired, &d.Messages, &d.Runs); err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(d *DailyCounts) []any {
+		return []any{&d.Day, &d.Queued, &d.Deferred, &d.Suppressed, &d.Skipped, &d.Expired, &d.Messages, &d.Runs}
+	}, stmt("ConsoleDailyCounts"), from, to)
 }
 
 // OutboxNow is the outbox as it stands, from its partial indexes.
@@ -74,20 +63,7 @@ func ConsoleOutboxByStatus(ctx context.Context, db DBTX, since time.Time) ([]Sta
 	if first == 0 {
 		return nil, nil
 	}
-	rows, err := db.QueryContext(ctx, stmt("ConsoleOutboxByStatus"), first)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []StatusCount
-	for rows.Next() {
-		var s StatusCount
-		if err := rows.Scan(&s.Status, &s.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(s *StatusCount) []any { return []any{&s.Status, &s.Count} }, stmt("ConsoleOutboxByStatus"), first)
 }
 
 // RunFilter selects runs for the runs list.
@@ -118,20 +94,7 @@ type BreakdownRow struct {
 // ConsoleRunBreakdown counts a run's decisions by stage, channel, decision
 // and reason.
 func ConsoleRunBreakdown(ctx context.Context, db DBTX, runID int64) ([]BreakdownRow, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleRunBreakdown"), runID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []BreakdownRow
-	for rows.Next() {
-		var b BreakdownRow
-		if err := rows.Scan(&b.Stage, &b.Channel, &b.Decision, &b.Reason, &b.Count); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(b *BreakdownRow) []any { return []any{&b.Stage, &b.Channel, &b.Decision, &b.Reason, &b.Count} }, stmt("ConsoleRunBreakdown"), runID)
 }
 
 // Borrower is a borrower as the lender's table holds it: personal data,
@@ -162,20 +125,7 @@ type Loan struct {
 
 // ConsoleBorrowerLoans lists a borrower's loans.
 func ConsoleBorrowerLoans(ctx context.Context, db DBTX, borrowerID int64) ([]Loan, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleBorrowerLoans"), borrowerID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Loan
-	for rows.Next() {
-		var l Loan
-		if err := rows.Scan(&l.ID, &l.AccountRef, &l.Currency, &l.Status); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(l *Loan) []any { return []any{&l.ID, &l.AccountRef, &l.Currency, &l.Status} }, stmt("ConsoleBorrowerLoans"), borrowerID)
 }
 
 // Installment is one installment of a loan.
@@ -190,20 +140,9 @@ type Installment struct {
 // ConsoleBorrowerInstallments lists a borrower's installments, latest due
 // first, at most limit.
 func ConsoleBorrowerInstallments(ctx context.Context, db DBTX, borrowerID int64, limit int) ([]Installment, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleBorrowerInstallments"), borrowerID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Installment
-	for rows.Next() {
-		var i Installment
-		if err := rows.Scan(&i.ID, &i.LoanID, &i.Seq, &i.DueDate, &i.AmountDueMinor, &i.AmountPaidMinor, &i.Currency); err != nil {
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(i *Installment) []any {
+		return []any{&i.ID, &i.LoanID, &i.Seq, &i.DueDate, &i.AmountDueMinor, &i.AmountPaidMinor, &i.Currency}
+	}, stmt("ConsoleBorrowerInstallments"), borrowerID, limit)
 }
 
 // AuditDecision is one audit row, as the console shows it.
@@ -334,20 +273,7 @@ type ContactMatch struct {
 // ConsoleBorrowersByContact finds the borrowers whose decisions carry one
 // of the keyed hashes of a contact address.
 func ConsoleBorrowersByContact(ctx context.Context, db DBTX, hashes []string, limit int) ([]ContactMatch, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleBorrowersByContact"), pq.Array(hashes), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []ContactMatch
-	for rows.Next() {
-		var m ContactMatch
-		if err := rows.Scan(&m.BorrowerID, &m.Decisions, &m.Latest); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(m *ContactMatch) []any { return []any{&m.BorrowerID, &m.Decisions, &m.Latest} }, stmt("ConsoleBorrowersByContact"), pq.Array(hashes), limit)
 }
 
 // ConsoleLoanBorrower returns a loan's borrower; sql.ErrNoRows when there
@@ -387,20 +313,9 @@ type MessageItem struct {
 
 // ConsoleMessageItems lists the installments a message covers.
 func ConsoleMessageItems(ctx context.Context, db DBTX, sendID int64) ([]MessageItem, error) {
-	rows, err := db.QueryContext(ctx, stmt("ConsoleMessageItems"), sendID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []MessageItem
-	for rows.Next() {
-		var it MessageItem
-		if err := rows.Scan(&it.InstallmentID, &it.LoanID, &it.Stage, &it.Channel, &it.AmountMinor); err != nil {
-			return nil, err
-		}
-		out = append(out, it)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(it *MessageItem) []any {
+		return []any{&it.InstallmentID, &it.LoanID, &it.Stage, &it.Channel, &it.AmountMinor}
+	}, stmt("ConsoleMessageItems"), sendID)
 }
 
 // ConsoleMessageDecisions returns the audit rows that queued or deferred a

@@ -42,39 +42,13 @@ type LockedSend struct {
 // LockExpiredPending locks up to limit pending messages whose window has
 // passed.
 func LockExpiredPending(ctx context.Context, tx DBTX, now time.Time, limit int, shard ShardFilter) ([]LockedSend, error) {
-	rows, err := tx.QueryContext(ctx, stmt("LockExpiredPending"), now, limit, shard.Index, shard.count())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []LockedSend
-	for rows.Next() {
-		var s LockedSend
-		if err := rows.Scan(&s.ID, &s.Attempts, &s.Reason, &s.Provider, &s.Channel); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, tx, 0, func(s *LockedSend) []any { return []any{&s.ID, &s.Attempts, &s.Reason, &s.Provider, &s.Channel} }, stmt("LockExpiredPending"), now, limit, shard.Index, shard.count())
 }
 
 // LockLapsedUnknown locks up to limit claims whose lease ran out and that
 // nobody may take over (idempotent names the providers that may).
 func LockLapsedUnknown(ctx context.Context, tx DBTX, now time.Time, limit int, shard ShardFilter, idempotent []string) ([]LockedSend, error) {
-	rows, err := tx.QueryContext(ctx, stmt("LockLapsedUnknown"), now, limit, shard.Index, shard.count(), pq.Array(idempotent))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []LockedSend
-	for rows.Next() {
-		var s LockedSend
-		if err := rows.Scan(&s.ID, &s.Attempts, &s.Provider, &s.Channel); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, tx, 0, func(s *LockedSend) []any { return []any{&s.ID, &s.Attempts, &s.Provider, &s.Channel} }, stmt("LockLapsedUnknown"), now, limit, shard.Index, shard.count(), pq.Array(idempotent))
 }
 
 // SendFact is one ledger item of a claimed message with the facts as they
@@ -419,21 +393,9 @@ func scanDeliveryEvents(rows *sql.Rows, err error) ([]DeliveryEvent, error) {
 
 // DeliverySessions returns every session, in id order.
 func DeliverySessions(ctx context.Context, db DBTX) ([]DeliverySession, error) {
-	rows, err := db.QueryContext(ctx, stmt("DeliverySessions"))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []DeliverySession
-	for rows.Next() {
-		var s DeliverySession
-		if err := rows.Scan(&s.ID, &s.StartedAt, &s.Host, &s.Version, &s.Purpose, &s.ShardIndex, &s.ShardCount,
-			&s.PrevSessionID, &s.PrevSessionRows, &s.PrevSessionHead, &s.Events, &s.Head, &s.EndedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(s *DeliverySession) []any {
+		return []any{&s.ID, &s.StartedAt, &s.Host, &s.Version, &s.Purpose, &s.ShardIndex, &s.ShardCount, &s.PrevSessionID, &s.PrevSessionRows, &s.PrevSessionHead, &s.Events, &s.Head, &s.EndedAt}
+	}, stmt("DeliverySessions"))
 }
 
 // ReadDeliveryChains calls f with each event of a session (0: of every
@@ -473,26 +435,11 @@ type UntrailedSend struct {
 // StatusesWithoutTrail returns up to limit messages of the runs (nil: all)
 // whose status no event of the trail accounts for.
 func StatusesWithoutTrail(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UntrailedSend, error) {
-	rows, err := db.QueryContext(ctx, stmt("StatusesWithoutTrail"), runFilter(runIDs), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []UntrailedSend
-	for rows.Next() {
-		var s UntrailedSend
-		if err := rows.Scan(&s.ID, &s.RunID, &s.Status); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, 0, func(s *UntrailedSend) []any { return []any{&s.ID, &s.RunID, &s.Status} }, stmt("StatusesWithoutTrail"), runFilter(runIDs), limit)
 }
 
 // UnvouchedReleases returns up to limit released ledger items of the runs
 // (nil: all) that the trail or the audit do not vouch for.
 func UnvouchedReleases(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UnvouchedKey, error) {
-	return unvouchedKeys(ctx, db, "UnvouchedReleases", runIDs, limit, func(rows *sql.Rows, k *UnvouchedKey) error {
-		return rows.Scan(&k.SendID, &k.RunID, &k.InstallmentID, &k.Stage, &k.Channel)
-	})
+	return selectRows(ctx, db, limit, func(k *UnvouchedKey) []any { return []any{&k.SendID, &k.RunID, &k.InstallmentID, &k.Stage, &k.Channel} }, stmt("UnvouchedReleases"), runFilter(runIDs))
 }

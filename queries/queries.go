@@ -123,15 +123,21 @@ func sumFS(fsys fs.FS, dir string) string {
 
 // selectColumn returns the one column of a query's rows.
 func selectColumn[T any](ctx context.Context, db DBTX, query string, args ...any) ([]T, error) {
+	return selectRows(ctx, db, 0, func(v *T) []any { return []any{v} }, query, args...)
+}
+
+// selectRows runs query and reads its rows into values of T, each scanned
+// into what fields gives for it; limit > 0 stops reading after that many.
+func selectRows[T any](ctx context.Context, db DBTX, limit int, fields func(*T) []any, query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []T
-	for rows.Next() {
+	for (limit <= 0 || len(out) < limit) && rows.Next() {
 		var v T
-		if err := rows.Scan(&v); err != nil {
+		if err := rows.Scan(fields(&v)...); err != nil {
 			return nil, err
 		}
 		out = append(out, v)

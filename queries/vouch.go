@@ -26,20 +26,7 @@ type UnvouchedSend struct {
 // UnvouchedSends returns up to limit messages of the runs (nil: of the
 // whole outbox) that no queued or deferred audit row names as they stand.
 func UnvouchedSends(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UnvouchedSend, error) {
-	rows, err := db.QueryContext(ctx, stmt("UnvouchedSends"), runFilter(runIDs))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []UnvouchedSend
-	for len(out) < limit && rows.Next() {
-		var s UnvouchedSend
-		if err := rows.Scan(&s.ID, &s.RunID); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, limit, func(s *UnvouchedSend) []any { return []any{&s.ID, &s.RunID} }, stmt("UnvouchedSends"), runFilter(runIDs))
 }
 
 // UnvouchedKey names a ledger row the audit does not vouch for: a send item
@@ -53,35 +40,15 @@ type UnvouchedKey struct {
 // UnvouchedSendItems returns up to limit ledger items of the runs' messages
 // (nil: every item) that no audit row of the message's run decided.
 func UnvouchedSendItems(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UnvouchedKey, error) {
-	return unvouchedKeys(ctx, db, "UnvouchedSendItems", runIDs, limit, func(rows *sql.Rows, k *UnvouchedKey) error {
-		return rows.Scan(&k.SendID, &k.RunID, &k.InstallmentID, &k.Stage, &k.Channel)
-	})
+	return selectRows(ctx, db, limit, func(k *UnvouchedKey) []any { return []any{&k.SendID, &k.RunID, &k.InstallmentID, &k.Stage, &k.Channel} }, stmt("UnvouchedSendItems"), runFilter(runIDs))
 }
 
 // UnvouchedDecisions returns up to limit final decisions of the runs (nil:
 // every decision) that no audit row of their run made.
 func UnvouchedDecisions(ctx context.Context, db DBTX, runIDs []int64, limit int) ([]UnvouchedKey, error) {
-	return unvouchedKeys(ctx, db, "UnvouchedDecisions", runIDs, limit, func(rows *sql.Rows, k *UnvouchedKey) error {
-		return rows.Scan(&k.RunID, &k.InstallmentID, &k.Stage, &k.Channel, &k.Decision, &k.Reason)
-	})
-}
-
-func unvouchedKeys(ctx context.Context, db DBTX, name string, runIDs []int64, limit int,
-	scan func(*sql.Rows, *UnvouchedKey) error) ([]UnvouchedKey, error) {
-	rows, err := db.QueryContext(ctx, stmt(name), runFilter(runIDs))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []UnvouchedKey
-	for len(out) < limit && rows.Next() {
-		var k UnvouchedKey
-		if err := scan(rows, &k); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return selectRows(ctx, db, limit, func(k *UnvouchedKey) []any {
+		return []any{&k.RunID, &k.InstallmentID, &k.Stage, &k.Channel, &k.Decision, &k.Reason}
+	}, stmt("UnvouchedDecisions"), runFilter(runIDs))
 }
 
 // SendToVouch is a message as it stands, with the hash of what it says.
